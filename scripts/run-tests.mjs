@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// Runs every test/**/*.test.ts with node's built-in runner through tsx.
+// Node 20 has no glob support in `--test`, so the files are listed here; extra args are passed through
+// (e.g. `npm run test:unit -- --test-name-pattern=config`). A file name filter: PINPOINT_TESTS=config,mqtt.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+function find(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? find(join(dir, e.name)) : e.name.endsWith('.test.ts') ? [join(dir, e.name)] : [],
+  );
+}
+
+const filter = (process.env.PINPOINT_TESTS ?? '').split(',').filter(Boolean);
+const files = find('test')
+  .filter((f) => filter.length === 0 || filter.some((s) => f.includes(s)))
+  .sort();
+if (files.length === 0) {
+  console.error('no test files matched');
+  process.exit(1);
+}
+const r = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...process.argv.slice(2), ...files],
+  { stdio: 'inherit', env: { ...process.env, OPENCV4NODEJS_DISABLE_EXTERNAL_MEM_TRACKING: '1' } },
+);
+process.exit(r.status ?? 1);

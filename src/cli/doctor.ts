@@ -1,0 +1,118 @@
+// `pinpoint doctor`: what this host can do, and whether it has what a given config needs.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Config } from '../config/schema.js';
+import { probeExecutionProviders, type ProviderProbe } from '../model/providers.js';
+import { probeBroker } from '../sinks/mqtt-probe.js';
+import { cv } from '../util/cv.js';
+
+const run = promisify(execFile);
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  /** True when the given config (or pinpoint itself) cannot work without it. */
+  required: boolean;
+}
+
+export const MIN_NODE: readonly [number, number] = [20, 19];
+
+export function nodeVersionOk(version: string): boolean {
+  const [maj, min] = version.replace(/^v/, '').split('.').map(Number);
+  return maj > MIN_NODE[0] || (maj === MIN_NODE[0] && min >= MIN_NODE[1]);
+}
+
+/** Parses OpenCV's getBuildInformation() for the video I/O back ends pinpoint cares about. */
+export function parseOpenCvBuild(info: string): { version: string; gstreamer: string; ffmpeg: string } {
+  const field = (name: string): string => {
+    const m = new RegExp(`^\\s*${name}:\\s*(.+)$`, 'mi').exec(info);
+    return m ? m[1].trim() : 'unknown';
+  };
+  const version = /General configuration for OpenCV ([^\s=]+)/.exec(info)?.[1] ?? 'unknown';
+  return { version, gstreamer: field('GStreamer'), ffmpeg: field('FFMPEG') };
+}
+
+const H264_DECODERS = ['avdec_h264', 'openh264dec', 'vah264dec', 'nvh264dec', 'v4l2h264dec'];
+
+async function gstElement(name: string): Promise<boolean> {
+  try {
+    await run('gst-inspect-1.0', ['--exists', name], { timeout: 10000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function runDoctor(config?: Config): Promise<Check[]> {
+  const checks: Check[] = [];
+  const cams = Object.values(config?.cameras ?? {}).filter((c) => c.enabled);
+  const needsGige = cams.some((c) => c.type === 'gige');
+  const needsRtsp = cams.some((c) => c.type === 'rtsp');
+
+  checks.push({
+    name: 'node',
+    ok: nodeVersionOk(process.version),
+    detail: `${process.version} (needs >= ${MIN_NODE.join('.')})`,
+    required: true,
+  });
+
+  let providers: ProviderProbe[] = [];
+  try {
+    const ort = await import('onnxruntime-node');
+    checks.push({ name: 'onnxruntime', ok: true, detail: `onnxruntime-node ${ort.env.versions.node ?? '?'}`, required: true });
+    providers = await probeExecutionProviders();
+  } catch (err) {
+    checks.push({ name: 'onnxruntime', ok: false, detail: (err as Error).message, required: true });
+  }
+  const device = config?.inference.device ?? 'auto';
+  for (const p of providers) {
+    const required = p.name === 'cpu' ? device === 'cpu' || device === 'auto' || !config : device === p.name;
+    checks.push({ name: `provider ${p.name}`, ok: p.usable, detail: p.usable ? 'usable' : `unusable: ${p.reason}`, required });
+  }
+
+  try {
+    const b = parseOpenCvBuild(cv().getBuildInformation());
+    checks.push({ name: 'opencv', ok: true, detail: `OpenCV ${b.version}`, required: true });
+    checks.push({ name: 'opencv gstreamer', ok: /^YES/i.test(b.gstreamer), detail: b.gstreamer, required: false });
+    checks.push({ name: 'opencv ffmpeg', ok: /^YES/i.test(b.ffmpeg), detail: b.ffmpeg, required: false });
+  } catch (err) {
+    checks.push({ name: 'opencv', ok: false, detail: (err as Error).message.split('\n')[0], required: true });
+  }
+
+  for (const el of ['aravissrc', 'rtspsrc', 'videoconvert']) {
+    const found = await gstElement(el);
+    const required = (el === 'aravissrc' && needsGige) || (el !== 'aravissrc' && (needsRtsp || (el === 'videoconvert' && needsGige)));
+    checks.push({ name: `gstreamer ${el}`, ok: found, detail: found ? 'found' : 'not found', required });
+  }
+  const decoders: string[] = [];
+  for (const d of H264_DECODERS) if (await gstElement(d)) decoders.push(d);
+  checks.push({
+    name: 'gstreamer h264 decoder',
+    ok: decoders.length > 0,
+    detail: decoders.length > 0 ? decoders.join(', ') : `none of ${H264_DECODERS.join(', ')}`,
+    required: needsRtsp,
+  });
+
+  if (config) {
+    const r = await probeBroker(config.mqtt, 5000);
+    checks.push({ name: 'mqtt broker', ok: r.ok, detail: r.detail, required: true });
+  }
+  return checks;
+}
+
+export function formatChecks(checks: readonly Check[]): string {
+  const width = Math.max(...checks.map((c) => c.name.length));
+  return (
+    checks
+      .map((c) => {
+        const mark = c.ok ? 'ok  ' : c.required ? 'FAIL' : 'no  ';
+        return `${mark}  ${c.name.padEnd(width)}  ${c.detail}`;
+      })
+      .join('\n') + '\n'
+  );
+}
+
+export function doctorExitCode(checks: readonly Check[]): number {
+  return checks.some((c) => c.required && !c.ok) ? 1 : 0;
+}

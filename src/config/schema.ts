@@ -1,0 +1,221 @@
+// The deployment config: the one source of truth for its types, defaults and validation.
+// Every object is strict, so a mistyped key is an error rather than a silently ignored setting.
+import { z } from 'zod';
+
+/** Camera ids end up in MQTT topics, file names and log lines: keep them to a safe alphabet. */
+export const cameraIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'camera id: 1-64 of A-Z a-z 0-9 _ -, starting with a letter or digit');
+
+const queueSchema = z
+  .strictObject({
+    /** Frames waiting per camera before the batcher; the oldest or newest is dropped beyond it. */
+    depth: z.int().min(1).max(64).default(2),
+    policy: z.enum(['drop-oldest', 'drop-newest']).default('drop-oldest'),
+  })
+  .prefault({});
+
+/** Per-camera verdict overrides; anything unset falls back to the `verdict` section or the bundle. */
+const cameraVerdictSchema = z
+  .strictObject({
+    rejectThreshold: z.number().positive().optional(),
+    pixelThreshold: z.number().positive().optional(),
+    minBlobArea: z.int().min(1).optional(),
+    /** Polygons in original-frame pixel coordinates whose map values are zeroed before scoring. */
+    ignore: z
+      .array(z.array(z.tuple([z.number(), z.number()])).min(3, 'a polygon needs at least 3 points'))
+      .default([]),
+  })
+  .prefault({});
+
+const cameraCommon = {
+  enabled: z.boolean().default(true),
+  queue: queueSchema,
+  verdict: cameraVerdictSchema,
+  /** How long without a frame before the source is considered stalled and restarted. */
+  stallTimeoutMs: z.int().min(100).default(5000),
+};
+
+const genicamValue = z.union([z.number(), z.string(), z.boolean()]);
+
+const gigeCamera = z.strictObject({
+  type: z.literal('gige'),
+  /** Aravis device id: "<vendor>-<serial>", a serial number, or an IP address. */
+  device: z.string().min(1),
+  pixelFormat: z
+    .enum(['Mono8', 'Mono16', 'RGB8', 'BayerRG8', 'BayerGR8', 'BayerGB8', 'BayerBG8'])
+    .default('Mono8'),
+  /** GenICam features applied on every (re)connect, e.g. ExposureTime: 5000. */
+  features: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/), genicamValue).default({}),
+  packetSize: z.int().min(576).max(65000).optional(),
+  packetDelay: z.int().min(0).optional(),
+  softwareTrigger: z.boolean().default(false),
+  ...cameraCommon,
+});
+
+const rtspCamera = z.strictObject({
+  type: z.literal('rtsp'),
+  url: z.url({ protocol: /^rtsps?$/ }),
+  transport: z.enum(['tcp', 'udp']).default('tcp'),
+  ...cameraCommon,
+});
+
+const filesCamera = z.strictObject({
+  type: z.literal('files'),
+  /** A folder (recursive) or a glob of images to replay. */
+  path: z.string().min(1),
+  fps: z.number().positive().max(1000).default(2),
+  loop: z.boolean().default(true),
+  ...cameraCommon,
+});
+
+const syntheticCamera = z.strictObject({
+  type: z.literal('synthetic'),
+  width: z.int().min(16).max(8192).default(640),
+  height: z.int().min(16).max(8192).default(480),
+  fps: z.number().positive().max(1000).default(2),
+  /** Share of parts that carry an injected defect (with its known mask). */
+  defectRate: z.number().min(0).max(1).default(0.3),
+  seed: z.int().default(1),
+  /** Stop after this many parts (0 = endless). */
+  count: z.int().min(0).default(0),
+  ...cameraCommon,
+});
+
+export const cameraSchema = z.discriminatedUnion('type', [gigeCamera, rtspCamera, filesCamera, syntheticCamera]);
+
+const pipelineSchema = z
+  .strictObject({
+    /** Square model input side S in pixels; a multiple of the teacher's patch size 14. */
+    inputSize: z
+      .int()
+      .min(14)
+      .max(4200)
+      .refine((v) => v % 14 === 0, 'must be a multiple of 14 (the teacher patch size)')
+      .default(1036),
+    batch: z
+      .strictObject({
+        maxBatch: z.int().min(1).max(64).default(4),
+        /** How long the first frame of a batch may wait for others (cross-camera batching). */
+        maxWaitMs: z.number().min(0).max(1000).default(10),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const modelSchema = z
+  .strictObject({
+    /** Model bundle directory (manifest.json, students.safetensors, teacher reference). */
+    path: z.string().min(1),
+    /** Where the fused ONNX built from the bundle is cached (by content hash). */
+    cacheDir: z.string().min(1).optional(),
+  })
+  .optional();
+
+const inferenceSchema = z
+  .strictObject({
+    device: z.enum(['auto', 'cpu', 'cuda', 'tensorrt', 'webgpu']).default('auto'),
+    /** onnxruntime intra-op threads; 0 = onnxruntime's default (all cores). */
+    threads: z.int().min(0).max(256).default(0),
+    /** fp16 weights and activations (GPU only; the CPU always runs fp32). */
+    fp16: z.boolean().default(false),
+  })
+  .prefault({});
+
+const verdictSchema = z
+  .strictObject({
+    /** Frame score above which a part is rejected; defaults to the bundle's calibrated threshold. */
+    rejectThreshold: z.number().positive().optional(),
+    /** Map value above which a pixel belongs to a blob; defaults to the bundle's calibrated threshold. */
+    pixelThreshold: z.number().positive().optional(),
+    minBlobArea: z.int().min(1).default(16),
+    /** A part without a verdict this long after capture gets the fail-safe verdict. */
+    deadlineMs: z.int().min(1).max(600000).default(2000),
+    failSafe: z.enum(['reject', 'ok']).default('reject'),
+  })
+  .prefault({});
+
+const mqttSchema = z
+  .strictObject({
+    url: z.url({ protocol: /^(mqtts?|wss?|tcp|ssl)$/ }).default('mqtt://127.0.0.1:1883'),
+    clientId: z.string().min(1).max(128).optional(),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    protocolVersion: z.union([z.literal(4), z.literal(5)]).default(5),
+    /** Topic prefix; may not contain MQTT wildcards. */
+    topicPrefix: z
+      .string()
+      .regex(/^[^#+\u0000]+$/, 'no MQTT wildcards (# +) or NUL')
+      .refine((s) => !s.startsWith('/') && !s.endsWith('/'), 'no leading or trailing /')
+      .default('pinpoint'),
+    qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
+    /** `json` for the versioned reject message, `plain` for `1`/`0` payloads (simple PLC gateways). */
+    rejectPayload: z.enum(['json', 'plain']).default('json'),
+    keepaliveSec: z.int().min(1).max(3600).default(30),
+    tls: z
+      .strictObject({
+        ca: z.string().optional(),
+        cert: z.string().optional(),
+        key: z.string().optional(),
+        rejectUnauthorized: z.boolean().default(true),
+      })
+      .optional(),
+    outbox: z
+      .strictObject({
+        /** Results produced while the broker is away are kept here and delivered in order later. */
+        dir: z.string().default('/var/lib/pinpoint/outbox'),
+        maxMessages: z.int().min(1).default(100000),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const webSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** Loopback by default: the preview shows production images. */
+    host: z.string().default('127.0.0.1'),
+    port: z.int().min(1).max(65535).default(8080),
+  })
+  .prefault({});
+
+const archiveSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    dir: z.string().default('/var/lib/pinpoint/archive'),
+    keep: z.enum(['rejects', 'all']).default('rejects'),
+    /** Oldest entries are deleted beyond this size. */
+    maxMegabytes: z.int().min(1).default(2048),
+  })
+  .prefault({});
+
+const loggingSchema = z
+  .strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** `auto`: human-readable on a terminal, JSON lines otherwise (journald). */
+    pretty: z.enum(['auto', 'always', 'never']).default('auto'),
+  })
+  .prefault({});
+
+export const configSchema = z.strictObject({
+  cameras: z.record(cameraIdSchema, cameraSchema).default({}),
+  pipeline: pipelineSchema,
+  model: modelSchema,
+  inference: inferenceSchema,
+  verdict: verdictSchema,
+  mqtt: mqttSchema,
+  web: webSchema,
+  archive: archiveSchema,
+  logging: loggingSchema,
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type CameraConfig = z.infer<typeof cameraSchema>;
+export type CameraType = CameraConfig['type'];
+
+/** Key names whose values are secrets: redacted when a config is printed or logged. */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'passphrase', 'token', 'secret']);
+
+export function configJsonSchema(): unknown {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+}
