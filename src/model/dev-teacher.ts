@@ -1,0 +1,120 @@
+// A seeded random teacher in the Hugging Face Dinov2WithRegisters layout, for tests and the demo.
+// It is NOT a real backbone: it only exercises the exact graph a real DINOv2 uses, at any size.
+//
+// The initialisation is chosen so the random network still yields spatially local, O(1)-scale
+// features (teach-in on synthetic textured parts must work with it):
+//   - patch conv ~ N(0, 1/(3·p·p)) (std 1/√fan_in), so each token starts as a random projection of
+//     its own normalised 14×14 patch — a local texture descriptor of unit scale;
+//   - LayerNorm γ = 1 + 0.1·N, β = 0.02·N; q/k/v/proj/fc1/fc2 ~ N(0, 1/in), biases 0.02·N;
+//   - LayerScale γ ~ U(0.1, 0.3): every block changes the tokens noticeably (DINOv2's 1e-5 init
+//     would make each block an identity) while the residual path keeps each token dominated by
+//     its own patch, so the features stay local;
+//   - position embeddings, cls and register tokens 0.02·N, as in ViT initialisation.
+import type { BlockWeights, LinearWeights, TeacherWeights } from './types.js';
+import type { TensorData } from './safetensors.js';
+import { writeSafetensors } from './safetensors.js';
+import { teacherToTensors } from './teacher-weights.js';
+import { Rng } from '../util/random.js';
+
+export interface DevTeacherOptions {
+  depth?: number;
+  dim?: number;
+  heads?: number;
+  registers?: number;
+  patch?: number;
+  posGrid?: number;
+  mlpRatio?: number;
+  seed?: number;
+}
+
+function normal(rng: Rng, n: number, std: number, mean = 0): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = mean + std * rng.normal();
+  return a;
+}
+
+function linear(rng: Rng, inF: number, outF: number): LinearWeights {
+  return {
+    weight: normal(rng, outF * inF, 1 / Math.sqrt(inF)),
+    bias: normal(rng, outF, 0.02),
+    inFeatures: inF,
+    outFeatures: outF,
+  };
+}
+
+function layerNorm(rng: Rng, dim: number): { weight: Float32Array; bias: Float32Array } {
+  return { weight: normal(rng, dim, 0.1, 1), bias: normal(rng, dim, 0.02) };
+}
+
+function layerScale(rng: Rng, dim: number): Float32Array {
+  const g = new Float32Array(dim);
+  for (let i = 0; i < dim; i++) g[i] = rng.uniform(0.1, 0.3);
+  return g;
+}
+
+/** The dev teacher as canonical weights (what makeDevTeacher serialises). */
+export function makeDevTeacherWeights(opts: DevTeacherOptions = {}): TeacherWeights {
+  const depth = opts.depth ?? 12;
+  const dim = opts.dim ?? 64;
+  const heads = opts.heads ?? 4;
+  const registers = opts.registers ?? 4;
+  const patch = opts.patch ?? 14;
+  const posGrid = opts.posGrid ?? 37;
+  const mlpHidden = Math.round(dim * (opts.mlpRatio ?? 4));
+  for (const [k, v] of Object.entries({ depth, dim, heads, patch, posGrid, mlpHidden })) {
+    if (!Number.isInteger(v) || v < 1)
+      throw new Error(`dev teacher: ${k} must be a positive integer, got ${v}`);
+  }
+  if (!Number.isInteger(registers) || registers < 0) throw new Error(`dev teacher: registers must be ≥ 0`);
+  if (dim % heads !== 0) throw new Error(`dev teacher: heads ${heads} must divide dim ${dim}`);
+  const rng = new Rng(opts.seed ?? 0);
+  const patchWeight = normal(rng, dim * 3 * patch * patch, 1 / Math.sqrt(3 * patch * patch));
+  const patchBias = normal(rng, dim, 0.02);
+  const clsToken = normal(rng, dim, 0.02);
+  const registerTokens = normal(rng, registers * dim, 0.02);
+  const posEmbed = normal(rng, (1 + posGrid * posGrid) * dim, 0.02);
+  const blocks: BlockWeights[] = [];
+  for (let i = 0; i < depth; i++) {
+    blocks.push({
+      norm1: layerNorm(rng, dim),
+      qkv: linear(rng, dim, 3 * dim),
+      proj: linear(rng, dim, dim),
+      ls1: layerScale(rng, dim),
+      norm2: layerNorm(rng, dim),
+      fc1: linear(rng, dim, mlpHidden),
+      fc2: linear(rng, mlpHidden, dim),
+      ls2: layerScale(rng, dim),
+    });
+  }
+  return {
+    arch: { depth, dim, heads, registers, patch, mlpHidden, posGrid, lnEps: 1e-6 },
+    clsToken,
+    registerTokens,
+    posEmbed,
+    patchWeight,
+    patchBias,
+    blocks,
+    norm: layerNorm(rng, dim),
+  };
+}
+
+/** Dev teacher as a safetensors tensor map (HF layout) plus the metadata that marks it and gives heads. */
+export function makeDevTeacher(opts: DevTeacherOptions = {}): {
+  tensors: Map<string, TensorData>;
+  metadata: Record<string, string>;
+} {
+  const w = makeDevTeacherWeights(opts);
+  return {
+    tensors: teacherToTensors(w, 'huggingface'),
+    metadata: {
+      'pinpoint.dev_teacher': 'true',
+      'pinpoint.heads': String(w.arch.heads),
+      'pinpoint.note': 'random weights, not a real backbone',
+    },
+  };
+}
+
+export function writeDevTeacher(path: string, opts: DevTeacherOptions = {}): void {
+  const { tensors, metadata } = makeDevTeacher(opts);
+  writeSafetensors(path, tensors, metadata);
+}
