@@ -7,21 +7,10 @@ import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder, float, onnxType } from '../src/model/onnx/builder.js';
 import { gelu, layerNorm, linear } from '../src/model/onnx/layers.js';
+import { gelu as geluRef, referenceLayerNorm, referenceLinear } from '../src/model/reference.js';
 import { f16ToF32, f32ToF16 } from '../src/model/safetensors.js';
 import { Rng } from '../src/util/random.js';
 import { f32, maxAbsDiff, randomArray, randomLinear, runOnce } from './helpers/onnx.js';
-
-/** erf in float64 by its Taylor series: exact to ~1e-12 for |x| ≤ 4; beyond, |1 − |erf|| < 2e-8. */
-function erf(x: number): number {
-  if (Math.abs(x) > 4) return Math.sign(x);
-  let term = x;
-  let sum = x;
-  for (let n = 1; n < 100; n++) {
-    term *= (-x * x) / n;
-    sum += term / (2 * n + 1);
-  }
-  return (2 / Math.sqrt(Math.PI)) * sum;
-}
 
 describe('GraphBuilder + layers in onnxruntime', () => {
   test('linear matches float64 x·Wᵀ + b, with a dynamic batch of 1 and 3', async () => {
@@ -36,14 +25,7 @@ describe('GraphBuilder + layers in onnxruntime', () => {
       const out = await runOnce(model, { x: f32(xs, [batch, 5]) });
       const y = Object.values(out)[0];
       assert.deepEqual(y.dims, [batch, 4]);
-      const want = new Float64Array(batch * 4);
-      for (let r = 0; r < batch; r++) {
-        for (let o = 0; o < 4; o++) {
-          let s = w.bias[o];
-          for (let i = 0; i < 5; i++) s += xs[r * 5 + i] * w.weight[o * 5 + i];
-          want[r * 4 + o] = s;
-        }
-      }
+      const want = referenceLinear(Float64Array.from(xs), batch, w);
       assert.ok(maxAbsDiff(y.data as Float32Array, want) < 1e-5);
     }
   });
@@ -59,15 +41,7 @@ describe('GraphBuilder + layers in onnxruntime', () => {
     const xs = randomArray(rng, 2 * 3 * d, 3);
     const out = await runOnce(b.build(), { x: f32(xs, [2, 3, d]) });
     const y = Object.values(out)[0].data as Float32Array;
-    const want = new Float64Array(xs.length);
-    for (let r = 0; r < 6; r++) {
-      let mean = 0;
-      for (let i = 0; i < d; i++) mean += xs[r * d + i] / d;
-      let v = 0;
-      for (let i = 0; i < d; i++) v += (xs[r * d + i] - mean) ** 2 / d;
-      for (let i = 0; i < d; i++)
-        want[r * d + i] = ((xs[r * d + i] - mean) / Math.sqrt(v + 1e-6)) * gamma[i] + beta[i];
-    }
+    const want = referenceLayerNorm(Float64Array.from(xs), 6, d, gamma, beta, 1e-6);
     assert.ok(maxAbsDiff(y, want) < 1e-5);
   });
 
@@ -86,7 +60,7 @@ describe('GraphBuilder + layers in onnxruntime', () => {
         { optimizedModelFilePath: optimized, graphOptimizationLevel: 'extended' },
       );
       const y = Object.values(out)[0].data as Float32Array;
-      const want = Array.from(xs, (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)));
+      const want = Array.from(xs, geluRef);
       assert.ok(maxAbsDiff(y, want) < 1e-5);
       // The point of the exact form: onnxruntime must have replaced the chain with a single Gelu.
       const ops =
