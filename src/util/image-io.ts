@@ -24,7 +24,7 @@ export interface ImageData8 {
 export class ImageReadError extends Error {
   constructor(
     readonly path: string,
-    reason: string,
+    readonly reason: string,
   ) {
     super(`cannot read image ${path}: ${reason}`);
     this.name = 'ImageReadError';
