@@ -545,9 +545,9 @@ function render(
       const vr = cr * illum + pose.offset + sigma * NORMAL_TABLE[hsh & 1023];
       const vg = cg * illum + pose.offset + sigma * NORMAL_TABLE[(hsh >>> 10) & 1023];
       const vb = cb * illum + pose.offset + sigma * NORMAL_TABLE[(hsh >>> 20) & 1023];
-      out[o] = vr <= 0 ? 0 : vr >= 255 ? 255 : Math.round(vr);
-      out[o + 1] = vg <= 0 ? 0 : vg >= 255 ? 255 : Math.round(vg);
-      out[o + 2] = vb <= 0 ? 0 : vb >= 255 ? 255 : Math.round(vb);
+      out[o] = vr <= 0 ? 0 : vr >= 255 ? 255 : (vr + 0.5) | 0;
+      out[o + 1] = vg <= 0 ? 0 : vg >= 255 ? 255 : (vg + 0.5) | 0;
+      out[o + 2] = vb <= 0 ? 0 : vb >= 255 ? 255 : (vb + 0.5) | 0;
     }
   }
 }
