@@ -113,7 +113,7 @@ describe('anomaly graph variants', () => {
     const a16 = (await runOnce(m16, { pixels })).anomaly.data as Float32Array;
     const a32 = (await runOnce(m32, { pixels })).anomaly.data as Float32Array;
     const e = relErr(a16, a32);
-    assert.ok(e < 1e-2, `fp16 relative error ${e}`);
+    assert.ok(e < 2e-3, `fp16 relative error ${e}`);
     assert.ok(e > 0, 'fp16 graph computed exactly the float32 result');
     const init = onnxProto.onnx.ModelProto.decode(m16).graph?.initializer ?? [];
     const qWeight = init.find((t) => t.name === 'teacher.blocks.0.attn.q.weight_t');
