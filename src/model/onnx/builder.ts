@@ -107,6 +107,7 @@ export class GraphBuilder {
     return name;
   }
 
+  /** The data is referenced, not copied, until build(): do not modify it in between. */
   initializer(name: string, data: InitData, dims: number[], opts: InitializerOptions = {}): string {
     const count = dims.reduce((a, d) => a * d, 1);
     if (count !== data.length)
