@@ -37,7 +37,8 @@ const H264_DECODERS = ['avdec_h264', 'openh264dec', 'vah264dec', 'nvh264dec', 'v
 
 async function gstElement(name: string): Promise<boolean> {
   try {
-    await run('gst-inspect-1.0', ['--exists', name], { timeout: 10000 });
+    // Not `--exists`: it reports rank-none elements such as aravissrc as missing.
+    await run('gst-inspect-1.0', [name], { timeout: 10000 });
     return true;
   } catch {
     return false;
@@ -60,7 +61,12 @@ export async function runDoctor(config?: Config): Promise<Check[]> {
   let providers: ProviderProbe[] = [];
   try {
     const ort = await import('onnxruntime-node');
-    checks.push({ name: 'onnxruntime', ok: true, detail: `onnxruntime-node ${ort.env.versions.node ?? '?'}`, required: true });
+    checks.push({
+      name: 'onnxruntime',
+      ok: true,
+      detail: `onnxruntime-node ${ort.env.versions.node ?? '?'}`,
+      required: true,
+    });
     providers = await probeExecutionProviders();
   } catch (err) {
     checks.push({ name: 'onnxruntime', ok: false, detail: (err as Error).message, required: true });
@@ -68,13 +74,23 @@ export async function runDoctor(config?: Config): Promise<Check[]> {
   const device = config?.inference.device ?? 'auto';
   for (const p of providers) {
     const required = p.name === 'cpu' ? device === 'cpu' || device === 'auto' || !config : device === p.name;
-    checks.push({ name: `provider ${p.name}`, ok: p.usable, detail: p.usable ? 'usable' : `unusable: ${p.reason}`, required });
+    checks.push({
+      name: `provider ${p.name}`,
+      ok: p.usable,
+      detail: p.usable ? 'usable' : `unusable: ${p.reason}`,
+      required,
+    });
   }
 
   try {
     const b = parseOpenCvBuild(cv().getBuildInformation());
     checks.push({ name: 'opencv', ok: true, detail: `OpenCV ${b.version}`, required: true });
-    checks.push({ name: 'opencv gstreamer', ok: /^YES/i.test(b.gstreamer), detail: b.gstreamer, required: false });
+    checks.push({
+      name: 'opencv gstreamer',
+      ok: /^YES/i.test(b.gstreamer),
+      detail: b.gstreamer,
+      required: false,
+    });
     checks.push({ name: 'opencv ffmpeg', ok: /^YES/i.test(b.ffmpeg), detail: b.ffmpeg, required: false });
   } catch (err) {
     checks.push({ name: 'opencv', ok: false, detail: (err as Error).message.split('\n')[0], required: true });
@@ -82,7 +98,9 @@ export async function runDoctor(config?: Config): Promise<Check[]> {
 
   for (const el of ['aravissrc', 'rtspsrc', 'videoconvert']) {
     const found = await gstElement(el);
-    const required = (el === 'aravissrc' && needsGige) || (el !== 'aravissrc' && (needsRtsp || (el === 'videoconvert' && needsGige)));
+    const required =
+      (el === 'aravissrc' && needsGige) ||
+      (el !== 'aravissrc' && (needsRtsp || (el === 'videoconvert' && needsGige)));
     checks.push({ name: `gstreamer ${el}`, ok: found, detail: found ? 'found' : 'not found', required });
   }
   const decoders: string[] = [];

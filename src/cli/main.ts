@@ -47,17 +47,37 @@ export function buildProgram(): Command {
     .action(() => configSchemaCommand());
 
   const model = program.command('model').description('build and inspect model bundles');
-  model.command('build').description('build a bundle from teacher weights').allowUnknownOption().action(() => notImplemented('model build'));
-  model.command('info').description('describe a bundle').allowUnknownOption().action(() => notImplemented('model info'));
+  model
+    .command('build')
+    .description('build a bundle from teacher weights')
+    .allowUnknownOption()
+    .action(() => notImplemented('model build'));
+  model
+    .command('info')
+    .description('describe a bundle')
+    .allowUnknownOption()
+    .action(() => notImplemented('model info'));
   model
     .command('dev-teacher')
     .description('write a seeded random teacher (NOT a real backbone) for tests and the demo')
     .allowUnknownOption()
     .action(() => notImplemented('model dev-teacher'));
 
-  program.command('train').description('teach in the students from good images').allowUnknownOption().action(() => notImplemented('train'));
-  program.command('infer').description('score images with a bundle').allowUnknownOption().action(() => notImplemented('infer'));
-  program.command('eval').description('evaluate a bundle on a labelled set').allowUnknownOption().action(() => notImplemented('eval'));
+  program
+    .command('train')
+    .description('teach in the students from good images')
+    .allowUnknownOption()
+    .action(() => notImplemented('train'));
+  program
+    .command('infer')
+    .description('score images with a bundle')
+    .allowUnknownOption()
+    .action(() => notImplemented('infer'));
+  program
+    .command('eval')
+    .description('evaluate a bundle on a labelled set')
+    .allowUnknownOption()
+    .action(() => notImplemented('eval'));
   return program;
 }
 
@@ -69,7 +89,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version are "errors" to commander; they already printed.
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? EXIT.ok : EXIT.usage;
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version'
+        ? EXIT.ok
+        : EXIT.usage;
     }
     if (err instanceof ConfigError) {
       process.stderr.write(err.message + '\n');

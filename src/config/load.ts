@@ -2,8 +2,8 @@
 // and report every problem at once as FILE:LINE:COL key.path: message.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Document, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
-import type { Node as YamlNode } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
+import type { Document, Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 
@@ -22,7 +22,9 @@ export class ConfigError extends Error {
   ) {
     super(
       `invalid config ${file} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
-        problems.map((p) => `  ${file}:${p.line}:${p.col} ${p.path || '(document)'}: ${p.message}`).join('\n'),
+        problems
+          .map((p) => `  ${file}:${p.line}:${p.col} ${p.path || '(document)'}: ${p.message}`)
+          .join('\n'),
     );
     this.name = 'ConfigError';
   }
@@ -44,7 +46,9 @@ export function loadConfigFile(file: string, env: Env = process.env): LoadedConf
   try {
     text = readFileSync(abs, 'utf8');
   } catch (err) {
-    throw new ConfigError(abs, [{ line: 0, col: 0, path: '', message: `cannot read: ${(err as Error).message}` }]);
+    throw new ConfigError(abs, [
+      { line: 0, col: 0, path: '', message: `cannot read: ${(err as Error).message}` },
+    ]);
   }
   return { config: parseConfig(text, abs, env), file: abs, dir: dirname(abs) };
 }
@@ -90,7 +94,11 @@ function substituteEnv(
         if (all === '$$') return '$';
         const m = ENV_NAME.exec(ref ?? '');
         if (!m) {
-          problems.push({ ...pos(node.range?.[0]), path: keyPath, message: `bad environment reference "${all}"` });
+          problems.push({
+            ...pos(node.range?.[0]),
+            path: keyPath,
+            message: `bad environment reference "${all}"`,
+          });
           return all;
         }
         const value = env[m[1]];
@@ -135,7 +143,10 @@ function pathOf(ancestry: readonly unknown[], leaf: YamlNode): string {
 }
 
 /** The deepest node along `path`, and the key node when the last segment names a map key. */
-function locate(doc: Document, path: readonly PropertyKey[]): { node: YamlNode | null; key: YamlNode | null } {
+function locate(
+  doc: Document,
+  path: readonly PropertyKey[],
+): { node: YamlNode | null; key: YamlNode | null } {
   let node: unknown = doc.contents;
   let key: YamlNode | null = null;
   for (const seg of path) {
@@ -170,12 +181,15 @@ function zodProblems(
     }
     const { node, key } = locate(doc, issue.path);
     const isMissing = issue.code === 'invalid_type' && issue.input === undefined;
-    const at = isMissing ? node : (node ?? key);
-    out.push({
-      ...pos(at?.range?.[0]),
-      path: issue.path.join('.'),
-      message: isMissing ? `required key is missing (expected ${issue.expected})` : issue.message,
-    });
+    // A bad map key (e.g. a camera id) is reported at the key, with the key's own rule.
+    const badKey = issue.code === 'invalid_key';
+    const at = badKey ? (key ?? node) : isMissing ? node : (node ?? key);
+    const message = isMissing
+      ? `required key is missing (expected ${issue.expected})`
+      : badKey
+        ? `invalid key: ${issue.issues.map((i) => i.message).join('; ')}`
+        : issue.message;
+    out.push({ ...pos(at?.range?.[0]), path: issue.path.join('.'), message });
   }
   return out.sort((a, b) => a.line - b.line || a.col - b.col);
 }

@@ -5,7 +5,10 @@ export const REDACTED = '***';
 
 /** Replaces `user:password@` in a URL with `***@`, leaving everything else readable. */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/@\s]*)@/i, (_all, scheme: string) => `${scheme}${REDACTED}@`);
+  return url.replace(
+    /^([a-z][a-z0-9+.-]*:\/\/)([^/@\s]*)@/i,
+    (_all, scheme: string) => `${scheme}${REDACTED}@`,
+  );
 }
 
 /** A deep copy of a config-like value with secret keys and URL credentials redacted. */

@@ -5,7 +5,10 @@ import { z } from 'zod';
 /** Camera ids end up in MQTT topics, file names and log lines: keep them to a safe alphabet. */
 export const cameraIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'camera id: 1-64 of A-Z a-z 0-9 _ -, starting with a letter or digit');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/,
+    'camera id: 1-64 of A-Z a-z 0-9 _ -, starting with a letter or digit',
+  );
 
 const queueSchema = z
   .strictObject({
@@ -82,7 +85,12 @@ const syntheticCamera = z.strictObject({
   ...cameraCommon,
 });
 
-export const cameraSchema = z.discriminatedUnion('type', [gigeCamera, rtspCamera, filesCamera, syntheticCamera]);
+export const cameraSchema = z.discriminatedUnion('type', [
+  gigeCamera,
+  rtspCamera,
+  filesCamera,
+  syntheticCamera,
+]);
 
 const pipelineSchema = z
   .strictObject({
@@ -145,7 +153,8 @@ const mqttSchema = z
     /** Topic prefix; may not contain MQTT wildcards. */
     topicPrefix: z
       .string()
-      .regex(/^[^#+\u0000]+$/, 'no MQTT wildcards (# +) or NUL')
+      .regex(/^[^#+]+$/, 'no MQTT wildcards (# +)')
+      .refine((s) => !s.includes('\0'), 'no NUL characters')
       .refine((s) => !s.startsWith('/') && !s.endsWith('/'), 'no leading or trailing /')
       .default('pinpoint'),
     qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),

@@ -4,7 +4,10 @@ import type { Config } from '../config/schema.js';
 import { redactUrl } from '../config/redact.js';
 import { mqttClientOptions } from './mqtt-options.js';
 
-export async function probeBroker(cfg: Config['mqtt'], timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
+export async function probeBroker(
+  cfg: Config['mqtt'],
+  timeoutMs: number,
+): Promise<{ ok: boolean; detail: string }> {
   const where = redactUrl(cfg.url);
   const client = mqtt.connect(cfg.url, {
     ...mqttClientOptions(cfg),
@@ -14,7 +17,10 @@ export async function probeBroker(cfg: Config['mqtt'], timeoutMs: number): Promi
   });
   try {
     return await new Promise((resolve) => {
-      const timer = setTimeout(() => resolve({ ok: false, detail: `${where}: no answer within ${timeoutMs} ms` }), timeoutMs);
+      const timer = setTimeout(
+        () => resolve({ ok: false, detail: `${where}: no answer within ${timeoutMs} ms` }),
+        timeoutMs,
+      );
       client.once('connect', () => {
         clearTimeout(timer);
         resolve({ ok: true, detail: `${where}: connected` });

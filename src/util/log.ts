@@ -23,9 +23,16 @@ export function createLogger(opts: LogOptions = {}): Logger {
   const level = levelFromEnv(opts.level ?? 'info');
   const dest = opts.destination ?? process.stdout;
   const wantPretty =
-    opts.pretty === 'always' || ((opts.pretty ?? 'auto') === 'auto' && (dest as { isTTY?: boolean }).isTTY === true);
+    opts.pretty === 'always' ||
+    ((opts.pretty ?? 'auto') === 'auto' && (dest as { isTTY?: boolean }).isTTY === true);
   const stream = wantPretty
-    ? pretty({ destination: dest, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true })
+    ? pretty({
+        destination: dest,
+        colorize: true,
+        translateTime: 'SYS:HH:MM:ss.l',
+        ignore: 'pid,hostname',
+        sync: true,
+      })
     : dest;
   return pino(
     {

@@ -27,7 +27,9 @@ function loadAddon(): SdNotifyAddon | null {
   }
 }
 
-export function createNotifier(env: NodeJS.ProcessEnv = process.env): Notifier {
+/** Reads NOTIFY_SOCKET and WATCHDOG_USEC from the process environment (the native addon reads it there too). */
+export function createNotifier(): Notifier {
+  const env = process.env;
   const active = Boolean(env.NOTIFY_SOCKET);
   const addon = active ? loadAddon() : null;
   const send = (state: string): void => {
@@ -43,9 +45,12 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env): Notifier {
     startWatchdog(healthy) {
       const usec = Number(env.WATCHDOG_USEC ?? 0);
       if (!active || !(usec > 0)) return () => undefined;
-      const timer = setInterval(() => {
-        if (healthy()) send('WATCHDOG=1');
-      }, Math.max(500, usec / 2000));
+      const timer = setInterval(
+        () => {
+          if (healthy()) send('WATCHDOG=1');
+        },
+        Math.max(500, usec / 2000),
+      );
       timer.unref();
       return () => clearInterval(timer);
     },

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { runCli } from './helpers/cli.js';
+import { freePort, startMosquitto, type Broker } from './helpers/mosquitto.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'pinpoint-cli-'));
+function writeConfig(name: string, text: string): string {
+  const p = join(tmp, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+describe('pinpoint config', () => {
+  test('check prints the effective config with secrets redacted', async () => {
+    const file = writeConfig('ok.yaml', 'mqtt:\n  username: plc\n  password: ${PW}\n');
+    const r = await runCli(['config', 'check', file], { env: { PW: 'do-not-print' } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /valid/);
+    assert.match(r.stdout, /inputSize: 1036/);
+    assert.match(r.stdout, /password: "\*\*\*"/);
+    assert.ok(!r.stdout.includes('do-not-print'));
+  });
+
+  test('check of a bad config exits 2 naming file, line:column and key', async () => {
+    const file = writeConfig('bad.yaml', 'verdict:\n  failsafe: ok\n');
+    const r = await runCli(['config', 'check', file]);
+    assert.equal(r.code, 2);
+    assert.ok(r.stderr.includes(`${file}:2:3 verdict.failsafe: unknown key`), r.stderr);
+  });
+
+  test('schema prints a JSON Schema', async () => {
+    const r = await runCli(['config', 'schema']);
+    assert.equal(r.code, 0, r.stderr);
+    const schema = JSON.parse(r.stdout) as { $schema: string; properties: Record<string, unknown> };
+    assert.match(schema.$schema, /json-schema/);
+    assert.ok('cameras' in schema.properties);
+  });
+});
+
+describe('commands not built yet', () => {
+  for (const args of [['run', '--config', 'x.yaml'], ['demo'], ['eval']]) {
+    test(`pinpoint ${args[0]} exits 2 with "not implemented yet"`, async () => {
+      const r = await runCli(args);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /not implemented yet/);
+    });
+  }
+
+  test('an unknown command is a usage error', async () => {
+    const r = await runCli(['frobnicate']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown command/);
+  });
+});
+
+describe('pinpoint doctor', () => {
+  let broker: Broker;
+  before(async () => {
+    broker = await startMosquitto();
+  });
+  after(async () => {
+    await broker.stop();
+  });
+
+  test('reports cpu usable, cuda unusable with a reason, OpenCV with GStreamer', async () => {
+    const r = await runCli(['doctor', '--json']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const checks = JSON.parse(r.stdout) as { name: string; ok: boolean; detail: string; required: boolean }[];
+    const get = (n: string) => {
+      const c = checks.find((x) => x.name === n);
+      assert.ok(c, `no check ${n}`);
+      return c;
+    };
+    assert.equal(get('node').ok, true);
+    assert.match(get('onnxruntime').detail, /onnxruntime-node \d+\.\d+/);
+    assert.equal(get('provider cpu').ok, true);
+    const cuda = get('provider cuda');
+    assert.equal(cuda.ok, false);
+    assert.match(cuda.detail, /unusable: .+/);
+    assert.match(cuda.detail, /setup:gpu/);
+    for (const n of ['provider tensorrt', 'provider webgpu']) assert.ok(checks.some((c) => c.name === n));
+    assert.equal(get('opencv gstreamer').ok, true);
+    assert.match(get('opencv gstreamer').detail, /^YES/);
+    assert.equal(get('gstreamer rtspsrc').ok, true);
+    assert.ok(checks.some((c) => c.name === 'gstreamer aravissrc'));
+    assert.equal(get('gstreamer h264 decoder').ok, true);
+  });
+
+  test('with --config: the broker answers → exit 0', async () => {
+    const file = writeConfig('up.yaml', `mqtt:\n  url: ${broker.url}\ninference:\n  device: cpu\n`);
+    const r = await runCli(['doctor', '--config', file]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^ok\s+mqtt broker\s+mqtt:\/\/127\.0\.0\.1:\d+: connected$/m);
+  });
+
+  test('with --config: an unreachable broker or a missing provider → non-zero exit', async () => {
+    const port = await freePort();
+    const file = writeConfig(
+      'down.yaml',
+      `mqtt:\n  url: mqtt://127.0.0.1:${port}\ninference:\n  device: cuda\n`,
+    );
+    const r = await runCli(['doctor', '--config', file]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^FAIL\s+mqtt broker/m);
+    assert.match(r.stdout, /^FAIL\s+provider cuda/m);
+  });
+});
