@@ -1,0 +1,52 @@
+// The one small interface every camera source implements: an Observable of frames, plus state reports.
+// Adding a camera type = one new file exporting a SourcePlugin + one line in registry.ts.
+import type { Observable } from 'rxjs';
+import type { Logger } from 'pino';
+import type { CameraConfig, CameraType } from '../config/schema.js';
+
+/** Pixels as captured: HWC interleaved, RGB when channels = 3, grey when 1 (structurally pipeline's Image). */
+export interface FramePixels {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  data: Uint8Array;
+}
+
+/** Known defect of a synthetic part, riding along for tests and the demo. */
+export interface GroundTruth {
+  /** H·W, 1 = defect pixel. */
+  mask: Uint8Array;
+  defect: { kind: string; box: { x: number; y: number; width: number; height: number }; size: number } | null;
+}
+
+export interface Frame {
+  cameraId: string;
+  /** Per camera, increasing from the source (restarts of the source keep counting up). */
+  seq: number;
+  /** Capture time, ms since the epoch (Date.now clock). */
+  captureTime: number;
+  /** Set by the source (synthetic, files) or by a PLC trigger correlated to this frame. */
+  partId?: string;
+  image: FramePixels;
+  truth?: GroundTruth;
+}
+
+export type SourceState = 'connecting' | 'streaming' | 'stalled' | 'backoff' | 'stopped';
+
+export interface SourceContext {
+  log: Logger;
+  /** Directory of the config file: relative paths in a camera's config resolve against it. */
+  configDir: string;
+  /** Reports state changes (logged and published retained over MQTT by the app). */
+  onState(state: SourceState, detail?: string): void;
+}
+
+export interface SourcePlugin<T extends CameraType = CameraType> {
+  readonly type: T;
+  /**
+   * A cold Observable: subscribing starts the camera, unsubscribing stops it and frees everything.
+   * It must never error for a recoverable camera fault (reconnect inside, report state); it completes
+   * only when a finite source (files with loop: false, synthetic with count) is exhausted.
+   */
+  create(id: string, cfg: Extract<CameraConfig, { type: T }>, ctx: SourceContext): Observable<Frame>;
+}
