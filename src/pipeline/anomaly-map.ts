@@ -176,6 +176,8 @@ interface RowOperator {
   weights: Float32Array;
   /** the same weights in float64, for the bounds */
   weights64: Float64Array;
+  /** 1 where a block needs at most 4 taps (taps = 5 only): its sweep skips the fifth, zero, row */
+  narrow: Uint8Array;
 }
 
 function columnOperator(dense: Float64Array, g: number, n: number): ColumnOperator {
@@ -208,16 +210,18 @@ function rowOperator(dense: Float64Array, g: number, n: number): RowOperator {
   }
   const taps = Math.ceil(width / SWEEP) * SWEEP;
   const start = new Int32Array(blocks);
+  const narrow = new Uint8Array(blocks);
   const weights64 = new Float64Array(blocks * BLOCK * taps);
   for (let b = 0; b < blocks; b++) {
     start[b] = spans[b][0];
+    narrow[b] = taps === SWEEP && spans[b][1] - spans[b][0] < 4 ? 1 : 0;
     for (let r = 0; r < BLOCK && b * BLOCK + r < n; r++) {
       const i = b * BLOCK + r;
       for (let j = spans[b][0]; j <= spans[b][1]; j++)
         weights64[(b * BLOCK + r) * taps + j - start[b]] = dense[i * g + j];
     }
   }
-  return { taps, start, weights: Float32Array.from(weights64), weights64 };
+  return { taps, start, weights: Float32Array.from(weights64), weights64, narrow };
 }
 
 interface Geometry {
@@ -299,7 +303,7 @@ function applyColumns(grid: Float32Array, g: number, W: number, geo: Geometry): 
  * x per SWEEP taps, loading each T value once for four outputs (the first sweep assigns, later ones add).
  */
 function applyRows(geo: Geometry, W: number, H: number, out: Float32Array): void {
-  const { taps, start, weights } = geo.ay;
+  const { taps, start, weights, narrow } = geo.ay;
   const t = geo.t;
   const blocks = Math.ceil(H / BLOCK);
   const full = Math.floor(H / BLOCK);
@@ -308,6 +312,26 @@ function applyRows(geo: Geometry, W: number, H: number, out: Float32Array): void
     const o1 = o0 + W;
     const o2 = o1 + W;
     const o3 = o2 + W;
+    if (narrow[b] === 1) {
+      // the common case at ~17 px per cell: four taps, one sweep
+      const w = b * BLOCK * SWEEP;
+      const a0 = weights[w], a1 = weights[w + 1], a2 = weights[w + 2], a3 = weights[w + 3]; // prettier-ignore
+      const b0 = weights[w + 5], b1 = weights[w + 6], b2 = weights[w + 7], b3 = weights[w + 8]; // prettier-ignore
+      const c0 = weights[w + 10], c1 = weights[w + 11], c2 = weights[w + 12], c3 = weights[w + 13]; // prettier-ignore
+      const d0 = weights[w + 15], d1 = weights[w + 16], d2 = weights[w + 17], d3 = weights[w + 18]; // prettier-ignore
+      const r0 = start[b] * W;
+      const r1 = r0 + W;
+      const r2 = r1 + W;
+      const r3 = r2 + W;
+      for (let x = 0; x < W; x++) {
+        const v0 = t[r0 + x], v1 = t[r1 + x], v2 = t[r2 + x], v3 = t[r3 + x]; // prettier-ignore
+        out[o0 + x] = a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3;
+        out[o1 + x] = b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3;
+        out[o2 + x] = c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3;
+        out[o3 + x] = d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3;
+      }
+      continue;
+    }
     for (let k = 0; k < taps; k += SWEEP) {
       const w = b * BLOCK * taps + k;
       const a0 = weights[w], a1 = weights[w + 1], a2 = weights[w + 2], a3 = weights[w + 3], a4 = weights[w + 4]; // prettier-ignore
@@ -460,14 +484,15 @@ function topKMeanBounded(
   for (let b = 0; b < blocks; b++) {
     const y0 = b * BLOCK;
     const y1 = Math.min(H, y0 + BLOCK);
+    const w0 = y0 * taps;
+    const wn = (y1 - y0) * taps;
+    const m0 = start[b] * tiles;
     for (let tile = 0; tile < tiles; tile++) {
+      // bound = max over the block's rows of Σ_j a_j · tmax(row start + j, tile)
       let bound = floor;
-      for (let y = y0; y < y1; y++) {
+      for (let r = 0; r < wn; r += taps) {
         let s = 0;
-        for (let j = 0; j < taps; j++) {
-          const a = weights64[y * taps + j];
-          if (a !== 0) s += a * tmax[(start[b] + j) * tiles + tile];
-        }
+        for (let j = 0, m = m0 + tile; j < taps; j++, m += tiles) s += weights64[w0 + r + j] * tmax[m];
         if (s > bound) bound = s;
       }
       if (bound + Math.abs(bound) * 1e-5 < threshold) continue;
