@@ -149,6 +149,9 @@ export function float32Below(t: number): number {
   return f32[0];
 }
 
+/** Above this many kept components the whole label image is fetched once instead of one region per component. */
+const MAX_REGION_FETCHES = 32;
+
 /** An Int32Array over a Buffer's bytes; copied only when the Buffer is not 4-byte aligned (pooled Buffers). */
 function int32s(b: Buffer): Int32Array {
   return b.byteOffset % 4 === 0
@@ -157,9 +160,9 @@ function int32s(b: Buffer): Int32Array {
 }
 
 /**
- * Fast path: OpenCV threshold → connectedComponentsWithStats (8-connectivity, CV_32S labels); peak and mean from
- * a pass over the labels inside each kept component's box (or over all labels when those boxes add up to more
- * than the map). All Mats are released.
+ * Fast path: OpenCV threshold → connectedComponentsWithStats (8-connectivity, CV_32S labels); peak, mean and the
+ * centroid from a raster pass over the labels inside each kept component's box (or over the whole label image
+ * when there are many components or their boxes are large). All Mats are released.
  */
 export function findBlobs(map: FloatMap, threshold: number, minArea: number): Blob[] {
   checkMap(map);
@@ -187,19 +190,25 @@ export function findBlobs(map: FloatMap, threshold: number, minArea: number): Bl
       }
     }
     if (kept.length === 0) return [];
-    const lab = int32s(labels.getData());
     const acc = new Accumulator(n);
-    if (boxArea <= W * H) {
+    if (kept.length <= MAX_REGION_FETCHES && boxArea <= (W * H) / 4) {
+      // Few, small components (the usual defect): fetch only the labels inside each box, not the whole image.
       for (const l of kept) {
         const x0 = st[l * 5];
         const y0 = st[l * 5 + 1];
-        const x1 = x0 + st[l * 5 + 2];
-        const y1 = y0 + st[l * 5 + 3];
-        for (let y = y0; y < y1; y++) {
-          for (let i = y * W + x0, x = x0; x < x1; i++, x++) if (lab[i] === l) acc.add(l, x, y, data[i]);
+        const bw = st[l * 5 + 2];
+        const bh = st[l * 5 + 3];
+        const roi = labels.getRegion(new c.Rect(x0, y0, bw, bh));
+        const roiCopy = roi.copy(); // getData refuses ROIs
+        mats.push(roi, roiCopy);
+        const lab = int32s(roiCopy.getData());
+        for (let y = 0, i = 0; y < bh; y++) {
+          for (let x = 0, o = (y0 + y) * W + x0; x < bw; x++, i++, o++)
+            if (lab[i] === l) acc.add(l, x0 + x, y0 + y, data[o]);
         }
       }
     } else {
+      const lab = int32s(labels.getData());
       for (let y = 0, i = 0; y < H; y++) {
         for (let x = 0; x < W; x++, i++) if (lab[i] !== 0) acc.add(lab[i], x, y, data[i]);
       }
