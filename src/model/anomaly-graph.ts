@@ -58,6 +58,8 @@ export interface FeatureGraphOptions {
   size: number;
   layers?: [number, number];
   posEmbed: Float32Array;
+  /** com.microsoft MultiHeadAttention in the teacher (faster and far smaller on CPU too at large S). */
+  fusedAttention?: boolean;
 }
 
 /** Input `pixels` uint8 [B, S, S, 3]; outputs `feat_a`, `feat_b` float32 [B, P, D] (teach-in). */
@@ -71,6 +73,7 @@ export function buildFeatureGraph(w: TeacherWeights, opts: FeatureGraphOptions):
     layers: opts.layers ?? DEFAULT_LAYERS,
     posEmbed: opts.posEmbed,
     pixels,
+    fusedAttention: opts.fusedAttention,
   });
   b.op('Identity', [fa], {}, { outputNames: ['feat_a'] });
   b.op('Identity', [fb], {}, { outputNames: ['feat_b'] });

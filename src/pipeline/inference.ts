@@ -1,0 +1,450 @@
+// onnxruntime sessions over a model bundle: picks the execution provider, builds the fused ONNX graph
+// once and caches it on disk by content hash, and runs batches of letterboxed uint8 frames.
+//
+// Provider choice (inference.device): `auto` tries tensorrt, cuda, webgpu, then cpu, logging why each
+// GPU provider was skipped; an explicit choice that cannot load is an error, never a silent CPU run.
+//
+// Attention: com.microsoft MultiHeadAttention is the default on every provider but TensorRT (which fuses
+// plain attention itself and has no kernel for the contrib op). Measured on CPU: identical outputs to
+// MatMul/Softmax/MatMul within float rounding, 1.45× faster and 2.8× less memory at S = 1036 (plain
+// attention materialises [heads, T, T] scores: 1.44 GB per ViT-B image); see bench/model.bench.ts.
+import { createHash } from 'node:crypto';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { InferenceSession } from 'onnxruntime-node';
+import type * as OrtModule from 'onnxruntime-node';
+import type { Bundle } from '../model/bundle.js';
+import { buildAnomalyGraph, buildFeatureGraph } from '../model/anomaly-graph.js';
+import { interpolatePosEmbed } from '../model/pos-embed.js';
+import { probeExecutionProviders, type ProviderName, type ProviderProbe } from '../model/providers.js';
+import { patchGrid } from '../model/teacher-graph.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import type { Logger } from '../util/log.js';
+
+export type Device = 'auto' | 'cpu' | 'cuda' | 'tensorrt' | 'webgpu';
+
+export interface SessionOptions {
+  device?: Device;
+  /** onnxruntime intra-op threads; 0 or absent = onnxruntime's default (all cores). */
+  threads?: number;
+  /** float16 teacher on GPU providers; ignored (with a warning) on the CPU. */
+  fp16?: boolean;
+  /** MultiHeadAttention contrib op instead of MatMul/Softmax/MatMul; default: all providers but tensorrt. */
+  fusedAttention?: boolean;
+  /** Where built graphs are cached; default `<bundle>/.cache`, else `$XDG_CACHE_HOME/pinpoint`. */
+  cacheDir?: string;
+  log?: Logger;
+}
+
+export interface AnomalyModel {
+  readonly size: number;
+  readonly grid: number;
+  readonly modelId: string;
+  readonly provider: string;
+  /** pixels: B·S·S·3 uint8 RGB letterboxed frames, contiguous; returns B·g·g float32 raw Δ grids. One call in flight at a time. */
+  run(pixels: Uint8Array, batch: number): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+export interface FeatureModel {
+  readonly size: number;
+  readonly grid: number;
+  readonly dim: number;
+  /** Each output B·P·D float32 (P = grid²): final-LayerNorm patch features of the bundle's two layers. */
+  run(pixels: Uint8Array, batch: number): Promise<{ a: Float32Array; b: Float32Array }>;
+  release(): Promise<void>;
+}
+
+/** A provider that was asked for explicitly and cannot run, or a model that cannot be opened at all. */
+export class InferenceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InferenceError';
+  }
+}
+
+/** Bump when graph semantics change in a way the source hash below would not see. */
+const GRAPH_FORMAT = 1;
+const AUTO_ORDER: readonly ProviderName[] = ['tensorrt', 'cuda', 'webgpu', 'cpu'];
+const GPU = new Set<ProviderName>(['cuda', 'tensorrt', 'webgpu']);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Graph cache.
+
+/**
+ * Hash of the modules that shape the graph, so editing the graph code invalidates every cached graph
+ * (a stale cache would silently run the old maths). Falls back to GRAPH_FORMAT alone when the sources
+ * are not next to this module (e.g. a single-file bundle of the app).
+ */
+let codeHash: string | undefined;
+function graphCodeHash(): string {
+  if (codeHash !== undefined) return codeHash;
+  const here = fileURLToPath(import.meta.url);
+  const ext = here.endsWith('.ts') ? '.ts' : '.js';
+  const model = join(dirname(here), '..', 'model');
+  const files = [
+    'anomaly-graph',
+    'teacher-graph',
+    'student-graph',
+    'pos-embed',
+    'onnx/builder',
+    'onnx/layers',
+  ];
+  const h = createHash('sha256').update(`format ${GRAPH_FORMAT}\n`);
+  for (const f of files) {
+    try {
+      h.update(readFileSync(join(model, f + ext)));
+    } catch {
+      h.update(`missing ${f}\n`);
+    }
+  }
+  codeHash = h.digest('hex');
+  return codeHash;
+}
+
+function isWritableDir(dir: string): boolean {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `<bundle>/.cache` when the bundle is writable (a read-only install), else the user's cache directory. */
+export function resolveCacheDir(bundleDir: string, explicit?: string): string | undefined {
+  if (explicit) return isWritableDir(explicit) ? explicit : undefined;
+  const local = join(bundleDir, '.cache');
+  if (isWritableDir(local)) return local;
+  const xdg = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  const user = join(xdg, 'pinpoint');
+  return isWritableDir(user) ? user : undefined;
+}
+
+interface CachedGraph {
+  bytes: Uint8Array;
+  /** Where it is (or would have been) cached; undefined when no cache directory is writable. */
+  file?: string;
+  hit: boolean;
+}
+
+interface GraphSpec {
+  kind: 'anomaly' | 'features';
+  /** Everything the graph bytes depend on besides the code. */
+  key: Record<string, unknown>;
+  build: () => Uint8Array;
+}
+
+function cacheFile(dir: string, spec: GraphSpec): string {
+  const digest = createHash('sha256')
+    .update(JSON.stringify({ ...spec.key, kind: spec.kind, code: graphCodeHash() }))
+    .digest('hex');
+  return join(dir, `${spec.kind}-${digest.slice(0, 32)}.onnx`);
+}
+
+/**
+ * The graph from the cache when its sidecar's sha256 and length match, else built and cached (atomically:
+ * the graph first, then the sidecar that vouches for it). A corrupt or half-written entry is rebuilt.
+ */
+function loadOrBuild(
+  spec: GraphSpec,
+  dir: string | undefined,
+  log?: Logger,
+  forceBuild = false,
+): CachedGraph {
+  const file = dir ? cacheFile(dir, spec) : undefined;
+  if (file && !forceBuild && existsSync(file) && existsSync(file + '.json')) {
+    try {
+      const meta = JSON.parse(readFileSync(file + '.json', 'utf8')) as { sha256?: string; bytes?: number };
+      const bytes = readFileSync(file);
+      if (bytes.length === meta.bytes && sha256(bytes) === meta.sha256) {
+        log?.debug({ file }, 'model graph loaded from cache');
+        return { bytes, file, hit: true };
+      }
+      log?.warn({ file }, 'cached model graph is corrupt; rebuilding it');
+    } catch (e) {
+      log?.warn({ file, err: (e as Error).message }, 'cached model graph is unreadable; rebuilding it');
+    }
+  }
+  const t0 = performance.now();
+  const bytes = spec.build();
+  log?.info(
+    { kind: spec.kind, ms: Math.round(performance.now() - t0), bytes: bytes.length },
+    'model graph built',
+  );
+  if (file) {
+    try {
+      writeFileAtomic(file, bytes);
+      writeFileAtomic(
+        file + '.json',
+        JSON.stringify({
+          sha256: sha256(bytes),
+          bytes: bytes.length,
+          key: spec.key,
+          builtAt: new Date().toISOString(),
+        }),
+      );
+    } catch (e) {
+      // A full disk must not stop inspection: the next start rebuilds.
+      log?.warn({ file, err: (e as Error).message }, 'could not cache the model graph');
+    }
+  }
+  return { bytes, file, hit: false };
+}
+
+function sha256(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Providers and sessions.
+
+type Ort = typeof OrtModule;
+
+let probes: Promise<ProviderProbe[]> | undefined;
+/** The probe loads provider libraries; once per process is enough. */
+function probeOnce(): Promise<ProviderProbe[]> {
+  probes ??= probeExecutionProviders();
+  return probes;
+}
+
+function sessionOptions(
+  provider: ProviderName,
+  threads: number | undefined,
+): InferenceSession.SessionOptions {
+  // TensorRT leaves unsupported nodes to CUDA rather than to the CPU.
+  const executionProviders: InferenceSession.ExecutionProviderConfig[] =
+    provider === 'tensorrt' ? ['tensorrt', 'cuda'] : [provider];
+  return {
+    executionProviders,
+    graphOptimizationLevel: 'all',
+    ...(threads && threads > 0 ? { intraOpNumThreads: threads } : {}),
+    logSeverityLevel: 3,
+  };
+}
+
+interface Opened {
+  session: InferenceSession;
+  provider: ProviderName;
+  ort: Ort;
+}
+
+/**
+ * Walks the candidate providers: a provider whose probe failed is skipped (auto) or fatal (explicit); the
+ * graph for the chosen provider (fp16 / attention variant) is built or read from the cache and a session
+ * created. A session that fails on a cached graph is retried once with a freshly built graph.
+ */
+async function openSession(
+  bundle: Bundle,
+  opts: SessionOptions,
+  graphFor: (provider: ProviderName, fp16: boolean, fused: boolean) => GraphSpec,
+): Promise<Opened> {
+  const log = opts.log;
+  const device = opts.device ?? 'auto';
+  if (!['auto', 'cpu', 'cuda', 'tensorrt', 'webgpu'].includes(device)) {
+    throw new InferenceError(`unknown inference device '${device}' (auto, cpu, cuda, tensorrt or webgpu)`);
+  }
+  const ort = await import('onnxruntime-node');
+  const candidates = device === 'auto' ? AUTO_ORDER : [device];
+  const probed = await probeOnce();
+  const cacheDir = resolveCacheDir(bundle.dir, opts.cacheDir);
+  if (!cacheDir)
+    log?.warn(
+      { bundle: bundle.dir },
+      'no writable cache directory: the model graph is rebuilt on every start',
+    );
+  const failures: string[] = [];
+  for (const provider of candidates) {
+    const probe = probed.find((p) => p.name === provider);
+    if (probe && !probe.usable) {
+      if (device !== 'auto') {
+        throw new InferenceError(
+          `inference device '${provider}' is not available on this host: ${probe.reason}`,
+        );
+      }
+      log?.info({ provider, reason: probe.reason }, `execution provider ${provider} skipped`);
+      failures.push(`${provider}: ${probe.reason}`);
+      continue;
+    }
+    const gpu = GPU.has(provider);
+    if (opts.fp16 && !gpu) log?.warn('fp16 is ignored on the CPU: its kernels are float32');
+    const fp16 = opts.fp16 === true && gpu;
+    const fused = opts.fusedAttention ?? provider !== 'tensorrt';
+    const spec = graphFor(provider, fp16, fused);
+    let graph = loadOrBuild(spec, cacheDir, log);
+    try {
+      let session: InferenceSession;
+      try {
+        session = await ort.InferenceSession.create(graph.bytes, sessionOptions(provider, opts.threads));
+      } catch (e) {
+        if (!graph.hit) throw e;
+        log?.warn({ file: graph.file, err: firstLine(e) }, 'cached model graph does not load; rebuilding it');
+        graph = loadOrBuild(spec, cacheDir, log, true);
+        session = await ort.InferenceSession.create(graph.bytes, sessionOptions(provider, opts.threads));
+      }
+      log?.info(
+        { provider, fp16, fusedAttention: fused, cache: graph.hit ? 'hit' : 'built', file: graph.file },
+        `inference session on ${provider}`,
+      );
+      return { session, provider, ort };
+    } catch (e) {
+      const why = firstLine(e);
+      if (device !== 'auto') {
+        throw new InferenceError(`inference device '${provider}': the model does not load: ${why}`);
+      }
+      log?.warn({ provider, reason: why }, `execution provider ${provider} failed to load the model`);
+      failures.push(`${provider}: ${why}`);
+    }
+  }
+  throw new InferenceError(`no execution provider could load the model:\n  - ${failures.join('\n  - ')}`);
+}
+
+function firstLine(e: unknown): string {
+  const s = e instanceof Error ? e.message : String(e);
+  return (
+    s
+      .split('\n')
+      .find((l) => l.trim().length > 0)
+      ?.trim() ?? 'unknown error'
+  );
+}
+
+function resizedPosEmbed(bundle: Bundle): Float32Array {
+  const { arch } = bundle.teacher;
+  const g = patchGrid(bundle.manifest.input.size, arch.patch);
+  return interpolatePosEmbed(bundle.teacher.posEmbed, arch.dim, arch.posGrid, g);
+}
+
+/** Runs one batch at a time on a session; checks the input length and the output shapes. */
+class Runner {
+  private busy = false;
+  private released = false;
+
+  constructor(
+    private readonly o: Opened,
+    private readonly size: number,
+    private readonly what: string,
+  ) {}
+
+  async run(pixels: Uint8Array, batch: number): Promise<InferenceSession.OnnxValueMapType> {
+    if (this.released) throw new InferenceError(`${this.what}: run() after release()`);
+    if (this.busy)
+      throw new InferenceError(`${this.what}: run() while another run is in flight (one at a time)`);
+    const S = this.size;
+    if (!Number.isInteger(batch) || batch < 1)
+      throw new InferenceError(`${this.what}: batch ${batch} must be ≥ 1`);
+    if (!(pixels instanceof Uint8Array) || pixels.length !== batch * S * S * 3) {
+      throw new InferenceError(
+        `${this.what}: pixels hold ${pixels?.length} bytes, a batch of ${batch} ${S}×${S} RGB frames needs ${batch * S * S * 3}`,
+      );
+    }
+    this.busy = true;
+    try {
+      const input = new this.o.ort.Tensor('uint8', pixels, [batch, S, S, 3]);
+      return await this.o.session.run({ pixels: input });
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await this.o.session.release();
+  }
+}
+
+function outputF32(
+  out: InferenceSession.OnnxValueMapType,
+  name: string,
+  length: number,
+  what: string,
+): Float32Array {
+  const t = out[name];
+  if (!t || t.type !== 'float32' || t.data.length !== length) {
+    throw new InferenceError(`${what}: output '${name}' is missing or not ${length} float32 values`);
+  }
+  return t.data as Float32Array;
+}
+
+/** The fused anomaly model of a loaded bundle: uint8 frames in, Δ grids out. */
+export async function openAnomalyModel(bundle: Bundle, opts: SessionOptions = {}): Promise<AnomalyModel> {
+  const m = bundle.manifest;
+  const size = m.input.size;
+  const grid = patchGrid(size, bundle.teacher.arch.patch);
+  const o = await openSession(bundle, opts, (_provider, fp16, fused) => ({
+    kind: 'anomaly',
+    key: {
+      teacher: m.teacher.sha256,
+      students: m.students.sha256,
+      heads: m.teacher.arch.heads,
+      size,
+      layers: m.layers,
+      fp16,
+      fusedAttention: fused,
+    },
+    build: () =>
+      buildAnomalyGraph(bundle.teacher, bundle.students, {
+        size,
+        layers: m.layers,
+        posEmbed: resizedPosEmbed(bundle),
+        fp16,
+        fusedAttention: fused,
+      }),
+  }));
+  const runner = new Runner(o, size, `model ${m.modelId}`);
+  return {
+    size,
+    grid,
+    modelId: m.modelId,
+    provider: o.provider,
+    async run(pixels, batch) {
+      const out = await runner.run(pixels, batch);
+      return outputF32(out, 'anomaly', batch * grid * grid, `model ${m.modelId}`);
+    },
+    release: () => runner.release(),
+  };
+}
+
+/** The teacher alone, returning the two feature layers (teach-in). Always float32 (training needs it). */
+export async function openFeatureModel(bundle: Bundle, opts: SessionOptions = {}): Promise<FeatureModel> {
+  const m = bundle.manifest;
+  const size = m.input.size;
+  const { patch, dim } = bundle.teacher.arch;
+  const grid = patchGrid(size, patch);
+  const o = await openSession(bundle, { ...opts, fp16: false }, (_provider, _fp16, fused) => ({
+    kind: 'features',
+    key: {
+      teacher: m.teacher.sha256,
+      heads: m.teacher.arch.heads,
+      size,
+      layers: m.layers,
+      fusedAttention: fused,
+    },
+    build: () =>
+      buildFeatureGraph(bundle.teacher, {
+        size,
+        layers: m.layers,
+        posEmbed: resizedPosEmbed(bundle),
+        fusedAttention: fused,
+      }),
+  }));
+  const runner = new Runner(o, size, `features of ${m.modelId}`);
+  const n = grid * grid * dim;
+  return {
+    size,
+    grid,
+    dim,
+    async run(pixels, batch) {
+      const out = await runner.run(pixels, batch);
+      return {
+        a: outputF32(out, 'feat_a', batch * n, 'feature model'),
+        b: outputF32(out, 'feat_b', batch * n, 'feature model'),
+      };
+    },
+    release: () => runner.release(),
+  };
+}
