@@ -1,0 +1,264 @@
+// One teach-in optimisation step as a single ONNX graph (method.md, "Training"): both students forward,
+// the cosine loss, the analytic backward pass and Adam, so training needs nothing but onnxruntime.
+//
+// Inputs:  fa, fb [N, D] teacher rows of the two layers (N dynamic); for every student tensor k (the
+//          students.safetensors names, e.g. 'forward.0.weight'): k, 'm.'+k, 'v.'+k (Adam moments);
+//          scalars step_size = lr / (1 − β1ᵗ) and bc2_sqrt = √(1 − β2ᵗ) (bias corrections, host float64).
+// Outputs: loss (scalar), loss_forward, loss_backward, and 'new.'+k, 'new.m.'+k, 'new.v.'+k for every k;
+//          with `gradients`, also 'grad.'+k.
+//
+// Loss = mean_rows(1 − cos(fwd(fa), fb)) + mean_rows(1 − cos(bwd(fb), fa)); cos as torch's
+// F.cosine_similarity (each norm clamped at 1e-8). Weights keep the PyTorch [out, in] layout, so the
+// moments line up with a torch.optim.Adam state dict and Gemm(transB) needs no transposes.
+import type { StudentWeights } from './types.js';
+import { float, GraphBuilder } from './onnx/builder.js';
+
+/** torch.optim.Adam defaults, which the method uses. */
+export interface AdamHyper {
+  beta1: number;
+  beta2: number;
+  eps: number;
+}
+export const ADAM_DEFAULTS: AdamHyper = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+
+/** torch's cosine_similarity clamps each norm at this. */
+export const COS_EPS = 1e-8;
+
+export const STUDENT_NAMES = ['forward', 'backward'] as const;
+const LINEAR_INDICES = [0, 2, 4] as const;
+
+export interface ParamSpec {
+  /** students.safetensors name, e.g. 'forward.2.bias'. */
+  name: string;
+  dims: number[];
+  size: number;
+}
+
+/** The 12 student tensors in a fixed order (student, layer, weight before bias), with shapes. */
+export function paramSpecs(dim: number, hidden = dim): ParamSpec[] {
+  const shapes: [number, number][] = [
+    [hidden, dim],
+    [hidden, hidden],
+    [dim, hidden],
+  ];
+  const out: ParamSpec[] = [];
+  for (const s of STUDENT_NAMES) {
+    LINEAR_INDICES.forEach((li, j) => {
+      const [o, i] = shapes[j];
+      out.push({ name: `${s}.${li}.weight`, dims: [o, i], size: o * i });
+      out.push({ name: `${s}.${li}.bias`, dims: [o], size: o });
+    });
+  }
+  return out;
+}
+
+/** The student tensors in paramSpecs order (views, not copies). */
+export function studentParams(s: StudentWeights): Float32Array[] {
+  return STUDENT_NAMES.flatMap((w) => s[w].layers.flatMap((l) => [l.weight, l.bias]));
+}
+
+/** Students over the given tensors (paramSpecs order; views, not copies). */
+export function paramsToStudents(params: Float32Array[], dim: number, hidden = dim): StudentWeights {
+  const specs = paramSpecs(dim, hidden);
+  if (params.length !== specs.length)
+    throw new Error(`expected ${specs.length} tensors, got ${params.length}`);
+  specs.forEach((sp, i) => {
+    if (params[i].length !== sp.size)
+      throw new Error(`${sp.name}: ${params[i].length} values, expected ${sp.size}`);
+  });
+  const mlp = (base: number): StudentWeights['forward'] => {
+    const l = (j: number, inF: number, outF: number): StudentWeights['forward']['layers'][0] => ({
+      weight: params[base + 2 * j],
+      bias: params[base + 2 * j + 1],
+      inFeatures: inF,
+      outFeatures: outF,
+    });
+    return { layers: [l(0, dim, hidden), l(1, hidden, hidden), l(2, hidden, dim)] };
+  };
+  return { forward: mlp(0), backward: mlp(6) };
+}
+
+export interface TrainGraphOptions {
+  /** Token width D (768 for ViT-B). */
+  dim: number;
+  /** Student hidden width; D by default ((in + out) / 2). */
+  hidden?: number;
+  adam?: Partial<AdamHyper>;
+  /** Also output the raw gradients as 'grad.'+name (tests, diagnostics). */
+  gradients?: boolean;
+}
+
+interface Layer {
+  w: string;
+  b: string;
+  inF: number;
+  outF: number;
+}
+
+/** Builds the training-step graph (see the header for its inputs and outputs). */
+export function buildTrainGraph(opts: TrainGraphOptions): Uint8Array {
+  const D = opts.dim;
+  const Hd = opts.hidden ?? D;
+  const adam = { ...ADAM_DEFAULTS, ...opts.adam };
+  const specs = paramSpecs(D, Hd);
+  const b = new GraphBuilder({ graphName: 'pinpoint-train-step' });
+  const fa = b.input('fa', 'float32', ['rows', D]);
+  const fb = b.input('fb', 'float32', ['rows', D]);
+  const stepSize = b.input('step_size', 'float32', []);
+  const bc2Sqrt = b.input('bc2_sqrt', 'float32', []);
+  for (const sp of specs) {
+    b.input(sp.name, 'float32', sp.dims);
+    b.input(`m.${sp.name}`, 'float32', sp.dims);
+    b.input(`v.${sp.name}`, 'float32', sp.dims);
+  }
+  const layersOf = (s: string): Layer[] =>
+    LINEAR_INDICES.map((li, j) => ({
+      w: `${s}.${li}.weight`,
+      b: `${s}.${li}.bias`,
+      inF: j === 0 ? D : Hd,
+      outF: j === 2 ? D : Hd,
+    }));
+
+  // 1/N as a float scalar, so the mean's gradient follows the dynamic batch.
+  const n = b.op('Cast', [b.op('Gather', [b.op('Shape', [fa]), b.constI64([0], [])], { axis: 0 })], {
+    to: 1,
+  });
+  const invN = b.op('Reciprocal', [n]);
+
+  const grads = new Map<string, string>();
+  const losses: string[] = [];
+  for (const [s, x, t] of [
+    ['forward', fa, fb],
+    ['backward', fb, fa],
+  ] as const) {
+    const layers = layersOf(s);
+    const { y, acts } = mlpForward(b, layers, x);
+    const { loss, gy } = cosineLoss(b, y, t, invN);
+    losses.push(b.op('Identity', [loss], {}, { outputNames: [`loss_${s}`] }));
+    mlpBackward(b, layers, x, acts, gy, grads);
+  }
+  b.op('Add', losses, {}, { outputNames: ['loss'] });
+  b.output('loss', 'float32', []);
+  b.output('loss_forward', 'float32', []);
+  b.output('loss_backward', 'float32', []);
+
+  const c = (v: number): string => b.constF32([v], []);
+  for (const sp of specs) {
+    const k = sp.name;
+    const g = grads.get(k)!;
+    // torch.optim.Adam (single-tensor path): m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
+    // p ← p − step_size · m / (√v / √(1−β2ᵗ) + ε).
+    const m = b.op(
+      'Add',
+      [b.op('Mul', [`m.${k}`, c(adam.beta1)]), b.op('Mul', [g, c(1 - adam.beta1)])],
+      {},
+      {
+        outputNames: [`new.m.${k}`],
+      },
+    );
+    const g2 = b.op('Mul', [g, g]);
+    const v = b.op(
+      'Add',
+      [b.op('Mul', [`v.${k}`, c(adam.beta2)]), b.op('Mul', [g2, c(1 - adam.beta2)])],
+      {},
+      {
+        outputNames: [`new.v.${k}`],
+      },
+    );
+    const denom = b.op('Add', [b.op('Div', [b.op('Sqrt', [v]), bc2Sqrt]), c(adam.eps)]);
+    b.op('Sub', [k, b.op('Mul', [b.op('Div', [m, denom]), stepSize])], {}, { outputNames: [`new.${k}`] });
+    b.output(`new.${k}`, 'float32', sp.dims);
+    b.output(`new.m.${k}`, 'float32', sp.dims);
+    b.output(`new.v.${k}`, 'float32', sp.dims);
+    if (opts.gradients) {
+      b.op('Identity', [g], {}, { outputNames: [`grad.${k}`] });
+      b.output(`grad.${k}`, 'float32', sp.dims);
+    }
+  }
+  return b.build();
+}
+
+interface Activations {
+  /** pre-activations z1, z2 and GELU outputs h1, h2 */
+  z: [string, string];
+  h: [string, string];
+}
+
+/**
+ * GELU written once for forward and backward: with u = z/√2, h = z·(1 + erf(u))·½ and
+ * GELU′(z) = Φ(z) + z·φ(z) = ½(1 + erf(u)) + u·e^(−u²)/√π. Sharing erf(u) between the two costs fewer
+ * passes over the [N, H] activations than onnxruntime's fused Gelu plus a separate Φ (measured in
+ * docs/teach-in.md).
+ */
+function mlpForward(b: GraphBuilder, layers: Layer[], x: string): { y: string; acts: Activations } {
+  const z: string[] = [];
+  const h: string[] = [];
+  let cur = x;
+  for (let j = 0; j < 3; j++) {
+    const l = layers[j];
+    const zj = b.op('Gemm', [cur, l.w, l.b], { transB: 1 });
+    if (j === 2) return { y: zj, acts: { z: [z[0], z[1]], h: [h[0], h[1]] } };
+    const half = b.op('Mul', [zj, b.constF32([0.5], [])]);
+    const onePlusErf = b.op('Add', [
+      b.op('Erf', [b.op('Mul', [zj, b.constF32([Math.SQRT1_2], [])])]),
+      b.constF32([1], []),
+    ]);
+    const hj = b.op('Mul', [half, onePlusErf]);
+    z.push(zj);
+    h.push(hj);
+    cur = hj;
+  }
+  throw new Error('unreachable');
+}
+
+/**
+ * GELU′(z) ⊙ gh. Recomputes u = z/√2 and erf(u) rather than keeping them alive from the forward pass:
+ * the pass is memory-bound either way and this keeps peak memory at one [N, H] buffer per layer.
+ */
+function geluBackward(b: GraphBuilder, z: string, gh: string): string {
+  const c = (v: number): string => b.constF32([v], []);
+  const u = b.op('Mul', [z, c(Math.SQRT1_2)]);
+  const phi2 = b.op('Add', [b.op('Erf', [u]), c(1)]); // 2Φ(z)
+  const dens = b.op('Mul', [u, b.op('Exp', [b.op('Neg', [b.op('Mul', [u, u])])])]); // u·e^(−u²)
+  const d = b.op('Add', [b.op('Mul', [phi2, c(0.5)]), b.op('Mul', [dens, c(1 / Math.sqrt(Math.PI))])]);
+  return b.op('Mul', [gh, d]);
+}
+
+/**
+ * loss = mean_rows(1 − cos(y, t)); ∂loss/∂y = (cos·ŷ − t̂) / (N·max(‖y‖, ε)) with ŷ = y/max(‖y‖, ε),
+ * t̂ = t/max(‖t‖, ε) (the target is a teacher feature: no gradient flows into it).
+ */
+function cosineLoss(b: GraphBuilder, y: string, t: string, invN: string): { loss: string; gy: string } {
+  const eps = b.constF32([COS_EPS], []);
+  const ny = b.op('Max', [b.op('ReduceL2', [y], { axes: [-1], keepdims: 1 }), eps]);
+  const nt = b.op('Max', [b.op('ReduceL2', [t], { axes: [-1], keepdims: 1 }), eps]);
+  const yh = b.op('Div', [y, ny]);
+  const th = b.op('Div', [t, nt]);
+  const cos = b.op('ReduceSum', [b.op('Mul', [yh, th]), b.constI64([-1])], { keepdims: 1 }); // [N, 1]
+  const loss = b.op('Sub', [b.constF32([1], []), b.op('ReduceMean', [cos], { axes: [0, 1], keepdims: 0 })]);
+  const scale = b.op('Div', [invN, ny]); // [N, 1]
+  const gy = b.op('Mul', [b.op('Sub', [b.op('Mul', [yh, cos]), th]), scale]);
+  return { loss, gy };
+}
+
+/** Linear layers backward: dW = gzᵀ·x_in, db = Σ_rows gz, g_in = gz·W; GELU backward in between. */
+function mlpBackward(
+  b: GraphBuilder,
+  layers: Layer[],
+  x: string,
+  acts: Activations,
+  gy: string,
+  grads: Map<string, string>,
+): void {
+  const inputs = [x, acts.h[0], acts.h[1]];
+  const rows0 = b.constI64([0]);
+  let gz = gy;
+  for (let j = 2; j >= 0; j--) {
+    const l = layers[j];
+    grads.set(l.w, b.op('Gemm', [gz, inputs[j]], { transA: 1, alpha: float(1) }));
+    grads.set(l.b, b.op('ReduceSum', [gz, rows0], { keepdims: 0 }));
+    if (j === 0) break;
+    const gh = b.op('MatMul', [gz, l.w]);
+    gz = geluBackward(b, acts.z[j - 1], gh);
+  }
+}
