@@ -1,0 +1,157 @@
+// From batches of frames to Δ grids: letterbox every frame straight into a pooled contiguous batch buffer
+// (the model's input tensor, no intermediate copies), then run the batches one at a time on the session.
+// While batch k runs on onnxruntime's threads, batch k+1 is already letterboxed and waiting, so the session
+// starts it the moment k resolves, before k's frames are post-processed on the main thread.
+import { Observable } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
+import type { Image } from './image.js';
+import type { Letterbox } from './letterbox.js';
+import { computeLetterbox, letterbox } from './letterbox.js';
+
+/** A fixed set of equal byte buffers, handed out and returned; never grows. */
+export class BufferPool {
+  private readonly free: Uint8Array[] = [];
+
+  constructor(
+    readonly count: number,
+    readonly bytes: number,
+  ) {
+    for (let i = 0; i < count; i++) this.free.push(new Uint8Array(bytes));
+  }
+
+  get available(): number {
+    return this.free.length;
+  }
+
+  acquire(): Uint8Array {
+    const b = this.free.pop();
+    // The batcher's credits equal the pool size, so running dry is a bug, not load.
+    if (!b) throw new Error('batch buffer pool exhausted (more batches outstanding than credits)');
+    return b;
+  }
+
+  release(b: Uint8Array): void {
+    if (this.free.length >= this.count || this.free.includes(b))
+      throw new Error('batch buffer released twice');
+    this.free.push(b);
+  }
+}
+
+export interface Prepared<F> {
+  /** Frames that made it into the buffer, in batch order. */
+  frames: F[];
+  /** Per frame: how it was letterboxed (for post-processing). */
+  boxes: Letterbox[];
+  /** The pooled buffer; `pixels` is its first frames.length · S·S·3 bytes. */
+  buffer: Uint8Array;
+  pixels: Uint8Array;
+}
+
+/**
+ * Letterboxes the frames of a batch into a buffer from the pool. A frame that cannot be letterboxed (a bad
+ * image) is left out and reported through `onError`; the batch may end up empty (its buffer is then returned
+ * at once by the caller's `done`).
+ */
+export function prepareBatch<F extends { image: Image }>(
+  frames: readonly F[],
+  size: number,
+  pool: BufferPool,
+  onError: (frame: F, err: Error) => void,
+): Prepared<F> {
+  const buffer = pool.acquire();
+  const n = size * size * 3;
+  const kept: F[] = [];
+  const boxes: Letterbox[] = [];
+  for (const f of frames) {
+    try {
+      const lb = computeLetterbox(f.image.width, f.image.height, size);
+      letterbox(f.image, size, buffer.subarray(kept.length * n, (kept.length + 1) * n));
+      kept.push(f);
+      boxes.push(lb);
+    } catch (e) {
+      onError(f, e as Error);
+    }
+  }
+  return { frames: kept, boxes, buffer, pixels: buffer.subarray(0, kept.length * n) };
+}
+
+export interface Ran<B> {
+  batch: B;
+  /** The model's output; absent when `error` is set. */
+  output?: Float32Array;
+  error?: Error;
+  /** Wall time of the run call, ms. */
+  ms: number;
+}
+
+/**
+ * Runs each batch through `run`, one at a time, in order. When a run resolves, the next waiting batch is
+ * started first, then the finished one is emitted, then `done(batch)` returns its resources (buffer,
+ * batcher credit). The waiting list is bounded by the batcher's credits. An empty batch skips `run`.
+ * Completes when the source has completed and the last run has been emitted.
+ */
+export function inferSerially<B extends { frames: readonly unknown[] }>(
+  run: (batch: B) => Promise<Float32Array>,
+  done: (batch: B) => void,
+): OperatorFunction<B, Ran<B>> {
+  return (source) =>
+    new Observable<Ran<B>>((subscriber) => {
+      const waiting: B[] = [];
+      let busy = false;
+      let sourceDone = false;
+      let closed = false;
+
+      const finish = (batch: B, r: Omit<Ran<B>, 'batch'>): void => {
+        busy = false;
+        if (closed) {
+          done(batch);
+          return;
+        }
+        start();
+        subscriber.next({ batch, ...r });
+        done(batch);
+        if (sourceDone && !busy && waiting.length === 0) subscriber.complete();
+      };
+      const start = (): void => {
+        while (!busy && waiting.length > 0) {
+          const batch = waiting.shift()!;
+          if (batch.frames.length === 0) {
+            done(batch);
+            continue;
+          }
+          busy = true;
+          const t0 = performance.now();
+          let p: Promise<Float32Array>;
+          try {
+            p = run(batch);
+          } catch (e) {
+            p = Promise.reject(e as Error);
+          }
+          p.then(
+            (output) => finish(batch, { output, ms: performance.now() - t0 }),
+            (error: unknown) =>
+              finish(batch, {
+                error: error instanceof Error ? error : new Error(String(error)),
+                ms: performance.now() - t0,
+              }),
+          );
+        }
+      };
+      const sub = source.subscribe({
+        next: (batch) => {
+          waiting.push(batch);
+          start();
+        },
+        error: (e: unknown) => subscriber.error(e),
+        complete: () => {
+          sourceDone = true;
+          if (!busy && waiting.length === 0) subscriber.complete();
+        },
+      });
+      return () => {
+        closed = true;
+        sub.unsubscribe();
+        for (const b of waiting.splice(0)) done(b);
+      };
+    });
+}

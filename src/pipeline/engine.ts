@@ -1,0 +1,278 @@
+// The streaming engine: frames of all cameras in, exactly one verdict per part out.
+//
+//   frames ─ part ids (source or PLC trigger) ─ ledger (deadline starts) ─ per-camera bounded queues ─
+//   cross-camera batcher ─ letterbox into a pooled batch buffer ─ inference (one batch in flight, the next
+//   prepared) ─ split per frame ─ anomaly map, ignore zones, blobs, verdict ─ ledger ─ verdicts
+//
+// Nothing in it grows without bound: the queues have depths, the batcher holds at most `CREDITS` batches
+// outstanding (= the buffer pool size), the ledger holds only parts whose frame is in flight. A part that
+// cannot be decided in time gets the fail-safe verdict from the ledger's timer, on time.
+import { NEVER, Observable, Subject, filter, map } from 'rxjs';
+import type { SchedulerLike } from 'rxjs';
+import type { Logger } from '../util/log.js';
+import type { Image } from './image.js';
+import type { InspectionResult } from './result.js';
+import type { DropPolicy } from './queue.js';
+import { batchFrames } from './batcher.js';
+import { BufferPool, inferSerially, prepareBatch } from './batch-run.js';
+import type { Prepared, Ran } from './batch-run.js';
+import type { LedgerStats } from './ledger.js';
+import { PartLedger } from './ledger.js';
+import type { PartFrame, PartTrigger } from './triggers.js';
+import { correlateTriggers } from './triggers.js';
+import type { PartRef, Thresholds, VerdictSettings } from './verdict.js';
+import { inspectGrid } from './verdict.js';
+
+/** Batches outstanding at once: one running on the session, one letterboxed and waiting. */
+export const CREDITS = 2;
+
+/** What the engine needs of a frame (a source's Frame is one). */
+export interface EngineFrame extends PartFrame {
+  image: Image;
+}
+
+/** What the engine needs of a model (pipeline/inference.ts's AnomalyModel is one). */
+export interface EngineModel {
+  readonly size: number;
+  readonly grid: number;
+  readonly modelId: string;
+  /** pixels: B·S·S·3 bytes; resolves to B·g·g Δ values. Called with one batch in flight at a time. */
+  run(pixels: Uint8Array, batch: number): Promise<Float32Array>;
+}
+
+export interface EngineCamera {
+  queue: { depth: number; policy: DropPolicy };
+  verdict: VerdictSettings;
+  /** The trigger window in ms when this camera's part ids come from PLC triggers, else null. */
+  triggerWindowMs: number | null;
+}
+
+export interface EngineOptions {
+  model: EngineModel;
+  cameras: ReadonlyMap<string, EngineCamera>;
+  maxBatch: number;
+  maxWaitMs: number;
+  deadlineMs: number;
+  failSafe: 'reject' | 'ok';
+  log: Logger;
+  /** Clock and timers; its clock must be the frames' capture-time clock (Date.now by default). */
+  scheduler?: SchedulerLike;
+}
+
+export interface CameraStats {
+  /** Frames that became parts. */
+  frames: number;
+  /** Frames dropped by the camera's queue policy. */
+  dropped: number;
+  /** Frames on a triggered camera with no trigger waiting. */
+  untriggered: number;
+}
+
+export interface EngineStats extends LedgerStats {
+  cameras: Record<string, CameraStats>;
+  /** Frames from cameras the engine was not configured for. */
+  unknownCamera: number;
+  batches: number;
+  batchedFrames: number;
+  /** Sum of inference wall times, ms. */
+  inferMs: number;
+  /** Inference calls that failed (their frames got error verdicts). */
+  inferErrors: number;
+}
+
+interface Job {
+  ref: PartRef;
+  image: Image;
+}
+
+/** Scratch anomaly maps kept per frame size (a few sizes per deployment at most). */
+const MAX_SCRATCH = 8;
+
+export class Engine {
+  private ledgerStats: LedgerStats = {
+    published: 0,
+    timeouts: 0,
+    late: 0,
+    noFrame: 0,
+    errors: 0,
+    duplicates: 0,
+  };
+  private readonly counts = {
+    unknownCamera: 0,
+    batches: 0,
+    batchedFrames: 0,
+    inferMs: 0,
+    inferErrors: 0,
+  };
+  private readonly perCamera = new Map<string, CameraStats>();
+  private ledger: PartLedger | null = null;
+  private readonly scratch = new Map<string, Float32Array>();
+
+  constructor(private readonly o: EngineOptions) {
+    for (const id of o.cameras.keys()) this.perCamera.set(id, { frames: 0, dropped: 0, untriggered: 0 });
+  }
+
+  stats(): EngineStats {
+    const cameras: Record<string, CameraStats> = {};
+    for (const [id, s] of this.perCamera) cameras[id] = { ...s };
+    return { ...(this.ledger?.stats ?? this.ledgerStats), ...this.counts, cameras };
+  }
+
+  /** Parts in flight (admitted, not yet out of the pipeline). */
+  get pending(): number {
+    return this.ledger?.pending ?? 0;
+  }
+
+  /**
+   * Cold: subscribing starts the engine on `frames$`. The output completes after `frames$` completes and every
+   * frame in flight has been decided (triggers still waiting then get their no-frame verdict).
+   */
+  run(
+    frames$: Observable<EngineFrame>,
+    triggers$: Observable<PartTrigger> = NEVER,
+  ): Observable<InspectionResult> {
+    const { model, cameras, log } = this.o;
+    const S = model.size;
+    const g = model.grid;
+    return new Observable<InspectionResult>((subscriber) => {
+      const ledger = new PartLedger({
+        deadlineMs: this.o.deadlineMs,
+        failSafe: this.o.failSafe,
+        modelId: model.modelId,
+        publish: (r) => subscriber.next(r),
+        log,
+        scheduler: this.o.scheduler,
+      });
+      this.ledger = ledger;
+      this.ledgerStats = ledger.stats;
+      const credit$ = new Subject<void>();
+      const pool = new BufferPool(CREDITS, this.o.maxBatch * S * S * 3);
+
+      const admit = (f: EngineFrame): Job | null => {
+        const ref: PartRef = {
+          cameraId: f.cameraId,
+          partId: f.partId ?? `${f.cameraId}-${f.seq}`,
+          seq: f.seq,
+          captureTime: f.captureTime,
+        };
+        if (!ledger.admit(ref)) return null;
+        this.perCamera.get(f.cameraId)!.frames++;
+        if (!cameras.get(f.cameraId)!.verdict.thresholds) {
+          ledger.fail(ref, 'no reject/pixel threshold: the model was not taught in and the config sets none');
+          return null;
+        }
+        return { ref, image: f.image };
+      };
+
+      const sub = frames$
+        .pipe(
+          filter((f) => {
+            if (cameras.has(f.cameraId)) return true;
+            if (this.counts.unknownCamera++ === 0)
+              log.warn({ camera: f.cameraId }, 'frame from an unconfigured camera: ignored');
+            return false;
+          }),
+          correlateTriggers<EngineFrame>(triggers$, {
+            windowMs: (id) => cameras.get(id)?.triggerWindowMs ?? null,
+            known: (id, part) => ledger.has(id, part),
+            onNoFrame: (t, detail) =>
+              ledger.noFrame(
+                { cameraId: t.cameraId, partId: t.partId, seq: null, captureTime: t.time },
+                detail,
+              ),
+            onUntriggered: (f) => {
+              this.perCamera.get(f.cameraId)!.untriggered++;
+              log.debug({ camera: f.cameraId, seq: f.seq }, 'frame with no trigger waiting: not a part');
+            },
+            log,
+            scheduler: this.o.scheduler,
+          }),
+          map(admit),
+          filter((j): j is Job => j !== null),
+          batchFrames<Job>({
+            maxBatch: this.o.maxBatch,
+            maxWaitMs: this.o.maxWaitMs,
+            key: (j) => j.ref.cameraId,
+            queue: (id) => cameras.get(id)!.queue,
+            onDrop: (j, id) => {
+              this.perCamera.get(id)!.dropped++;
+              log.debug({ camera: id, part: j.ref.partId }, 'frame dropped: queue full');
+              ledger.fail(
+                j.ref,
+                `frame dropped: the camera's queue was full (${cameras.get(id)!.queue.policy})`,
+              );
+            },
+            credits: CREDITS,
+            credit$,
+            scheduler: this.o.scheduler,
+          }),
+          map((jobs) =>
+            prepareBatch(jobs, S, pool, (j, e) => {
+              log.warn({ camera: j.ref.cameraId, part: j.ref.partId, err: e.message }, 'frame not usable');
+              ledger.fail(j.ref, `frame not usable: ${e.message}`);
+            }),
+          ),
+          inferSerially<Prepared<Job>>(
+            (b) => model.run(b.pixels, b.frames.length),
+            (b) => {
+              pool.release(b.buffer);
+              credit$.next();
+            },
+          ),
+        )
+        .subscribe({
+          next: (ran) => this.inspect(ran, ledger, g),
+          error: (e: unknown) => subscriber.error(e),
+          complete: () => subscriber.complete(),
+        });
+      return () => {
+        sub.unsubscribe();
+        ledger.close();
+        credit$.complete();
+      };
+    });
+  }
+
+  private inspect(ran: Ran<Prepared<Job>>, ledger: PartLedger, g: number): void {
+    const { frames, boxes } = ran.batch;
+    this.counts.batches++;
+    this.counts.batchedFrames += frames.length;
+    this.counts.inferMs += ran.ms;
+    if (ran.error || !ran.output) {
+      this.counts.inferErrors++;
+      this.o.log.error({ err: ran.error?.message, frames: frames.length }, 'inference failed');
+      for (const j of frames) ledger.fail(j.ref, `inference failed: ${ran.error?.message}`);
+      return;
+    }
+    const cells = g * g;
+    for (let i = 0; i < frames.length; i++) {
+      const j = frames[i];
+      const lb = boxes[i];
+      const settings = this.o.cameras.get(j.ref.cameraId)!.verdict as VerdictSettings & {
+        thresholds: Thresholds;
+      };
+      try {
+        const grid = ran.output.subarray(i * cells, (i + 1) * cells);
+        ledger.decide(j.ref, inspectGrid(grid, g, lb, settings, this.scratchMap(lb.width, lb.height)));
+      } catch (e) {
+        this.o.log.error(
+          { camera: j.ref.cameraId, part: j.ref.partId, err: (e as Error).message },
+          'post-processing failed',
+        );
+        ledger.fail(j.ref, `post-processing failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** One map buffer per frame size: the map is only read within inspectGrid, so it can be reused. */
+  private scratchMap(w: number, h: number): Float32Array {
+    const k = `${w}x${h}`;
+    let m = this.scratch.get(k);
+    if (!m) {
+      if (this.scratch.size >= MAX_SCRATCH) this.scratch.clear();
+      m = new Float32Array(w * h);
+      this.scratch.set(k, m);
+    }
+    return m;
+  }
+}

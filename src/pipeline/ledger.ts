@@ -1,0 +1,182 @@
+// The part ledger: exactly one verdict per part, on time. Every part gets a timer when it enters the pipeline;
+// if no real verdict has been reached `deadlineMs` after capture, the fail-safe verdict is published by the
+// timer itself (never by waiting on inference). A real result that comes after that is logged and counted,
+// not published. Entries live only while their frame is in the pipeline (bounded by the queues and the two
+// batches in flight); a bounded memory of recently decided parts catches a part id seen twice.
+import { asyncScheduler } from 'rxjs';
+import type { SchedulerLike, Subscription } from 'rxjs';
+import type { Logger } from '../util/log.js';
+import type { InspectionResult } from './result.js';
+import type { Inspection, PartRef } from './verdict.js';
+import { failSafeResult, inspectionResult } from './verdict.js';
+
+export interface LedgerOptions {
+  deadlineMs: number;
+  /** The verdict published when pinpoint cannot decide (timeout, no frame). */
+  failSafe: 'reject' | 'ok';
+  modelId: string;
+  publish(r: InspectionResult): void;
+  log: Logger;
+  /** Its clock is the capture-time clock (Date.now for the async scheduler). */
+  scheduler?: SchedulerLike;
+  /** How many decided part ids are remembered to refuse duplicates. */
+  remember?: number;
+}
+
+export interface LedgerStats {
+  /** Verdicts published, fail-safe ones included. */
+  published: number;
+  /** Fail-safe verdicts because the deadline passed. */
+  timeouts: number;
+  /** Real results that came after their part's fail-safe verdict (not published). */
+  late: number;
+  /** Fail-safe verdicts for triggered parts that never got a frame. */
+  noFrame: number;
+  /** Error verdicts (frame dropped, unreadable, inference failed, no thresholds). */
+  errors: number;
+  /** Frames or triggers refused because their part id was already known. */
+  duplicates: number;
+}
+
+interface Entry {
+  ref: PartRef;
+  timer: Subscription | null;
+  /** True once a verdict went out (the timer fired); the frame is still in the pipeline. */
+  decided: boolean;
+}
+
+const key = (cameraId: string, partId: string): string => `${cameraId}\u0000${partId}`;
+
+export class PartLedger {
+  readonly stats: LedgerStats = { published: 0, timeouts: 0, late: 0, noFrame: 0, errors: 0, duplicates: 0 };
+  private readonly open = new Map<string, Entry>();
+  /** Insertion-ordered set of decided keys, trimmed to `remember`. */
+  private readonly recent = new Set<string>();
+  private readonly sched: SchedulerLike;
+  private readonly remember: number;
+
+  constructor(private readonly o: LedgerOptions) {
+    this.sched = o.scheduler ?? asyncScheduler;
+    this.remember = o.remember ?? 4096;
+  }
+
+  /** Parts whose frame is still in the pipeline. */
+  get pending(): number {
+    return this.open.size;
+  }
+
+  now(): number {
+    return this.sched.now();
+  }
+
+  /** Whether this part id is in the pipeline or was decided recently. */
+  has(cameraId: string, partId: string): boolean {
+    const k = key(cameraId, partId);
+    return this.open.has(k) || this.recent.has(k);
+  }
+
+  /** A frame enters the pipeline: starts its deadline. False (and logged) for a part id already known. */
+  admit(ref: PartRef): boolean {
+    const k = key(ref.cameraId, ref.partId);
+    if (this.open.has(k) || this.recent.has(k)) {
+      this.stats.duplicates++;
+      this.o.log.warn(
+        { camera: ref.cameraId, part: ref.partId, seq: ref.seq },
+        'a second frame for a part that already has one: ignored',
+      );
+      return false;
+    }
+    const entry: Entry = { ref, timer: null, decided: false };
+    this.open.set(k, entry);
+    const delay = Math.max(0, ref.captureTime + this.o.deadlineMs - this.sched.now());
+    entry.timer = this.sched.schedule(() => {
+      entry.timer = null;
+      this.stats.timeouts++;
+      this.o.log.warn(
+        { camera: ref.cameraId, part: ref.partId, seq: ref.seq, deadlineMs: this.o.deadlineMs },
+        `no verdict within the deadline: fail-safe ${this.o.failSafe}`,
+      );
+      this.emit(
+        entry,
+        failSafeResult(
+          ref,
+          this.o.failSafe,
+          'timeout',
+          this.o.modelId,
+          this.sched.now(),
+          `no verdict within ${this.o.deadlineMs} ms of capture`,
+        ),
+      );
+    }, delay);
+    return true;
+  }
+
+  /** The real result of an admitted frame: published unless the deadline already decided the part. */
+  decide(ref: PartRef, inspection: Inspection): boolean {
+    const entry = this.take(ref);
+    if (!entry) return false;
+    if (entry.decided) {
+      this.stats.late++;
+      const lateMs = this.sched.now() - ref.captureTime - this.o.deadlineMs;
+      this.o.log.warn(
+        { camera: ref.cameraId, part: ref.partId, seq: ref.seq, verdict: inspection.verdict, lateMs },
+        'result came after the fail-safe verdict: not published',
+      );
+      return false;
+    }
+    this.emit(entry, inspectionResult(ref, inspection, this.o.modelId, this.sched.now()));
+    return true;
+  }
+
+  /**
+   * An admitted frame leaves without a result (dropped by its queue, unreadable, inference failed, no
+   * thresholds): the error verdict now, unless the deadline already decided the part.
+   */
+  fail(ref: PartRef, detail: string): void {
+    const entry = this.take(ref);
+    if (!entry || entry.decided) return;
+    this.stats.errors++;
+    this.emit(entry, failSafeResult(ref, 'error', 'error', this.o.modelId, this.sched.now(), detail));
+  }
+
+  /** A triggered part that never got a frame (never admitted). */
+  noFrame(ref: PartRef, detail: string): void {
+    const k = key(ref.cameraId, ref.partId);
+    if (this.open.has(k) || this.recent.has(k)) return;
+    this.stats.noFrame++;
+    this.o.log.warn({ camera: ref.cameraId, part: ref.partId }, `${detail}: fail-safe ${this.o.failSafe}`);
+    this.remembered(k);
+    this.stats.published++;
+    this.o.publish(
+      failSafeResult(ref, this.o.failSafe, 'no-frame', this.o.modelId, this.sched.now(), detail),
+    );
+  }
+
+  /** Cancels every pending deadline (the engine is torn down). */
+  close(): void {
+    for (const e of this.open.values()) e.timer?.unsubscribe();
+    this.open.clear();
+  }
+
+  private take(ref: PartRef): Entry | undefined {
+    const k = key(ref.cameraId, ref.partId);
+    const entry = this.open.get(k);
+    if (!entry || entry.ref !== ref) return undefined;
+    this.open.delete(k);
+    entry.timer?.unsubscribe();
+    entry.timer = null;
+    return entry;
+  }
+
+  private emit(entry: Entry, r: InspectionResult): void {
+    entry.decided = true;
+    this.remembered(key(r.cameraId, r.partId));
+    this.stats.published++;
+    this.o.publish(r);
+  }
+
+  private remembered(k: string): void {
+    this.recent.add(k);
+    if (this.recent.size > this.remember) this.recent.delete(this.recent.values().next().value as string);
+  }
+}
