@@ -31,10 +31,20 @@ const cameraVerdictSchema = z
   })
   .prefault({});
 
+/** Part ids from PLC `part` messages on MQTT: each names the part shown by the camera's next frame. */
+const triggerSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** How long a trigger waits for its frame; after it the part gets the fail-safe verdict (no-frame). */
+    windowMs: z.int().min(1).max(60000).default(500),
+  })
+  .prefault({});
+
 const cameraCommon = {
   enabled: z.boolean().default(true),
   queue: queueSchema,
   verdict: cameraVerdictSchema,
+  trigger: triggerSchema,
   /** How long without a frame before the source is considered stalled and restarted. */
   stallTimeoutMs: z.int().min(100).default(5000),
 };
@@ -79,6 +89,8 @@ const syntheticCamera = z.strictObject({
   fps: z.number().positive().max(1000).default(2),
   /** Share of parts that carry an injected defect (with its known mask). */
   defectRate: z.number().min(0).max(1).default(0.3),
+  /** Defect sizes in frame pixels, drawn at random per defective part. */
+  defectSizes: z.array(z.int().min(2).max(4096)).min(1).default([12, 24, 48]),
   seed: z.int().default(1),
   /** Stop after this many parts (0 = endless). */
   count: z.int().min(0).default(0),
