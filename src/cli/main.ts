@@ -4,6 +4,8 @@ import { ConfigError, loadConfigFile } from '../config/load.js';
 import { configCheck, configSchemaCommand } from './config-commands.js';
 import { doctorExitCode, formatChecks, runDoctor } from './doctor.js';
 import { CliError, EXIT, notImplemented } from './exit.js';
+import { registerInfer } from './infer-command.js';
+import { registerModel } from './model-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('pinpoint')
@@ -46,33 +48,14 @@ export function buildProgram(): Command {
     .description('print the JSON Schema of the config, for editors')
     .action(() => configSchemaCommand());
 
-  const model = program.command('model').description('build and inspect model bundles');
-  model
-    .command('build')
-    .description('build a bundle from teacher weights')
-    .allowUnknownOption()
-    .action(() => notImplemented('model build'));
-  model
-    .command('info')
-    .description('describe a bundle')
-    .allowUnknownOption()
-    .action(() => notImplemented('model info'));
-  model
-    .command('dev-teacher')
-    .description('write a seeded random teacher (NOT a real backbone) for tests and the demo')
-    .allowUnknownOption()
-    .action(() => notImplemented('model dev-teacher'));
+  registerModel(program);
 
   program
     .command('train')
     .description('teach in the students from good images')
     .allowUnknownOption()
     .action(() => notImplemented('train'));
-  program
-    .command('infer')
-    .description('score images with a bundle')
-    .allowUnknownOption()
-    .action(() => notImplemented('infer'));
+  registerInfer(program);
   program
     .command('eval')
     .description('evaluate a bundle on a labelled set')
