@@ -12,7 +12,7 @@ import { failSafeResult, inspectionResult } from './verdict.js';
 
 export interface LedgerOptions {
   deadlineMs: number;
-  /** The verdict published when pinpoint cannot decide (timeout, no frame). */
+  /** The verdict published when pinpoint cannot decide (timeout, no frame; errors say `error` when reject). */
   failSafe: 'reject' | 'ok';
   modelId: string;
   publish(r: InspectionResult): void;
@@ -136,7 +136,9 @@ export class PartLedger {
     const entry = this.take(ref);
     if (!entry || entry.decided) return;
     this.stats.errors++;
-    this.emit(entry, failSafeResult(ref, 'error', 'error', this.o.modelId, this.sched.now(), detail));
+    // `error` diverts the part like a reject; with failSafe ok an undecidable part passes, so it says ok.
+    const verdict = this.o.failSafe === 'ok' ? 'ok' : 'error';
+    this.emit(entry, failSafeResult(ref, verdict, 'error', this.o.modelId, this.sched.now(), detail));
   }
 
   /** A triggered part that never got a frame (never admitted). */

@@ -1,0 +1,55 @@
+// Synthetic parts as a camera: seeded machined plates (src/synthetic/parts.ts), a share of them with an
+// injected defect whose exact mask rides along as ground truth, at a fixed rate. For the demo, the
+// end-to-end tests and the benchmarks; every part is its own part id `<camera>-<seq>`.
+import { Observable } from 'rxjs';
+import { DEFECT_KINDS, makePart } from '../synthetic/parts.js';
+import { Rng } from '../util/random.js';
+import { pace } from './pace.js';
+import type { Frame, SourcePlugin } from './types.js';
+
+export const syntheticSource: SourcePlugin<'synthetic'> = {
+  type: 'synthetic',
+  create(id, cfg, ctx) {
+    // Outside the subscription: a restarted source carries on with new parts and higher sequence numbers.
+    const rng = new Rng(cfg.seed);
+    let seq = 0;
+    return new Observable<Frame>((subscriber) => {
+      let emitted = 0;
+      let finished = false;
+      ctx.onState('streaming');
+      const stop = pace(1000 / cfg.fps, () => {
+        if (cfg.count > 0 && emitted >= cfg.count) {
+          finished = true;
+          ctx.onState('stopped', `${cfg.count} parts done`);
+          subscriber.complete();
+          return false;
+        }
+        const partSeed = rng.nextU32();
+        const defective = rng.next() < cfg.defectRate;
+        const kind = DEFECT_KINDS[rng.int(0, DEFECT_KINDS.length - 1)];
+        const size = cfg.defectSizes[rng.int(0, cfg.defectSizes.length - 1)];
+        const part = makePart({
+          width: cfg.width,
+          height: cfg.height,
+          seed: partSeed,
+          defect: defective ? { kind, size } : null,
+        });
+        seq++;
+        emitted++;
+        subscriber.next({
+          cameraId: id,
+          seq,
+          captureTime: Date.now(),
+          partId: `${id}-${seq}`,
+          image: { width: part.width, height: part.height, channels: 3, data: part.rgb },
+          truth: { mask: part.mask, defect: part.defect },
+        });
+        return true;
+      });
+      return () => {
+        stop();
+        if (!finished) ctx.onState('stopped');
+      };
+    });
+  },
+};
