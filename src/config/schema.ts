@@ -173,6 +173,13 @@ const mqttSchema = z
     /** `json` for the versioned reject message, `plain` for `1`/`0` payloads (simple PLC gateways). */
     rejectPayload: z.enum(['json', 'plain']).default('json'),
     keepaliveSec: z.int().min(1).max(3600).default(30),
+    /** Reconnect delays: exponential from minMs, capped at maxMs, with jitter (many daemons, one broker). */
+    reconnect: z
+      .strictObject({
+        minMs: z.int().min(10).max(600000).default(500),
+        maxMs: z.int().min(10).max(600000).default(10000),
+      })
+      .prefault({}),
     tls: z
       .strictObject({
         ca: z.string().optional(),
