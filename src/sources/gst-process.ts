@@ -1,0 +1,291 @@
+// One camera = one gst-launch-1.0 child process, supervised: frames come back over a pipe, a watchdog
+// restarts a child that stops delivering, and restarts back off exponentially with jitter.
+//
+// Why a child process: a stalled capture call (OpenCV VideoCapture.read, a GigE stream waiting on a dead
+// camera) blocks for tens of seconds and cannot be cancelled in-process. A child can always be killed, and
+// the daemon only ever does non-blocking pipe reads. The state machine reported through ctx.onState:
+//   connecting → streaming → (no frame for stallTimeoutMs, or the child died) stalled → backoff → connecting
+//   connecting → (child failed / no first frame in time) backoff → connecting;  any → stopped (unsubscribe)
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { Observable } from 'rxjs';
+import type { Frame, FramePixels, SourceContext, SourceState } from './types.js';
+import { GdpReader } from './gdp.js';
+import { CameraClock } from './camera-clock.js';
+import { FRAME_FD, parseRawVideoCaps, redactText, type RawVideoCaps } from './gst-pipeline.js';
+
+export interface BackoffOptions {
+  initialMs: number;
+  maxMs: number;
+  /** ± share of the delay drawn at random, so cameras that failed together do not retry in lockstep. */
+  jitter: number;
+}
+
+/**
+ * Kept short: a reconnect attempt costs one process start (tens of ms of CPU), and a camera that comes
+ * back must be streaming again within seconds.
+ */
+export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 2000, jitter: 0.2 };
+
+/** Delay before reconnect attempt `attempt` (0-based): initial·2^attempt capped at max, ± jitter. */
+export function backoffDelay(attempt: number, o: BackoffOptions, random: () => number): number {
+  const base = Math.min(o.maxMs, o.initialMs * 2 ** Math.min(attempt, 30));
+  return Math.max(0, Math.round(base * (1 + o.jitter * (2 * random() - 1))));
+}
+
+export interface GstProcessSpec {
+  /** gst-launch-1.0 pipeline tokens, ending in frameSinkTokens(). */
+  pipeline: readonly string[];
+  /** Command prefix run in front of gst-launch-1.0 (e.g. setpriv to drop CAP_NET_RAW). */
+  wrapper?: readonly string[];
+  /** Redacted one-line description for logs and state details (never the raw argv). */
+  describe: string;
+  /** Secrets that must never appear in a log line (e.g. an RTSP password); redacted from child stderr. */
+  secrets?: readonly string[];
+  stallTimeoutMs: number;
+  /** Deadline for the first frame after a (re)start; defaults to max(stallTimeoutMs, 5000). */
+  connectTimeoutMs?: number;
+  backoff?: BackoffOptions;
+  /**
+   * `camera`: captureTime from the buffer timestamps (the camera's clock mapped onto the host clock by
+   * CameraClock); `arrival`: the time the frame's last byte reached the daemon.
+   */
+  timestamps: 'camera' | 'arrival';
+  /** Grace between SIGINT (clean shutdown: releases a GigE camera's control channel) and SIGKILL. */
+  killGraceMs?: number;
+  random?: () => number;
+  /** The executable; tests may point it elsewhere. */
+  gstLaunch?: string;
+  /** Called with each child's pid (benchmarks read its CPU time from /proc). */
+  onSpawn?: (pid: number) => void;
+}
+
+/** The argv a spec runs: [command, ...args]. */
+export function gstArgv(spec: GstProcessSpec): string[] {
+  return [...(spec.wrapper ?? []), spec.gstLaunch ?? 'gst-launch-1.0', '-q', ...spec.pipeline];
+}
+
+const STDERR_TAIL = 2048;
+
+/** Packs a buffer whose rows are padded (GStreamer rounds raw strides up to 4 bytes) into tight rows. */
+function packRows(buf: Buffer, caps: RawVideoCaps): Uint8Array | string {
+  const row = caps.width * caps.channels;
+  if (buf.length === row * caps.height) return buf;
+  const stride = buf.length / caps.height;
+  if (!Number.isInteger(stride) || stride < row)
+    return `buffer of ${buf.length} bytes does not fit ${caps.width}×${caps.height} ${caps.format}`;
+  for (let y = 1; y < caps.height; y++) buf.copyWithin(y * row, y * stride, y * stride + row);
+  return buf.subarray(0, row * caps.height);
+}
+
+/**
+ * A cold Observable of frames from a supervised gst-launch child. It never errors: every fault becomes a
+ * state report and a restart. seq starts at 1 and counts up across restarts and re-subscriptions.
+ */
+export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceContext): Observable<Frame> {
+  // Outside the subscription: a re-subscribed source carries on with higher sequence numbers.
+  let seq = 0;
+  return new Observable<Frame>((subscriber) => {
+    const backoff = spec.backoff ?? DEFAULT_BACKOFF;
+    const random = spec.random ?? Math.random;
+    const connectTimeoutMs = spec.connectTimeoutMs ?? Math.max(spec.stallTimeoutMs, 5000);
+    const killGraceMs = spec.killGraceMs ?? 1000;
+    const argv = gstArgv(spec);
+    const clock = new CameraClock();
+    const redact = (s: string): string => redactText(s, spec.secrets);
+
+    let attempt = 0;
+    let state: SourceState | null = null;
+    let stopped = false;
+    let child: ChildProcess | null = null;
+    let generation = 0;
+    let lastFrameAt = 0;
+    let startedAt = 0;
+    let watchdog: NodeJS.Timeout | null = null;
+    let retryTimer: NodeJS.Timeout | null = null;
+    let killTimer: NodeJS.Timeout | null = null;
+    let downReason = '';
+
+    const report = (s: SourceState, detail?: string): void => {
+      if (s === state && s !== 'backoff') return;
+      state = s;
+      ctx.onState(s, detail);
+    };
+
+    const clearWatchdog = (): void => {
+      if (watchdog) clearTimeout(watchdog);
+      watchdog = null;
+    };
+
+    // One timer, re-armed only when it fires early: no per-frame timer churn at 25–60 fps.
+    const armWatchdog = (): void => {
+      clearWatchdog();
+      const check = (): void => {
+        watchdog = null;
+        if (stopped || child === null) return;
+        const now = Date.now();
+        const streaming = state === 'streaming';
+        const due = streaming ? lastFrameAt + spec.stallTimeoutMs : startedAt + connectTimeoutMs;
+        if (now < due) {
+          watchdog = setTimeout(check, due - now);
+          return;
+        }
+        fail(
+          streaming ? `no frame for ${now - lastFrameAt} ms` : `no first frame within ${connectTimeoutMs} ms`,
+        );
+      };
+      watchdog = setTimeout(check, state === 'streaming' ? spec.stallTimeoutMs : connectTimeoutMs);
+    };
+
+    const kill = (): void => {
+      const c = child;
+      if (c === null || c.exitCode !== null || c.signalCode !== null || killTimer !== null) return;
+      c.kill('SIGINT');
+      killTimer = setTimeout(() => {
+        killTimer = null;
+        if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      }, killGraceMs);
+    };
+
+    const fail = (why: string): void => {
+      if (downReason) return; // already going down; the first reason is the telling one
+      downReason = why;
+      if (state === 'streaming') report('stalled', why);
+      kill();
+    };
+
+    const start = (): void => {
+      retryTimer = null;
+      if (stopped) return;
+      const gen = ++generation;
+      clock.reset();
+      downReason = '';
+      let caps: RawVideoCaps | null = null;
+      let stderrTail = '';
+      startedAt = Date.now();
+      report('connecting', `${spec.describe} (attempt ${attempt + 1})`);
+      ctx.log.debug({ camera: cameraId, argv: argv.map(redact) }, 'camera pipeline start');
+
+      let c: ChildProcess;
+      try {
+        c = spawn(argv[0], argv.slice(1), {
+          stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+          env: { ...process.env, GST_DEBUG_NO_COLOR: '1' },
+        });
+      } catch (err) {
+        downReason = `cannot start ${argv[0]}: ${(err as Error).message}`;
+        scheduleRetry();
+        return;
+      }
+      child = c;
+      if (c.pid !== undefined) spec.onSpawn?.(c.pid);
+
+      const reader = new GdpReader({
+        caps(s) {
+          const parsed = parseRawVideoCaps(s);
+          if (parsed === null || parsed.channels === 0) fail(`unsupported caps from pipeline: ${s}`);
+          else caps = parsed;
+        },
+        buffer(payload, ptsNs) {
+          if (gen !== generation || stopped) return;
+          if (caps === null) return fail('frame before caps');
+          const arrival = Date.now();
+          const data = packRows(payload, caps);
+          if (typeof data === 'string') return fail(data);
+          lastFrameAt = arrival;
+          if (state !== 'streaming') {
+            attempt = 0;
+            report('streaming', `${caps.width}×${caps.height} ${caps.format}`);
+            armWatchdog();
+          }
+          const captureTime =
+            spec.timestamps === 'camera' && ptsNs !== null
+              ? clock.map(Number(ptsNs) / 1e6, arrival)
+              : arrival;
+          const image: FramePixels = {
+            width: caps.width,
+            height: caps.height,
+            channels: caps.channels as 1 | 3,
+            data,
+          };
+          subscriber.next({ cameraId, seq: ++seq, captureTime, image });
+        },
+      });
+
+      const frames = c.stdio[FRAME_FD] as Readable;
+      frames.on('data', (chunk: Buffer) => {
+        if (gen !== generation || downReason) return;
+        try {
+          reader.push(chunk);
+        } catch (err) {
+          fail(`corrupt frame stream: ${(err as Error).message}`);
+        }
+      });
+      frames.on('error', () => {}); // EPIPE/ECONNRESET on kill; the 'close' below handles the restart
+      c.stderr?.setEncoding('utf8');
+      c.stderr?.on('data', (s: string) => {
+        stderrTail = (stderrTail + s).slice(-STDERR_TAIL);
+      });
+      c.on('error', (err) => {
+        // spawn failure (ENOENT...): 'close' still follows.
+        downReason = `cannot start ${argv[0]}: ${err.message}`;
+      });
+      c.on('close', (code, signal) => {
+        if (gen !== generation) return;
+        child = null;
+        clearWatchdog();
+        if (killTimer) clearTimeout(killTimer);
+        killTimer = null;
+        if (stopped) return;
+        const err = redact(lastErrorLine(stderrTail));
+        const why =
+          downReason ||
+          (code !== null ? `pipeline exited with code ${code}` : `pipeline killed by ${signal}`) +
+            (err ? `: ${err}` : '');
+        if (state === 'streaming') report('stalled', why);
+        // debug only: the app logs every state change, and an unplugged camera fails every few seconds.
+        ctx.log.debug({ camera: cameraId, reason: why }, 'camera pipeline down');
+        downReason = why;
+        scheduleRetry();
+      });
+      armWatchdog();
+    };
+
+    const scheduleRetry = (): void => {
+      if (stopped) return;
+      const delay = backoffDelay(attempt++, backoff, random);
+      report('backoff', `${downReason}; retry in ${delay} ms`);
+      retryTimer = setTimeout(start, delay);
+    };
+
+    start();
+
+    return () => {
+      stopped = true;
+      clearWatchdog();
+      if (retryTimer) clearTimeout(retryTimer);
+      retryTimer = null;
+      const c = child;
+      if (c !== null && c.exitCode === null && c.signalCode === null) {
+        c.kill('SIGINT');
+        // Unref'd: an unsubscribed camera must not keep the daemon alive while its child winds down.
+        const t = setTimeout(() => {
+          if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+        }, killGraceMs);
+        t.unref();
+        c.once('close', () => clearTimeout(t));
+      }
+      report('stopped');
+    };
+  });
+}
+
+/** The most telling line of gst-launch's stderr: its last ERROR line, else the last non-empty line. */
+function lastErrorLine(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const errors = lines.filter((l) => l.startsWith('ERROR'));
+  return (errors.at(-1) ?? lines.at(-1) ?? '').slice(0, 300);
+}
