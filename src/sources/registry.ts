@@ -1,11 +1,15 @@
 // Camera types → source plug-ins. Adding a camera type = one import and one entry here.
 import type { CameraType } from '../config/schema.js';
 import { filesSource } from './files.js';
+import { gigeSource } from './gige.js';
+import { rtspSource } from './rtsp.js';
 import { syntheticSource } from './synthetic.js';
 import type { SourcePlugin } from './types.js';
 
 const plugins: Partial<{ [T in CameraType]: SourcePlugin<T> }> = {
   files: filesSource,
+  gige: gigeSource,
+  rtsp: rtspSource,
   synthetic: syntheticSource,
 };
 
