@@ -91,6 +91,11 @@ const syntheticCamera = z.strictObject({
   defectRate: z.number().min(0).max(1).default(0.3),
   /** Defect sizes in frame pixels, drawn at random per defective part. */
   defectSizes: z.array(z.int().min(2).max(4096)).min(1).default([12, 24, 48]),
+  /** Defect kinds, drawn at random per defective part. */
+  defectKinds: z
+    .array(z.enum(['scratch', 'spot', 'dent', 'missing']))
+    .min(1)
+    .default(['scratch', 'spot', 'dent', 'missing']),
   seed: z.int().default(1),
   /** Stop after this many parts (0 = endless). */
   count: z.int().min(0).default(0),

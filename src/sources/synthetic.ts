@@ -2,7 +2,7 @@
 // injected defect whose exact mask rides along as ground truth, at a fixed rate. For the demo, the
 // end-to-end tests and the benchmarks; every part is its own part id `<camera>-<seq>`.
 import { Observable } from 'rxjs';
-import { DEFECT_KINDS, makePart } from '../synthetic/parts.js';
+import { makePart } from '../synthetic/parts.js';
 import { Rng } from '../util/random.js';
 import { pace } from './pace.js';
 import type { Frame, SourcePlugin } from './types.js';
@@ -26,7 +26,7 @@ export const syntheticSource: SourcePlugin<'synthetic'> = {
         }
         const partSeed = rng.nextU32();
         const defective = rng.next() < cfg.defectRate;
-        const kind = DEFECT_KINDS[rng.int(0, DEFECT_KINDS.length - 1)];
+        const kind = cfg.defectKinds[rng.int(0, cfg.defectKinds.length - 1)];
         const size = cfg.defectSizes[rng.int(0, cfg.defectSizes.length - 1)];
         const part = makePart({
           width: cfg.width,
