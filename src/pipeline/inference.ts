@@ -5,9 +5,10 @@
 // GPU provider was skipped; an explicit choice that cannot load is an error, never a silent CPU run.
 //
 // Attention: com.microsoft MultiHeadAttention is the default on every provider but TensorRT (which fuses
-// plain attention itself and has no kernel for the contrib op). Measured on CPU: identical outputs to
-// MatMul/Softmax/MatMul within float rounding, 1.45× faster and 2.8× less memory at S = 1036 (plain
-// attention materialises [heads, T, T] scores: 1.44 GB per ViT-B image); see bench/model.bench.ts.
+// plain attention itself and has no kernel for the contrib op). Measured on CPU (bench/model.bench.ts):
+// the same output as MatMul/Softmax/MatMul within 5e-7 of the peak; 1.02× as fast at S = 224, 1.14× at
+// S = 448 (ViT-B size), 1.45× with 2.8× less memory at S = 1036, where plain attention materialises
+// [heads, T, T] scores: 1.44 GB per ViT-B image and block. Never slower, so it is on by default.
 import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -132,10 +133,12 @@ interface CachedGraph {
 }
 
 interface GraphSpec {
-  kind: 'anomaly' | 'features';
+  kind: 'anomaly' | 'features' | 'train';
   /** Everything the graph bytes depend on besides the code. */
   key: Record<string, unknown>;
   build: () => Uint8Array;
+  /** false: always built, never cached (graphs without weights build in milliseconds). */
+  cache?: boolean;
 }
 
 function cacheFile(dir: string, spec: GraphSpec): string {
@@ -226,7 +229,7 @@ function sessionOptions(
   };
 }
 
-interface Opened {
+export interface Opened {
   session: InferenceSession;
   provider: ProviderName;
   ort: Ort;
@@ -274,7 +277,7 @@ async function openSession(
     const fp16 = opts.fp16 === true && gpu;
     const fused = opts.fusedAttention ?? provider !== 'tensorrt';
     const spec = graphFor(provider, fp16, fused);
-    let graph = loadOrBuild(spec, cacheDir, log);
+    let graph = loadOrBuild(spec, spec.cache === false ? undefined : cacheDir, log);
     try {
       let session: InferenceSession;
       try {
@@ -447,4 +450,17 @@ export async function openFeatureModel(bundle: Bundle, opts: SessionOptions = {}
     },
     release: () => runner.release(),
   };
+}
+
+/**
+ * A session over a graph of the caller's (the teach-in step) on the provider the model's own rules pick
+ * (`device`, probes, auto order). The graph is built on every open, not cached.
+ */
+export function openGraphSession(
+  bundle: Bundle,
+  opts: SessionOptions,
+  kind: 'train',
+  build: () => Uint8Array,
+): Promise<Opened> {
+  return openSession(bundle, { ...opts, fp16: false }, () => ({ kind, key: {}, build, cache: false }));
 }
