@@ -10,7 +10,7 @@ import { configSchema } from '../src/config/schema.js';
 import type { CameraConfig } from '../src/config/schema.js';
 import { filesSource, globToRegExp, listReplay } from '../src/sources/files.js';
 import { sourcePlugin } from '../src/sources/registry.js';
-import { syntheticSource } from '../src/sources/synthetic.js';
+import { syntheticParts, syntheticSource } from '../src/sources/synthetic.js';
 import type { SourceContext, SourceState } from '../src/sources/types.js';
 import { writeImage } from '../src/util/image-io.js';
 
@@ -71,6 +71,24 @@ describe('synthetic source', () => {
     // Same seed, new source: the same parts.
     const again = await lastValueFrom(syntheticSource.create('cam', cfg, context()).pipe(toArray()));
     assert.deepEqual(again[3].image.data, frames[3].image.data);
+  });
+
+  test('syntheticParts yields the parts the source shows, in order (ground truth without the frames)', async () => {
+    const cfg = camera<'synthetic'>({
+      type: 'synthetic',
+      width: 48,
+      height: 40,
+      fps: 500,
+      count: 4,
+      seed: 3,
+    });
+    const frames = await lastValueFrom(syntheticSource.create('cam', cfg, context()).pipe(toArray()));
+    const it = syntheticParts(cfg);
+    for (const f of frames) {
+      const p = it.next().value!;
+      assert.deepEqual(p.rgb, f.image.data);
+      assert.deepEqual(p.defect, f.truth!.defect);
+    }
   });
 
   test('a restarted source carries on with new parts and higher sequence numbers', async () => {

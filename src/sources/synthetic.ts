@@ -2,16 +2,35 @@
 // injected defect whose exact mask rides along as ground truth, at a fixed rate. For the demo, the
 // end-to-end tests and the benchmarks; every part is its own part id `<camera>-<seq>`.
 import { Observable } from 'rxjs';
+import type { CameraConfig } from '../config/schema.js';
+import type { SyntheticPart } from '../synthetic/parts.js';
 import { makePart } from '../synthetic/parts.js';
 import { Rng } from '../util/random.js';
 import { pace } from './pace.js';
 import type { Frame, SourcePlugin } from './types.js';
 
+type SyntheticConfig = Extract<CameraConfig, { type: 'synthetic' }>;
+
+/**
+ * The endless sequence of parts a synthetic camera with this config shows, in order (the first is seq 1).
+ * Exported so a test or the demo can know the ground truth of part k without receiving its frame.
+ */
+export function* syntheticParts(cfg: SyntheticConfig): Generator<SyntheticPart> {
+  const rng = new Rng(cfg.seed);
+  while (true) {
+    const seed = rng.nextU32();
+    const defective = rng.next() < cfg.defectRate;
+    const kind = cfg.defectKinds[rng.int(0, cfg.defectKinds.length - 1)];
+    const size = cfg.defectSizes[rng.int(0, cfg.defectSizes.length - 1)];
+    yield makePart({ width: cfg.width, height: cfg.height, seed, defect: defective ? { kind, size } : null });
+  }
+}
+
 export const syntheticSource: SourcePlugin<'synthetic'> = {
   type: 'synthetic',
   create(id, cfg, ctx) {
     // Outside the subscription: a restarted source carries on with new parts and higher sequence numbers.
-    const rng = new Rng(cfg.seed);
+    const parts = syntheticParts(cfg);
     let seq = 0;
     return new Observable<Frame>((subscriber) => {
       let emitted = 0;
@@ -24,16 +43,7 @@ export const syntheticSource: SourcePlugin<'synthetic'> = {
           subscriber.complete();
           return false;
         }
-        const partSeed = rng.nextU32();
-        const defective = rng.next() < cfg.defectRate;
-        const kind = cfg.defectKinds[rng.int(0, cfg.defectKinds.length - 1)];
-        const size = cfg.defectSizes[rng.int(0, cfg.defectSizes.length - 1)];
-        const part = makePart({
-          width: cfg.width,
-          height: cfg.height,
-          seed: partSeed,
-          defect: defective ? { kind, size } : null,
-        });
+        const part = parts.next().value as SyntheticPart;
         seq++;
         emitted++;
         subscriber.next({
