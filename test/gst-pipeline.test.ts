@@ -30,7 +30,7 @@ const run = promisify(execFile);
 const HOSTILE = [
   '! filesink location=/tmp/x',
   'a" ! filesink location="/tmp/x',
-  'it\'s "quoted" \\ back',
+  'it\'s "quoted" back',
   'spaces  and = signs, (brackets) [x] {y}',
   'x !filesink location=/tmp/x',
 ];
@@ -57,6 +57,7 @@ describe('quoting for gst-launch', () => {
     assert.throws(() => prop('fd', NaN), PipelineValueError);
     assert.throws(() => prop('location', 'a\nb'), /control characters/);
     assert.throws(() => prop('location', ''), /empty/);
+    assert.throws(() => prop('location', 'a\\" ! b'), /backslash/);
     assert.throws(() => element('filesink location=x'), PipelineValueError);
     assert.equal(
       capsFilter('video/x-raw', { format: 'RGB', width: 4, height: undefined }),
@@ -69,12 +70,13 @@ describe('quoting for gst-launch', () => {
   test('gst-launch takes every quoted value as one literal (filesink writes exactly that file name)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pinpoint-quote-'));
     try {
-      for (const name of [...HOSTILE.map((h) => h.replace(/\//g, '_')), '"lead', 'tail\\', '\\"']) {
+      for (const name of [...HOSTILE.map((h) => h.replace(/\//g, '_')), '"lead', 'tail"', '"']) {
         const argv = [
           '-q',
           ...element('fakesrc', { 'num-buffers': 1, sizetype: 2, sizemax: 4 }),
           '!',
-          ...element('filesink', { location: join(dir, name) }),
+          // Not the last token: a quoting slip would garble what follows it.
+          ...element('filesink', { location: join(dir, name), async: false }),
         ];
         await run('gst-launch-1.0', argv, { timeout: 10000 });
         assert.deepEqual(readdirSync(dir), [name], `file for ${JSON.stringify(name)}`);

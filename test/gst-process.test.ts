@@ -192,7 +192,7 @@ test('a failing pipeline backs off with growing delays and a redacted reason; ne
     backoffs.slice(0, 3).map((d) => /retry in (\d+) ms/.exec(d)?.[1]),
     ['100', '200', '400'],
   );
-  assert.match(backoffs[0], /exited with code \d+: ERROR/);
+  assert.match(backoffs[0], /exited with code \d+: Could not open resource/);
   assert.ok(!p.states.some((s) => s.state === 'streaming' || s.state === 'stalled'));
   assert.ok(!JSON.stringify(p.states).includes('hunter22'));
 });

@@ -3,9 +3,10 @@
 // gst-launch joins its argv with spaces and re-parses the result (gst_parse_launchv escapes only spaces
 // outside quotes), so an argv token is NOT one opaque value: `location=a!filesink location=/tmp/x` would
 // link a second element. Every value from config therefore goes through `prop()`, which wraps it in
-// double quotes with `\` and `"` escaped — inside quotes the parser takes `!`, spaces, `=`, `'` and
-// brackets literally (checked against gst-launch 1.22 in test/gst-pipeline.test.ts). Control characters
-// have no legitimate use in a camera name, URL or feature value and are rejected outright.
+// double quotes with `"` escaped — inside quotes the parser takes `!`, spaces, `=`, `'` and brackets
+// literally (checked against gst-launch 1.22 in test/gst-pipeline.test.ts). Control characters and
+// backslashes (which GStreamer's quote tracking gets wrong before a quote) are rejected outright: neither
+// has a legitimate use in a camera name, URL or feature value.
 
 /** Thrown for a config value that cannot be passed to GStreamer safely; the message names the field. */
 export class PipelineValueError extends Error {
@@ -17,11 +18,14 @@ const IDENT = /^[a-z][a-z0-9-]*$/;
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-/** Rejects strings GStreamer cannot take literally (control characters, empty). */
+/** Rejects strings GStreamer cannot take literally (control characters, backslashes, empty). */
 export function checkLiteral(field: string, value: string): string {
   if (value.length === 0) throw new PipelineValueError(`${field}: must not be empty`);
   if (CONTROL.test(value))
     throw new PipelineValueError(`${field}: control characters (newline, tab, NUL...) are not allowed`);
+  // gst_parse_launchv toggles "inside quotes" at every quote not preceded by a backslash, so an escaped
+  // backslash right before a quote desynchronises it and the rest of the pipeline is parsed wrongly.
+  if (value.includes('\\')) throw new PipelineValueError(`${field}: backslashes are not allowed`);
   return value;
 }
 

@@ -280,12 +280,21 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
   });
 }
 
-/** The most telling line of gst-launch's stderr: its last ERROR line, else the last non-empty line. */
-function lastErrorLine(stderr: string): string {
+/**
+ * The most telling line of gst-launch's stderr: the first element error ("Could not find camera …") —
+ * later ones are consequences ("state change failed", "pipeline doesn't want to preroll") — else the
+ * last ERROR/WARNING line, else the last line.
+ */
+export function lastErrorLine(stderr: string): string {
   const lines = stderr
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean);
-  const errors = lines.filter((l) => l.startsWith('ERROR'));
-  return (errors.at(-1) ?? lines.at(-1) ?? '').slice(0, 300);
+  const fromElement = lines.filter((l) => l.startsWith('ERROR: from element'));
+  const line =
+    fromElement[0]?.replace(/^ERROR: from element \S+?: /, '') ??
+    lines.filter((l) => l.startsWith('ERROR') || l.startsWith('WARNING')).at(-1) ??
+    lines.at(-1) ??
+    '';
+  return line.slice(0, 300);
 }
