@@ -43,5 +43,10 @@ function explain(name: ProviderName, message: string): string {
 }
 
 function firstLine(s: string): string {
-  return s.split('\n').find((l) => l.trim().length > 0)?.trim() ?? 'unknown error';
+  return (
+    s
+      .split('\n')
+      .find((l) => l.trim().length > 0)
+      ?.trim() ?? 'unknown error'
+  );
 }
