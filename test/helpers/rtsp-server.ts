@@ -9,6 +9,8 @@ export interface RtspServerOptions {
   fps?: number;
   /** RRGGBB of the solid picture. */
   color?: string;
+  /** A videotestsrc pattern (e.g. `ball`, moving content) instead of the solid colour. */
+  pattern?: string;
   /** Paint the capture time into the top rows (see the script). */
   stamp?: boolean;
   /** `user:password` for basic auth. */
@@ -30,6 +32,7 @@ export interface RtspServer {
 function launch(port: number, o: RtspServerOptions): Promise<{ child: ChildProcess; port: number }> {
   const args = [SCRIPT, '--port', String(port), '--size', o.size ?? '320x240', '--fps', String(o.fps ?? 25)];
   if (o.color) args.push('--color', o.color);
+  if (o.pattern) args.push('--pattern', o.pattern);
   if (o.stamp) args.push('--stamp');
   if (o.user) args.push('--user', o.user);
   // Debian's python3 (python3-gi lives there), not whatever python3 comes first on PATH.
