@@ -61,6 +61,7 @@ const gigeCamera = z.strictObject({
   /** GenICam features applied on every (re)connect, e.g. ExposureTime: 5000. */
   features: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/), genicamValue).default({}),
   packetSize: z.int().min(576).max(65000).optional(),
+  /** Inter-packet delay in ns (aravissrc converts it to the camera's ticks). */
   packetDelay: z.int().min(0).optional(),
   softwareTrigger: z.boolean().default(false),
   ...cameraCommon,
