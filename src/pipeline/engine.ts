@@ -11,6 +11,7 @@ import { NEVER, Observable, Subject, filter, map } from 'rxjs';
 import type { SchedulerLike } from 'rxjs';
 import type { Logger } from '../util/log.js';
 import type { Image } from './image.js';
+import { computeLetterbox, letterbox } from './letterbox.js';
 import type { InspectionResult } from './result.js';
 import type { DropPolicy } from './queue.js';
 import { batchFrames } from './batcher.js';
@@ -116,6 +117,31 @@ export class Engine {
     const cameras: Record<string, CameraStats> = {};
     for (const [id, s] of this.perCamera) cameras[id] = { ...s };
     return { ...(this.ledger?.stats ?? this.ledgerStats), ...this.counts, cameras };
+  }
+
+  /**
+   * Runs one dummy frame through letterbox, inference and post-processing before the first real one: loading
+   * OpenCV, the session's first run and the first operator set-up block the main thread for up to a second,
+   * which would make the first parts miss their deadline.
+   */
+  async warmUp(): Promise<void> {
+    const { model } = this.o;
+    const S = model.size;
+    const image = {
+      width: 64,
+      height: 48,
+      channels: 3 as const,
+      data: new Uint8Array(64 * 48 * 3).fill(128),
+    };
+    const pixels = new Uint8Array(S * S * 3);
+    const lb = computeLetterbox(image.width, image.height, S);
+    letterbox(image, S, pixels);
+    const grid = await model.run(pixels, 1);
+    inspectGrid(grid.subarray(0, model.grid * model.grid), model.grid, lb, {
+      thresholds: { reject: 1, pixel: 1 },
+      minBlobArea: 1,
+      ignore: [],
+    });
   }
 
   /** Parts in flight (admitted, not yet out of the pipeline). */
