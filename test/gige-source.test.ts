@@ -12,6 +12,7 @@ import { filter, firstValueFrom, take, toArray } from 'rxjs';
 import { pino } from 'pino';
 import { cameraSchema } from '../src/config/schema.js';
 import { sourcePlugin } from '../src/sources/registry.js';
+import { PipelineValueError } from '../src/sources/gst-pipeline.js';
 import type { FramePixels, SourceState } from '../src/sources/types.js';
 import { startFakeCamera, type FakeCamera } from './helpers/fake-camera.js';
 
@@ -201,7 +202,10 @@ test('hostile device names reach aravissrc as one literal (no other element runs
     }
     for (const f of ['a', 'b', 'c']) assert.ok(!existsSync(join(dir, f)), `${f} was never written`);
     for (const device of ['a\nb', 'a\\" ! filesink location=x'])
-      assert.throws(() => gige.create('cam', config({ device }), { log, configDir: '.', onState: () => {} }));
+      await assert.rejects(
+        firstValueFrom(gige.create('cam', config({ device }), { log, configDir: '.', onState: () => {} })),
+        PipelineValueError,
+      );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

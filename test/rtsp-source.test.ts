@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { firstValueFrom } from 'rxjs';
 import { pino } from 'pino';
 import { cameraSchema } from '../src/config/schema.js';
 import { sourcePlugin } from '../src/sources/registry.js';
@@ -174,7 +175,9 @@ test('a hostile URL is one literal location: nothing but rtspsrc runs', async ()
     }
     assert.ok(!existsSync(join(dir, 'a')));
     assert.match(p.states.find((s) => s.state === 'backoff')!.detail ?? '', /Could not open resource/);
-    assert.throws(() => watch({ url: 'rtsp://127.0.0.1:1/x ! filesink location=/tmp/x' }), /whitespace/);
+    const cfg = cameraSchema.parse({ type: 'rtsp', url: 'rtsp://127.0.0.1:1/x ! filesink location=/tmp/x' });
+    const ctx = { log: pino({ level: 'silent' }), configDir: '.', onState: () => {} };
+    await assert.rejects(firstValueFrom(rtsp.create('cam', cfg as never, ctx)), /whitespace/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -11,9 +11,9 @@
 // captureTime: the camera's own frame timestamps (aravissrc passes them on relative to the first frame),
 // mapped onto the host clock by CameraClock, so transfer/scheduling jitter does not show in it.
 // Not supported yet: software trigger over MQTT (needs a command channel into the process that holds the
-// camera's control privilege; gst-launch has none). `softwareTrigger: true` is rejected at create().
+// camera's control privilege; gst-launch has none). `softwareTrigger: true` errors the camera's stream.
 import { readFileSync } from 'node:fs';
-import type { Observable } from 'rxjs';
+import { defer, type Observable } from 'rxjs';
 import type { CameraConfig } from '../config/schema.js';
 import type { Frame, SourceContext, SourcePlugin } from './types.js';
 import {
@@ -186,7 +186,9 @@ export function createGigeSource(opts: GigeOptions = {}): SourcePlugin<'gige'> {
   return {
     type: 'gige',
     create(id: string, cfg: GigeConfig, ctx: SourceContext): Observable<Frame> {
-      return gstFrames(id, gigeSpec(cfg, opts), ctx);
+      // Deferred: a config the source cannot run errors this camera's stream (logged, state reported,
+      // retried by the app) instead of throwing out of the app's start-up and taking every camera down.
+      return defer(() => gstFrames(id, gigeSpec(cfg, opts), ctx));
     },
   };
 }

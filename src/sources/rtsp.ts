@@ -7,7 +7,7 @@
 // wall time with RTCP sender reports, which cheap cameras get wrong).
 // Note: like any argv, the child's command line (including user-pw) is readable in /proc by other local
 // users unless /proc is mounted hidepid=2 or the unit sets ProtectProc=invisible.
-import type { Observable } from 'rxjs';
+import { defer, type Observable } from 'rxjs';
 import type { CameraConfig } from '../config/schema.js';
 import { redactUrl } from '../config/redact.js';
 import type { Frame, SourceContext, SourcePlugin } from './types.js';
@@ -92,7 +92,9 @@ export function createRtspSource(opts: RtspOptions = {}): SourcePlugin<'rtsp'> {
   return {
     type: 'rtsp',
     create(id: string, cfg: RtspConfig, ctx: SourceContext): Observable<Frame> {
-      return gstFrames(id, rtspSpec(cfg, opts), ctx);
+      // Deferred: a config the source cannot run errors this camera's stream (logged, state reported,
+      // retried by the app) instead of throwing out of the app's start-up and taking every camera down.
+      return defer(() => gstFrames(id, rtspSpec(cfg, opts), ctx));
     },
   };
 }
