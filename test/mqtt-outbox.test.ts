@@ -92,18 +92,18 @@ describe('outbox', () => {
     o3.close();
   });
 
-  test('overflow drops the oldest waiting records, never those in flight, and counts them', () => {
+  test('overflow: at most maxMessages wait (in flight ones on top); the oldest waiting are dropped, counted', () => {
     const dir = tmp();
     const o = new Outbox<Item>({ dir, maxMessages: 4, log });
     for (let n = 0; n < 3; n++) o.append({ n });
     const first = o.next(); // n = 0 in flight
     let dropped = 0;
     for (let n = 3; n < 10; n++) dropped += o.append({ n });
-    assert.equal(dropped, 6);
-    assert.equal(o.dropped, 6);
-    assert.deepEqual([o.size, o.inFlight, o.waiting], [4, 1, 3]);
+    assert.equal(dropped, 5);
+    assert.equal(o.dropped, 5);
+    assert.deepEqual([o.size, o.inFlight, o.waiting], [5, 1, 4]);
     o.ack(first?.seq ?? -1);
-    assert.deepEqual(drain(o), [7, 8, 9]);
+    assert.deepEqual(drain(o), [6, 7, 8, 9]);
     o.close();
     // The drops are persisted as acknowledged: nothing comes back.
     const again = new Outbox<Item>({ dir, maxMessages: 4, log });

@@ -27,7 +27,7 @@ import type { Logger } from '../util/log.js';
 
 export interface OutboxOptions {
   dir: string;
-  /** Unacknowledged records kept at most; beyond it the oldest waiting ones are dropped. */
+  /** Records waiting at most (those in flight, a bounded window, come on top); beyond it the oldest go. */
   maxMessages: number;
   /** Records per segment file (default 1024). */
   segmentRecords?: number;
@@ -162,7 +162,7 @@ export class Outbox<T> {
     seg.count++;
     this.nextSeq++;
     let dropped = 0;
-    while (this.size > this.maxMessages && this.waiting > 0) {
+    while (this.waiting > this.maxMessages) {
       this.readLine();
       this.readSeq++;
       dropped++;
