@@ -3,7 +3,15 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type * as ort from 'onnxruntime-node';
-import { buildTrainGraph, paramSpecs, paramsToStudents, studentParams } from '../src/model/train-graph.js';
+import {
+  buildTrainGraph,
+  flattenStudents,
+  paramCount,
+  paramSpecs,
+  paramsToStudents,
+  splitFlat,
+  studentParams,
+} from '../src/model/train-graph.js';
 import {
   referenceAdamInit,
   referenceAdamStep,
@@ -37,25 +45,21 @@ function feeds(
   s: StudentWeights,
   fa: Float32Array,
   fb: Float32Array,
-  m: Float32Array[],
-  v: Float32Array[],
+  m: Float32Array,
+  v: Float32Array,
   t: number,
   lr: number,
 ): Feeds {
-  const specs = paramSpecs(D, H);
-  const params = studentParams(s);
-  const f: Feeds = {
+  const T = m.length;
+  return {
     fa: f32(fa, [fa.length / D, D]),
     fb: f32(fb, [fb.length / D, D]),
+    params: f32(flattenStudents(s), [T]),
+    m: f32(m, [T]),
+    v: f32(v, [T]),
     step_size: f32(new Float32Array([lr / (1 - 0.9 ** t)]), []),
     bc2_sqrt: f32(new Float32Array([Math.sqrt(1 - 0.999 ** t)]), []),
   };
-  specs.forEach((sp, k) => {
-    f[sp.name] = f32(params[k], sp.dims);
-    f[`m.${sp.name}`] = f32(m[k], sp.dims);
-    f[`v.${sp.name}`] = f32(v[k], sp.dims);
-  });
-  return f;
 }
 
 const data = (t: ort.Tensor): Float32Array => t.data as Float32Array;
@@ -65,9 +69,10 @@ describe('training-step graph', () => {
     const s = tinyStudents(1);
     const { fa, fb } = rows(2);
     const specs = paramSpecs(D, H);
-    const zeros = specs.map((sp) => new Float32Array(sp.size));
+    const zeros = new Float32Array(paramCount(D, H));
     const sess = await session(buildTrainGraph({ dim: D, hidden: H, gradients: true }));
     const out = await sess.run(feeds(s, fa, fb, zeros, zeros, 1, 1e-3));
+    const grads = splitFlat(data(out.grad), D, H);
     await sess.release();
 
     const fa64 = Float64Array.from(fa);
@@ -87,8 +92,7 @@ describe('training-step graph', () => {
     let scale = 0;
     specs.forEach((sp, k) => {
       const p = params[k];
-      const g = data(out[`grad.${sp.name}`]);
-      assert.equal(g.length, sp.size);
+      const g = grads[k];
       for (let i = 0; i < p.length; i++) {
         const orig = p[i];
         p[i] = Math.fround(orig + 2.5e-4);
@@ -116,8 +120,9 @@ describe('training-step graph', () => {
     const specs = paramSpecs(D, H);
     const lr = 1e-2;
     let ref = referenceAdamInit(s);
-    let m = specs.map((sp) => new Float32Array(sp.size));
-    let v = specs.map((sp) => new Float32Array(sp.size));
+    const T = paramCount(D, H);
+    let m: Float32Array = new Float32Array(T);
+    let v: Float32Array = new Float32Array(T);
     const sess = await session(buildTrainGraph({ dim: D, hidden: H }));
     try {
       for (let t = 1; t <= 3; t++) {
@@ -136,16 +141,18 @@ describe('training-step graph', () => {
         );
         ref = referenceAdamStep(ref, grads, lr);
         const out = await sess.run(feeds(s, fa, fb, m, v, t, lr));
-        const np = specs.map((sp) => data(out[`new.${sp.name}`]));
-        m = specs.map((sp) => data(out[`new.m.${sp.name}`]));
-        v = specs.map((sp) => data(out[`new.v.${sp.name}`]));
+        const np = splitFlat(data(out.new_params), D, H);
+        m = data(out.new_m);
+        v = data(out.new_v);
+        const ms = splitFlat(m, D, H);
+        const vs = splitFlat(v, D, H);
         specs.forEach((sp, k) => {
           // Each Adam step moves a weight by ≈ lr: errors are measured against that scale.
           const dp = maxAbsDiff(np[k], ref.params[k]);
           assert.ok(dp < 1e-4 * lr, `step ${t} ${sp.name}: |Δp| ${dp}`);
-          const dm = maxAbsDiff(m[k], ref.m[k]);
+          const dm = maxAbsDiff(ms[k], ref.m[k]);
           assert.ok(dm < 1e-5 * maxAbs(ref.m[k]) + 1e-9, `step ${t} ${sp.name}: |Δm| ${dm}`);
-          const dv = maxAbsDiff(v[k], ref.v[k]);
+          const dv = maxAbsDiff(vs[k], ref.v[k]);
           assert.ok(dv < 1e-5 * maxAbs(ref.v[k]) + 1e-12, `step ${t} ${sp.name}: |Δv| ${dv}`);
         });
         s = paramsToStudents(np, D, H);
@@ -158,25 +165,22 @@ describe('training-step graph', () => {
   test('dynamic row count and the default (square, D-wide) students', async () => {
     const dim = 8;
     const s = initStudents(dim, 4);
-    const specs = paramSpecs(dim);
     const sess = await session(buildTrainGraph({ dim }));
     try {
       for (const n of [1, 5]) {
         const rng = new Rng(n);
         const fa = randomArray(rng, n * dim);
         const fb = randomArray(rng, n * dim);
+        const T = paramCount(dim);
         const f: Feeds = {
           fa: f32(fa, [n, dim]),
           fb: f32(fb, [n, dim]),
+          params: f32(flattenStudents(s), [T]),
+          m: f32(new Float32Array(T), [T]),
+          v: f32(new Float32Array(T), [T]),
           step_size: f32(new Float32Array([1e-3 / 0.1]), []),
           bc2_sqrt: f32(new Float32Array([Math.sqrt(0.001)]), []),
         };
-        const params = studentParams(s);
-        specs.forEach((sp, k) => {
-          f[sp.name] = f32(params[k], sp.dims);
-          f[`m.${sp.name}`] = f32(new Float32Array(sp.size), sp.dims);
-          f[`v.${sp.name}`] = f32(new Float32Array(sp.size), sp.dims);
-        });
         const out = await sess.run(f);
         const ref = referenceTrainLoss(s, Float64Array.from(fa), Float64Array.from(fb), n);
         assert.ok(Math.abs(data(out.loss)[0] - ref) < 1e-6, `n=${n}: ${data(out.loss)[0]} vs ${ref}`);

@@ -6,6 +6,7 @@ import { doctorExitCode, formatChecks, runDoctor } from './doctor.js';
 import { CliError, EXIT, notImplemented } from './exit.js';
 import { registerInfer } from './infer-command.js';
 import { registerModel } from './model-command.js';
+import { registerTrain } from './train-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('pinpoint')
@@ -50,11 +51,7 @@ export function buildProgram(): Command {
 
   registerModel(program);
 
-  program
-    .command('train')
-    .description('teach in the students from good images')
-    .allowUnknownOption()
-    .action(() => notImplemented('train'));
+  registerTrain(program);
   registerInfer(program);
   program
     .command('eval')

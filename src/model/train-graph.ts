@@ -1,11 +1,14 @@
 // One teach-in optimisation step as a single ONNX graph (method.md, "Training"): both students forward,
 // the cosine loss, the analytic backward pass and Adam, so training needs nothing but onnxruntime.
 //
-// Inputs:  fa, fb [N, D] teacher rows of the two layers (N dynamic); for every student tensor k (the
-//          students.safetensors names, e.g. 'forward.0.weight'): k, 'm.'+k, 'v.'+k (Adam moments);
-//          scalars step_size = lr / (1 − β1ᵗ) and bc2_sqrt = √(1 − β2ᵗ) (bias corrections, host float64).
-// Outputs: loss (scalar), loss_forward, loss_backward, and 'new.'+k, 'new.m.'+k, 'new.v.'+k for every k;
-//          with `gradients`, also 'grad.'+k.
+// Inputs:  fa, fb [N, D] teacher rows of the two layers (N dynamic); params, m, v [T]: all 12 student
+//          tensors and their Adam moments, each flat and concatenated in paramSpecs order (students.safetensors
+//          names, weight before bias); scalars step_size = lr / (1 − β1ᵗ) and bc2_sqrt = √(1 − β2ᵗ) (bias
+//          corrections, computed in float64 on the host).
+// Outputs: loss (scalar), loss_forward, loss_backward, new_params, new_m, new_v [T]; with `gradients`, grad [T].
+//
+// Flat parameters make Adam 13 element-wise ops over one vector instead of 13 per tensor (156 small
+// kernels), and let the caller keep three buffers per state whose per-tensor views cost nothing.
 //
 // Loss = mean_rows(1 − cos(fwd(fa), fb)) + mean_rows(1 − cos(bwd(fb), fa)); cos as torch's
 // F.cosine_similarity (each norm clamped at 1e-8). Weights keep the PyTorch [out, in] layout, so the
@@ -32,9 +35,11 @@ export interface ParamSpec {
   name: string;
   dims: number[];
   size: number;
+  /** Start in the flat parameter vector. */
+  offset: number;
 }
 
-/** The 12 student tensors in a fixed order (student, layer, weight before bias), with shapes. */
+/** The 12 student tensors in a fixed order (student, layer, weight before bias), with shapes and offsets. */
 export function paramSpecs(dim: number, hidden = dim): ParamSpec[] {
   const shapes: [number, number][] = [
     [hidden, dim],
@@ -42,14 +47,47 @@ export function paramSpecs(dim: number, hidden = dim): ParamSpec[] {
     [dim, hidden],
   ];
   const out: ParamSpec[] = [];
+  let offset = 0;
   for (const s of STUDENT_NAMES) {
     LINEAR_INDICES.forEach((li, j) => {
       const [o, i] = shapes[j];
-      out.push({ name: `${s}.${li}.weight`, dims: [o, i], size: o * i });
-      out.push({ name: `${s}.${li}.bias`, dims: [o], size: o });
+      out.push({ name: `${s}.${li}.weight`, dims: [o, i], size: o * i, offset });
+      offset += o * i;
+      out.push({ name: `${s}.${li}.bias`, dims: [o], size: o, offset });
+      offset += o;
     });
   }
   return out;
+}
+
+/** Length T of the flat parameter vector. */
+export function paramCount(dim: number, hidden = dim): number {
+  const last = paramSpecs(dim, hidden).at(-1)!;
+  return last.offset + last.size;
+}
+
+/** The students as one new flat vector (paramSpecs order). */
+export function flattenStudents(s: StudentWeights): Float32Array {
+  return joinFlat(studentParams(s));
+}
+
+/** Per-tensor arrays (paramSpecs order) → one new flat vector; the inverse of splitFlat. */
+export function joinFlat(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Per-tensor views of a flat vector (weights, or moments laid out like them), paramSpecs order. */
+export function splitFlat(flat: Float32Array, dim: number, hidden = dim): Float32Array[] {
+  const specs = paramSpecs(dim, hidden);
+  const total = specs.at(-1)!.offset + specs.at(-1)!.size;
+  if (flat.length !== total) throw new Error(`flat parameters: ${flat.length} values, expected ${total}`);
+  return specs.map((sp) => flat.subarray(sp.offset, sp.offset + sp.size));
 }
 
 /** The student tensors in paramSpecs order (views, not copies). */
@@ -84,13 +122,15 @@ export interface TrainGraphOptions {
   /** Student hidden width; D by default ((in + out) / 2). */
   hidden?: number;
   adam?: Partial<AdamHyper>;
-  /** Also output the raw gradients as 'grad.'+name (tests, diagnostics). */
+  /** Also output the raw gradient vector 'grad' [T] (tests, diagnostics). */
   gradients?: boolean;
 }
 
 interface Layer {
   w: string;
   b: string;
+  /** students.safetensors stem, e.g. 'forward.2' (gradient keys). */
+  name: string;
   inF: number;
   outF: number;
 }
@@ -101,20 +141,27 @@ export function buildTrainGraph(opts: TrainGraphOptions): Uint8Array {
   const Hd = opts.hidden ?? D;
   const adam = { ...ADAM_DEFAULTS, ...opts.adam };
   const specs = paramSpecs(D, Hd);
+  const T = paramCount(D, Hd);
   const b = new GraphBuilder({ graphName: 'pinpoint-train-step' });
   const fa = b.input('fa', 'float32', ['rows', D]);
   const fb = b.input('fb', 'float32', ['rows', D]);
+  const params = b.input('params', 'float32', [T]);
+  b.input('m', 'float32', [T]);
+  b.input('v', 'float32', [T]);
   const stepSize = b.input('step_size', 'float32', []);
   const bc2Sqrt = b.input('bc2_sqrt', 'float32', []);
+  // Each tensor is a Slice of the flat vector, reshaped (Slice copies: 4·T bytes a step, small next to the
+  // activations).
+  const tensor = new Map<string, string>();
   for (const sp of specs) {
-    b.input(sp.name, 'float32', sp.dims);
-    b.input(`m.${sp.name}`, 'float32', sp.dims);
-    b.input(`v.${sp.name}`, 'float32', sp.dims);
+    const flat = b.op('Slice', [params, b.constI64([sp.offset]), b.constI64([sp.offset + sp.size])]);
+    tensor.set(sp.name, sp.dims.length === 1 ? flat : b.op('Reshape', [flat, b.constI64(sp.dims)]));
   }
   const layersOf = (s: string): Layer[] =>
     LINEAR_INDICES.map((li, j) => ({
-      w: `${s}.${li}.weight`,
-      b: `${s}.${li}.bias`,
+      w: tensor.get(`${s}.${li}.weight`)!,
+      b: tensor.get(`${s}.${li}.bias`)!,
+      name: `${s}.${li}`,
       inF: j === 0 ? D : Hd,
       outF: j === 2 ? D : Hd,
     }));
@@ -142,39 +189,41 @@ export function buildTrainGraph(opts: TrainGraphOptions): Uint8Array {
   b.output('loss_forward', 'float32', []);
   b.output('loss_backward', 'float32', []);
 
+  const flatGrads = specs.map((sp) => {
+    const g = grads.get(sp.name)!;
+    return sp.dims.length === 1 ? g : b.op('Reshape', [g, b.constI64([sp.size])]);
+  });
+  const g = b.op('Concat', flatGrads, { axis: 0 }, { outputNames: opts.gradients ? ['grad'] : undefined });
+  if (opts.gradients) b.output('grad', 'float32', [T]);
+
+  // torch.optim.Adam (single-tensor path): m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
+  // p ← p − step_size · m / (√v / √(1−β2ᵗ) + ε).
   const c = (v: number): string => b.constF32([v], []);
-  for (const sp of specs) {
-    const k = sp.name;
-    const g = grads.get(k)!;
-    // torch.optim.Adam (single-tensor path): m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
-    // p ← p − step_size · m / (√v / √(1−β2ᵗ) + ε).
-    const m = b.op(
-      'Add',
-      [b.op('Mul', [`m.${k}`, c(adam.beta1)]), b.op('Mul', [g, c(1 - adam.beta1)])],
-      {},
-      {
-        outputNames: [`new.m.${k}`],
-      },
-    );
-    const g2 = b.op('Mul', [g, g]);
-    const v = b.op(
-      'Add',
-      [b.op('Mul', [`v.${k}`, c(adam.beta2)]), b.op('Mul', [g2, c(1 - adam.beta2)])],
-      {},
-      {
-        outputNames: [`new.v.${k}`],
-      },
-    );
-    const denom = b.op('Add', [b.op('Div', [b.op('Sqrt', [v]), bc2Sqrt]), c(adam.eps)]);
-    b.op('Sub', [k, b.op('Mul', [b.op('Div', [m, denom]), stepSize])], {}, { outputNames: [`new.${k}`] });
-    b.output(`new.${k}`, 'float32', sp.dims);
-    b.output(`new.m.${k}`, 'float32', sp.dims);
-    b.output(`new.v.${k}`, 'float32', sp.dims);
-    if (opts.gradients) {
-      b.op('Identity', [g], {}, { outputNames: [`grad.${k}`] });
-      b.output(`grad.${k}`, 'float32', sp.dims);
-    }
-  }
+  const m = b.op(
+    'Add',
+    [b.op('Mul', ['m', c(adam.beta1)]), b.op('Mul', [g, c(1 - adam.beta1)])],
+    {},
+    {
+      outputNames: ['new_m'],
+    },
+  );
+  const g2 = b.op('Mul', [g, g]);
+  const v = b.op(
+    'Add',
+    [b.op('Mul', ['v', c(adam.beta2)]), b.op('Mul', [g2, c(1 - adam.beta2)])],
+    {},
+    {
+      outputNames: ['new_v'],
+    },
+  );
+  const denom = b.op('Add', [b.op('Div', [b.op('Sqrt', [v]), bc2Sqrt]), c(adam.eps)]);
+  b.op(
+    'Sub',
+    [params, b.op('Mul', [b.op('Div', [m, denom]), stepSize])],
+    {},
+    { outputNames: ['new_params'] },
+  );
+  for (const name of ['new_params', 'new_m', 'new_v']) b.output(name, 'float32', [T]);
   return b.build();
 }
 
@@ -255,8 +304,8 @@ function mlpBackward(
   let gz = gy;
   for (let j = 2; j >= 0; j--) {
     const l = layers[j];
-    grads.set(l.w, b.op('Gemm', [gz, inputs[j]], { transA: 1, alpha: float(1) }));
-    grads.set(l.b, b.op('ReduceSum', [gz, rows0], { keepdims: 0 }));
+    grads.set(`${l.name}.weight`, b.op('Gemm', [gz, inputs[j]], { transA: 1, alpha: float(1) }));
+    grads.set(`${l.name}.bias`, b.op('ReduceSum', [gz, rows0], { keepdims: 0 }));
     if (j === 0) break;
     const gh = b.op('MatMul', [gz, l.w]);
     gz = geluBackward(b, acts.z[j - 1], gh);

@@ -52,8 +52,8 @@ function sortedAuroc(pos: Float32Array | Float64Array, neg: Float32Array | Float
  * Values are kept as float32 (the maps' own precision), grown by doubling.
  */
 export class PixelAuroc {
-  private pos = new Float32Array(1024);
-  private neg = new Float32Array(1 << 16);
+  private pos: Float32Array = new Float32Array(1024);
+  private neg: Float32Array = new Float32Array(1 << 16);
   private np = 0;
   private nn = 0;
 
