@@ -354,7 +354,11 @@ export function createMqttSink(cfg: Config['mqtt'], opts: MqttSinkOptions): Mqtt
 
   function result(r: InspectionResult): void {
     if (!outbox || closed) {
-      throttle.warn('after-stop', { partId: r.partId }, 'result after the MQTT sink stopped: not published');
+      throttle.warn(
+        'not-running',
+        { partId: r.partId },
+        'result while the MQTT sink is not running: not published',
+      );
       return;
     }
     let dropped = 0;
