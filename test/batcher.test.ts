@@ -118,6 +118,21 @@ describe('batchFrames', () => {
     });
   });
 
+  test('partialWhenIdle: while a batch is outstanding only full batches close; a partial one waits for idle', () => {
+    run(({ hot, expect }) => {
+      const src = hot('a 11ms b-cd 4ms e', { a: 'x1', b: 'x2', c: 'y1', d: 'x3', e: 'y2' });
+      const credit$ = hot('40ms k 9ms k', { k: 1 });
+      // a (0) alone, consumer idle → [a] at 10. b (12), c (14), d (15): full at 15 though busy.
+      // e (20) is partial and the consumer busy until both credits are back at 50.
+      const o = { ...opts({ maxBatch: 3, credits: 2, credit$ }), partialWhenIdle: true };
+      expect(src.pipe(batchFrames(o))).toBe('10ms A 4ms B 34ms C', {
+        A: ['x1'],
+        B: ['x2', 'y1', 'x3'],
+        C: ['y2'],
+      });
+    });
+  });
+
   test('a full queue drops by its policy and reports each drop', () => {
     for (const [policy, kept, dropped] of [
       ['drop-oldest', ['x3', 'x4'], ['x1', 'x2']],

@@ -85,9 +85,10 @@ export interface Ran<B> {
 }
 
 /**
- * Runs each batch through `run`, one at a time, in order. When a run resolves, the next waiting batch is
- * started first, then the finished one is emitted, then `done(batch)` returns its resources (buffer,
- * batcher credit). The waiting list is bounded by the batcher's credits. An empty batch skips `run`.
+ * Runs each batch through `run`, one at a time, in order. When a run resolves, `done(batch)` returns its
+ * resources (buffer, batcher credit: the next batch may be closed and prepared at once), the next waiting
+ * batch is started, and only then is the finished one emitted for post-processing. The waiting list is
+ * bounded by the batcher's credits. An empty batch skips `run`.
  * Completes when the source has completed and the last run has been emitted.
  */
 export function inferSerially<B extends { frames: readonly unknown[] }>(
@@ -98,18 +99,21 @@ export function inferSerially<B extends { frames: readonly unknown[] }>(
     new Observable<Ran<B>>((subscriber) => {
       const waiting: B[] = [];
       let busy = false;
+      /** Inside finish(): the source may complete from done(), but this batch is not emitted yet. */
+      let emitting = false;
       let sourceDone = false;
       let closed = false;
 
       const finish = (batch: B, r: Omit<Ran<B>, 'batch'>): void => {
         busy = false;
-        if (closed) {
-          done(batch);
-          return;
-        }
+        // Resources first: the batcher may close the next batch into the freed buffer right now, and the
+        // session starts on it before this batch's frames are post-processed.
+        emitting = true;
+        done(batch);
+        if (closed) return;
         start();
         subscriber.next({ batch, ...r });
-        done(batch);
+        emitting = false;
         if (sourceDone && !busy && waiting.length === 0) subscriber.complete();
       };
       const start = (): void => {
@@ -145,7 +149,7 @@ export function inferSerially<B extends { frames: readonly unknown[] }>(
         error: (e: unknown) => subscriber.error(e),
         complete: () => {
           sourceDone = true;
-          if (!busy && waiting.length === 0) subscriber.complete();
+          if (!busy && !emitting && waiting.length === 0) subscriber.complete();
         },
       });
       return () => {

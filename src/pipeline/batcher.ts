@@ -24,6 +24,12 @@ export interface BatchOptions<T> {
   credits: number;
   /** Each emission returns one credit. */
   credit$: Observable<unknown>;
+  /**
+   * Close a partial batch (after maxWaitMs) only while no batch is outstanding. While the consumer is busy a
+   * batch closes only when full, so under load batches fill up instead of leaving half empty; the partial
+   * batch goes the moment the consumer is free. Default false: partial batches close on any free credit.
+   */
+  partialWhenIdle?: boolean;
   scheduler?: SchedulerLike;
 }
 
@@ -95,16 +101,21 @@ export function batchFrames<T>(o: BatchOptions<T>): OperatorFunction<T, T[]> {
         pumping = true;
         try {
           while (credits > 0 && queued > 0 && !subscriber.closed) {
-            const due = oldestQueue()!.peek()!.at + o.maxWaitMs;
-            if (queued < o.maxBatch && !done && sched.now() < due) {
-              arm(due);
-              return;
+            if (queued < o.maxBatch && !done) {
+              // A partial batch: wait for more items, or for the consumer to become idle.
+              if (o.partialWhenIdle && credits < o.credits) break;
+              const due = oldestQueue()!.peek()!.at + o.maxWaitMs;
+              if (sched.now() < due) {
+                arm(due);
+                return;
+              }
             }
             disarm();
             credits--;
             subscriber.next(takeBatch());
           }
-          if (queued === 0) disarm();
+          // Here: nothing queued, no credit, or waiting for the consumer: no timer needed until something changes.
+          disarm();
           if (done && queued === 0) subscriber.complete();
         } finally {
           pumping = false;

@@ -4,6 +4,8 @@
 import type { Blob } from './blobs.js';
 import { findBlobs } from './blobs.js';
 import type { Polygon } from './anomaly-map.js';
+import type { FloatMap } from './image.js';
+import type { Box } from './letterbox.js';
 import { postprocess } from './anomaly-map.js';
 import type { Letterbox } from './letterbox.js';
 import type { InspectionResult, Verdict, VerdictReason } from './result.js';
@@ -79,13 +81,74 @@ export function inspectGrid(
   scratch?: Float32Array,
 ): Inspection {
   const { map, score } = postprocess(grid, g, lb, scratch, { ignore: s.ignore });
-  const blobs = findBlobs(
+  const blobs = findBlobsInRoi(
     { width: lb.width, height: lb.height, data: map },
     s.thresholds.pixel,
     s.minBlobArea,
   );
   if (blobs.length > MAX_BLOBS) blobs.length = MAX_BLOBS; // sorted by peak: the strongest stay
   return { score, threshold: s.thresholds.reject, ...decide(score, s.thresholds.reject), blobs };
+}
+
+/** The smallest rectangle holding every pixel > threshold, or null when there is none. */
+export function aboveThresholdBox(map: FloatMap, threshold: number): Box | null {
+  const { width: W, height: H, data } = map;
+  let x0 = W;
+  let x1 = -1;
+  let y0 = -1;
+  let y1 = -1;
+  for (let y = 0; y < H; y++) {
+    const row = y * W;
+    let first = -1;
+    for (let x = 0; x < W; x++) {
+      if (data[row + x] > threshold) {
+        first = x;
+        break;
+      }
+    }
+    if (first < 0) continue;
+    // Only columns right of what is already known can widen the box.
+    let last = first;
+    for (let x = W - 1; x > Math.max(first, x1); x--) {
+      if (data[row + x] > threshold) {
+        last = x;
+        break;
+      }
+    }
+    if (y0 < 0) y0 = y;
+    y1 = y;
+    if (first < x0) x0 = first;
+    if (last > x1) x1 = last;
+  }
+  return y0 < 0 ? null : { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
+}
+
+/** Above this share of the frame the ROI copy costs more than it saves. */
+const ROI_MAX_SHARE = 0.5;
+
+/**
+ * findBlobs on the rectangle that holds every pixel above the threshold: identical blobs (every component
+ * lies inside it, and 8-connectivity inside it is the frame's), but OpenCV labels a defect-sized region
+ * instead of the whole frame, and a map with nothing above the threshold costs one scan.
+ */
+export function findBlobsInRoi(map: FloatMap, threshold: number, minArea: number): Blob[] {
+  const roi = aboveThresholdBox(map, threshold);
+  if (!roi) return [];
+  const { width: W, data } = map;
+  if (roi.width * roi.height > ROI_MAX_SHARE * W * map.height) return findBlobs(map, threshold, minArea);
+  const sub = new Float32Array(roi.width * roi.height);
+  for (let y = 0; y < roi.height; y++) {
+    const from = (roi.y + y) * W + roi.x;
+    sub.set(data.subarray(from, from + roi.width), y * roi.width);
+  }
+  const blobs = findBlobs({ width: roi.width, height: roi.height, data: sub }, threshold, minArea);
+  for (const b of blobs) {
+    b.box.x += roi.x;
+    b.box.y += roi.y;
+    b.centroid.x += roi.x;
+    b.centroid.y += roi.y;
+  }
+  return blobs;
 }
 
 /** What identifies a part in a verdict. */
