@@ -230,6 +230,7 @@ export class Engine {
             },
             credits: CREDITS,
             credit$,
+            partialWhenIdle: true,
             scheduler: this.o.scheduler,
           }),
           map((jobs) =>
