@@ -3,7 +3,7 @@
 // across restarts, everything torn down on unsubscribe, and the event loop never blocked meanwhile.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
@@ -195,4 +195,32 @@ test('a failing pipeline backs off with growing delays and a redacted reason; ne
   assert.match(backoffs[0], /exited with code \d+: Could not open resource/);
   assert.ok(!p.states.some((s) => s.state === 'streaming' || s.state === 'stalled'));
   assert.ok(!JSON.stringify(p.states).includes('hunter22'));
+});
+
+test('a daemon killed outright takes its camera children with it (no orphan holding the camera)', async () => {
+  const script = new URL('./helpers/gst-orphan.ts', import.meta.url).pathname;
+  const daemon = spawn(process.execPath, ['--import', 'tsx', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const pid = await new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('no child started')), 20000);
+    daemon.stdout!.on('data', (d: Buffer) => {
+      const m = /PID (\d+)/.exec(d.toString());
+      if (m) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+  try {
+    await sleep(500);
+    assert.ok(alive(pid));
+  } finally {
+    daemon.kill('SIGKILL');
+  }
+  const until = Date.now() + 3000;
+  while (alive(pid) && Date.now() < until) await sleep(50);
+  const orphan = alive(pid);
+  if (orphan) process.kill(pid, 'SIGKILL');
+  assert.ok(!orphan, 'gst-launch child died with its parent');
 });

@@ -141,20 +141,18 @@ function capSet(status: string, name: string): bigint {
 }
 
 /**
- * A command prefix that runs the child without CAP_NET_RAW, or [] when it would not have it anyway.
- * With CAP_NET_RAW Aravis receives the stream through a packet socket, which sees nothing on loopback
- * (and we never need it: the UDP socket path works on every interface).
+ * setpriv options that run the child without CAP_NET_RAW ([] when it would not have it anyway). With
+ * CAP_NET_RAW Aravis receives the stream through a packet socket, which sees nothing on loopback (and we
+ * never need it: the UDP socket path works on every interface).
  */
-export function dropNetRawWrapper(status = readFileSync('/proc/self/status', 'utf8')): string[] {
+export function dropNetRawOptions(status = readFileSync('/proc/self/status', 'utf8')): string[] {
   const eff = capSet(status, 'CapEff');
   const amb = capSet(status, 'CapAmb');
   const bit = 1n << CAP_NET_RAW;
   if ((eff & bit) === 0n && (amb & bit) === 0n) return [];
   // Root regains every bounding-set capability on exec, so the bounding set must lose it too.
   const root = process.getuid?.() === 0;
-  return root
-    ? ['setpriv', '--bounding-set', '-net_raw', '--inh-caps', '-net_raw', '--']
-    : ['setpriv', '--inh-caps', '-net_raw', '--'];
+  return root ? ['--bounding-set', '-net_raw', '--inh-caps', '-net_raw'] : ['--inh-caps', '-net_raw'];
 }
 
 export interface GigeOptions extends Partial<
@@ -172,7 +170,7 @@ export function gigeSpec(cfg: GigeConfig, opts: GigeOptions = {}): GstProcessSpe
     );
   return {
     pipeline: gigePipeline(cfg),
-    wrapper: opts.dropNetRaw === false ? [] : dropNetRawWrapper(),
+    setpriv: opts.dropNetRaw === false ? [] : dropNetRawOptions(),
     describe: `gige ${cfg.device} ${cfg.pixelFormat}`,
     stallTimeoutMs: cfg.stallTimeoutMs,
     connectTimeoutMs: opts.connectTimeoutMs,

@@ -36,8 +36,8 @@ export function backoffDelay(attempt: number, o: BackoffOptions, random: () => n
 export interface GstProcessSpec {
   /** gst-launch-1.0 pipeline tokens, ending in frameSinkTokens(). */
   pipeline: readonly string[];
-  /** Command prefix run in front of gst-launch-1.0 (e.g. setpriv to drop CAP_NET_RAW). */
-  wrapper?: readonly string[];
+  /** Extra setpriv options for the child (e.g. dropping CAP_NET_RAW); see gstArgv. */
+  setpriv?: readonly string[];
   /** Redacted one-line description for logs and state details (never the raw argv). */
   describe: string;
   /** Secrets that must never appear in a log line (e.g. an RTSP password); redacted from child stderr. */
@@ -60,9 +60,22 @@ export interface GstProcessSpec {
   onSpawn?: (pid: number) => void;
 }
 
-/** The argv a spec runs: [command, ...args]. */
+/**
+ * The argv a spec runs: [command, ...args]. Always through setpriv (util-linux) with a parent-death
+ * signal, so a child never outlives a daemon that was killed outright — an orphan would keep holding
+ * the camera (a GigE camera accepts one controller) and block the restarted daemon.
+ */
 export function gstArgv(spec: GstProcessSpec): string[] {
-  return [...(spec.wrapper ?? []), spec.gstLaunch ?? 'gst-launch-1.0', '-q', ...spec.pipeline];
+  return [
+    'setpriv',
+    '--pdeathsig',
+    'KILL',
+    ...(spec.setpriv ?? []),
+    '--',
+    spec.gstLaunch ?? 'gst-launch-1.0',
+    '-q',
+    ...spec.pipeline,
+  ];
 }
 
 const STDERR_TAIL = 2048;

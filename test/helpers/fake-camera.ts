@@ -1,8 +1,8 @@
 // Starts Aravis's fake GigE Vision camera (arv-fake-gv-camera-0.8, Debian aravis-tools) on 127.0.0.1 and
-// talks to it with arv-tool-0.8, both without CAP_NET_RAW (see dropNetRawWrapper).
+// talks to it with arv-tool-0.8, both without CAP_NET_RAW (see dropNetRawOptions).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { dropNetRawWrapper } from '../../src/sources/gige.js';
+import { dropNetRawOptions } from '../../src/sources/gige.js';
 
 const run = promisify(execFile);
 
@@ -19,8 +19,7 @@ export interface FakeCamera {
 }
 
 async function arvTool(args: string[]): Promise<string> {
-  const w = dropNetRawWrapper();
-  const argv = [...w, 'arv-tool-0.8', ...args];
+  const argv = ['setpriv', ...dropNetRawOptions(), '--', 'arv-tool-0.8', ...args];
   const { stdout } = await run(argv[0], argv.slice(1), { timeout: 10000 });
   return stdout;
 }
