@@ -15,6 +15,9 @@ export interface LabelledImage {
 
 export interface Evaluation {
   scores: Float64Array;
+  /** Per image: the largest map value, and the largest inside the defect mask (0 for good images). */
+  maxPixel: Float32Array;
+  maxInMask: Float32Array;
   /** Per image: 1 = defective. */
   labels: Uint8Array;
   imageAuroc: number;
@@ -33,6 +36,8 @@ export async function evaluateBundle(
   const pixels = new Uint8Array(batch * S * S * 3);
   const scores = new Float64Array(items.length);
   const labels = new Uint8Array(items.length);
+  const maxPixel = new Float32Array(items.length);
+  const maxInMask = new Float32Array(items.length);
   const px = new PixelAuroc();
   try {
     for (let i = 0; i < items.length; i += batch) {
@@ -47,11 +52,26 @@ export async function evaluateBundle(
         const { map, score } = postprocess(grids.subarray(j * g * g, (j + 1) * g * g), g, lb);
         scores[i + j] = score;
         labels[i + j] = mask && mask.some((v) => v !== 0) ? 1 : 0;
+        let mx = -Infinity;
+        let mm = 0;
+        for (let k = 0; k < map.length; k++) {
+          if (map[k] > mx) mx = map[k];
+          if (mask && mask[k] && map[k] > mm) mm = map[k];
+        }
+        maxPixel[i + j] = mx;
+        maxInMask[i + j] = mm;
         px.add(map, mask ?? new Uint8Array(map.length));
       }
     }
   } finally {
     await model.release();
   }
-  return { scores, labels, imageAuroc: auroc(scores, labels), pixelAuroc: px.value() };
+  return {
+    scores,
+    maxPixel,
+    maxInMask,
+    labels,
+    imageAuroc: auroc(scores, labels),
+    pixelAuroc: px.value(),
+  };
 }
