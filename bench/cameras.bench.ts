@@ -16,6 +16,8 @@ import type { Observable } from 'rxjs';
 import { pino } from 'pino';
 import { cameraSchema, type CameraConfig } from '../src/config/schema.js';
 import { createGigeSource } from '../src/sources/gige.js';
+import { capsFilter, element, frameSinkTokens, link } from '../src/sources/gst-pipeline.js';
+import { gstFrames } from '../src/sources/gst-process.js';
 import { createRtspSource } from '../src/sources/rtsp.js';
 import type { Frame, SourceContext, SourceState } from '../src/sources/types.js';
 import { startFakeCamera } from '../test/helpers/fake-camera.js';
@@ -129,6 +131,25 @@ export async function run(): Promise<void> {
   const rmem = readFileSync('/proc/sys/net/core/rmem_default', 'utf8').trim();
   console.log(
     `net.core.rmem_default = ${rmem} (GigE needs ≥ a few frames, e.g. 4194304, or frames are lost)`,
+  );
+
+  // The daemon's side alone: a videotestsrc child feeding the same GDP pipe, nothing else running.
+  const synthetic = link(
+    element('videotestsrc', { 'is-live': true, pattern: 'solid-color' }),
+    capsFilter('video/x-raw', { format: 'RGB', width: W, height: H, framerate: `${FPS}/1` }),
+    frameSinkTokens(),
+  );
+  report(
+    'videotestsrc RGB (pipe only)',
+    await measure(
+      (onSpawn, ctx) =>
+        gstFrames(
+          'test',
+          { pipeline: synthetic, describe: 'test', stallTimeoutMs: 5000, timestamps: 'arrival', onSpawn },
+          ctx,
+        ),
+      () => null,
+    ),
   );
 
   const cam = await startFakeCamera('PPBENCH');
