@@ -4,9 +4,9 @@
 setup:
 	@bash scripts/setup.sh
 
-# Until `pinpoint demo` exists, the main job reports what this host can run.
+# The main job: dev teacher, synthetic parts, teach-in, local mosquitto, `pinpoint run`, live verdicts (Ctrl-C stops).
 demo: setup
-	node bin/pinpoint.js doctor
+	node bin/pinpoint.js demo
 
 test: setup
 	npm test

@@ -40,8 +40,31 @@ describe('pinpoint config', () => {
   });
 });
 
+describe('pinpoint run', () => {
+  test('a config it cannot run is a usage error naming the problem', async () => {
+    const noModel = writeConfig('run-no-model.yaml', 'cameras:\n  a:\n    type: synthetic\n');
+    const r1 = await runCli(['run', '--config', noModel]);
+    assert.equal(r1.code, 2, r1.stderr);
+    assert.match(r1.stderr, /model\.path is not set/);
+    const noCams = writeConfig('run-no-cams.yaml', 'model:\n  path: /nonexistent\n');
+    const r2 = await runCli(['run', '--config', noCams]);
+    assert.equal(r2.code, 2, r2.stderr);
+    assert.match(r2.stderr, /no enabled cameras/);
+  });
+
+  test('a missing model bundle exits 1 and says which', async () => {
+    const file = writeConfig(
+      'run-missing.yaml',
+      'cameras:\n  a:\n    type: synthetic\nmodel:\n  path: /nonexistent/model\n',
+    );
+    const r = await runCli(['run', '--config', file]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /\/nonexistent\/model/);
+  });
+});
+
 describe('commands not built yet', () => {
-  for (const args of [['run', '--config', 'x.yaml'], ['demo'], ['eval']]) {
+  for (const args of [['eval']]) {
     test(`pinpoint ${args[0]} exits 2 with "not implemented yet"`, async () => {
       const r = await runCli(args);
       assert.equal(r.code, 2);

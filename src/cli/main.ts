@@ -7,6 +7,8 @@ import { CliError, EXIT, notImplemented } from './exit.js';
 import { registerInfer } from './infer-command.js';
 import { registerModel } from './model-command.js';
 import { registerTrain } from './train-command.js';
+import { registerDemo } from './demo-command.js';
+import { registerRun } from './run-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('pinpoint')
@@ -15,16 +17,9 @@ export function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError();
 
-  program
-    .command('run')
-    .description('run the inspection daemon')
-    .requiredOption('-c, --config <file>', 'deployment YAML')
-    .action(() => notImplemented('run'));
+  registerRun(program);
 
-  program
-    .command('demo')
-    .description('self-contained demo: dev teacher, synthetic parts, teach-in, MQTT verdict stream')
-    .action(() => notImplemented('demo'));
+  registerDemo(program);
 
   program
     .command('doctor')

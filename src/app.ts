@@ -1,0 +1,286 @@
+// The composition root of `pinpoint run`: config → logger, model, engine, sources, sinks, systemd notifier;
+// and the orderly shutdown. Everything here is wiring; the behaviour lives in the modules it wires.
+//
+// Shutdown (stop()): the sources are stopped, the frames already in the pipeline are inspected (their verdicts
+// published; any part still undecided gets its fail-safe verdict from its deadline, so the drain needs at most
+// the deadline plus a margin), then the sinks flush and stop (MQTT publishes `stopped`) and the model is released.
+import { resolve } from 'node:path';
+import { EMPTY, NEVER, Subject, catchError, merge, retry, takeUntil, timer } from 'rxjs';
+import type { Observable, Subscription } from 'rxjs';
+import type { CameraConfig, Config } from './config/schema.js';
+import { loadBundle } from './model/bundle.js';
+import { Engine } from './pipeline/engine.js';
+import type { EngineCamera, EngineModel, EngineStats } from './pipeline/engine.js';
+import { openAnomalyModel } from './pipeline/inference.js';
+import type { AnomalyModel } from './pipeline/inference.js';
+import { resolveVerdictSettings } from './pipeline/verdict.js';
+import { createMqttSink } from './sinks/mqtt.js';
+import type { MqttSink } from './sinks/mqtt.js';
+import type { Sink } from './sinks/types.js';
+import { sourcePlugin } from './sources/registry.js';
+import type { Frame, SourcePlugin, SourceState } from './sources/types.js';
+import type { Logger } from './util/log.js';
+import { createLogger } from './util/log.js';
+import type { Notifier } from './util/systemd.js';
+import { createNotifier } from './util/systemd.js';
+
+/** TEST ONLY: every inference call waits this many ms first (the deadline tests need slow inference). */
+export const TEST_INFER_DELAY_ENV = 'PINPOINT_TEST_INFER_DELAY_MS';
+
+/** A config that cannot run (no model, no cameras, a camera type this build lacks): exit 2, not a crash. */
+export class AppConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AppConfigError';
+  }
+}
+
+export interface AppOptions {
+  config: Config;
+  /** Relative paths in the config resolve against this (the config file's directory). */
+  configDir: string;
+  log?: Logger;
+  notifier?: Notifier;
+  /** Outputs besides MQTT. */
+  sinks?: Sink[];
+  /** false: no MQTT sink at all (the demo's fallback when no broker is installed). Default true. */
+  mqtt?: boolean;
+  /** TEST ONLY: slows every inference call (see TEST_INFER_DELAY_ENV). */
+  testInferDelayMs?: number;
+  /** How often the engine's counters are logged (ms; 0: never). Default 60 s. */
+  statsEveryMs?: number;
+}
+
+export interface App {
+  readonly engine: Engine;
+  /** Absent when started with `mqtt: false`. */
+  readonly mqtt: MqttSink | undefined;
+  readonly model: AnomalyModel;
+  /** Resolves once the app has stopped: all finite sources ended, or stop() was called. */
+  readonly done: Promise<void>;
+  /** Stops the sources, drains what is in flight, stops the sinks. Idempotent. */
+  stop(reason?: string): Promise<void>;
+}
+
+interface Camera {
+  id: string;
+  cfg: CameraConfig;
+  plugin: SourcePlugin;
+}
+
+function enabledCameras(config: Config): Camera[] {
+  const out: Camera[] = [];
+  for (const [id, cfg] of Object.entries(config.cameras)) {
+    if (!cfg.enabled) continue;
+    const plugin = sourcePlugin(cfg.type);
+    if (!plugin) throw new AppConfigError(`camera ${id}: type '${cfg.type}' is not supported by this build`);
+    out.push({ id, cfg, plugin: plugin as SourcePlugin });
+  }
+  if (out.length === 0) throw new AppConfigError('no enabled cameras in the config');
+  return out;
+}
+
+function slowed(model: AnomalyModel, ms: number): EngineModel {
+  return {
+    size: model.size,
+    grid: model.grid,
+    modelId: model.modelId,
+    run: async (pixels, batch) => {
+      await new Promise((r) => setTimeout(r, ms));
+      return model.run(pixels, batch);
+    },
+  };
+}
+
+/** Restarts a source that errors (a plug-in bug: recoverable faults are handled inside it), with backoff. */
+function resilient(
+  frames$: Observable<Frame>,
+  id: string,
+  log: Logger,
+  onState: (s: SourceState, d?: string) => void,
+) {
+  return frames$.pipe(
+    retry({
+      resetOnSuccess: true,
+      delay: (err: unknown, n: number) => {
+        const ms = Math.min(30000, 1000 * 2 ** (n - 1));
+        log.error({ camera: id, err, retryInMs: ms }, 'camera source failed; restarting it');
+        onState('backoff', `source failed: ${(err as Error)?.message ?? String(err)}`);
+        return timer(ms);
+      },
+    }),
+    catchError(() => EMPTY),
+  );
+}
+
+export async function startApp(o: AppOptions): Promise<App> {
+  const { config } = o;
+  const log = o.log ?? createLogger({ level: config.logging.level, pretty: config.logging.pretty });
+  const notifier = o.notifier ?? createNotifier();
+  const cameras = enabledCameras(config);
+  if (!config.model) throw new AppConfigError('model.path is not set: pinpoint run needs a model bundle');
+
+  const bundle = loadBundle(resolve(o.configDir, config.model.path));
+  const m = bundle.manifest;
+  if (m.teacher.devTeacher)
+    log.warn('the model uses a DEV TEACHER (random weights, not a real backbone): for tests and demos only');
+  if (config.pipeline.inputSize !== m.input.size) {
+    log.info(
+      { configured: config.pipeline.inputSize, bundle: m.input.size },
+      'pipeline.inputSize differs from the bundle: the bundle was built for its size, which is used',
+    );
+  }
+  const model = await openAnomalyModel(bundle, {
+    device: config.inference.device,
+    threads: config.inference.threads,
+    fp16: config.inference.fp16,
+    cacheDir: config.model.cacheDir ? resolve(o.configDir, config.model.cacheDir) : undefined,
+    log,
+  });
+  const delay = o.testInferDelayMs ?? 0;
+  if (delay > 0) log.warn({ ms: delay }, `TEST ONLY: inference slowed by ${delay} ms per batch`);
+
+  const engineCameras = new Map<string, EngineCamera>();
+  for (const { id, cfg } of cameras) {
+    const v = resolveVerdictSettings(m.thresholds, config.verdict, cfg.verdict);
+    if (!v.thresholds) {
+      log.error(
+        { camera: id, missing: v.missing },
+        'NO THRESHOLDS: the model was not taught in (pinpoint train) and the config sets none; ' +
+          `every part of camera ${id} gets the error verdict (fail-safe)`,
+      );
+    }
+    engineCameras.set(id, {
+      queue: cfg.queue,
+      verdict: v,
+      triggerWindowMs: cfg.trigger.enabled ? cfg.trigger.windowMs : null,
+    });
+  }
+  const engine = new Engine({
+    model: delay > 0 ? slowed(model, delay) : model,
+    cameras: engineCameras,
+    maxBatch: config.pipeline.batch.maxBatch,
+    maxWaitMs: config.pipeline.batch.maxWaitMs,
+    deadlineMs: config.verdict.deadlineMs,
+    failSafe: config.verdict.failSafe,
+    log,
+  });
+
+  await engine.warmUp();
+
+  const mqttSink =
+    o.mqtt === false
+      ? undefined
+      : createMqttSink(
+          {
+            ...config.mqtt,
+            outbox: { ...config.mqtt.outbox, dir: resolve(o.configDir, config.mqtt.outbox.dir) },
+          },
+          { log, cameras: cameras.map((c) => c.id), modelId: model.modelId },
+        );
+  const sinks: Sink[] = [...(mqttSink ? [mqttSink] : []), ...(o.sinks ?? [])];
+  const each = (what: string, f: (s: Sink) => void): void => {
+    for (const s of sinks) {
+      try {
+        f(s);
+      } catch (err) {
+        // Sinks must not throw; one that does must not stop the others or the engine.
+        log.error({ sink: s.name, err }, `sink failed in ${what}`);
+      }
+    }
+  };
+  await Promise.all(sinks.map((s) => s.start()));
+
+  const stop$ = new Subject<void>();
+  const frames$ = merge(
+    ...cameras.map(({ id, cfg, plugin }) => {
+      const clog = log.child({ camera: id });
+      const onState = (state: SourceState, detail?: string): void => {
+        clog.info({ state, detail }, `camera ${state}`);
+        each('cameraState', (s) => s.cameraState(id, state, detail));
+      };
+      const src = plugin.create(id, cfg as never, { log: clog, configDir: o.configDir, onState });
+      return resilient(src, id, clog, onState).pipe(takeUntil(stop$));
+    }),
+  );
+
+  let engineDone!: () => void;
+  const engineFinished = new Promise<void>((r) => (engineDone = r));
+  const engineSub: Subscription = engine.run(frames$, mqttSink?.triggers$ ?? NEVER).subscribe({
+    next: (r) => each('result', (s) => s.result(r)),
+    error: (err: unknown) => {
+      log.fatal({ err }, 'engine failed');
+      engineDone();
+    },
+    complete: () => engineDone(),
+  });
+
+  let stopping = false;
+  let stopped: Promise<void> | null = null;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const statsEvery = o.statsEveryMs ?? 60000;
+  const statsTimer =
+    statsEvery > 0
+      ? setInterval(() => log.info({ stats: summary(engine.stats()) }, 'engine stats'), statsEvery)
+      : null;
+  statsTimer?.unref();
+  const stopWatchdog = notifier.startWatchdog(() => !stopping);
+  notifier.ready(`inspecting ${cameras.length} camera(s) with model ${model.modelId}`);
+  log.info(
+    { cameras: cameras.map((c) => c.id), model: model.modelId, provider: model.provider, size: model.size },
+    'pinpoint running',
+  );
+
+  const drainMs = config.verdict.deadlineMs + 1000;
+  const shutdown = async (reason: string): Promise<void> => {
+    stopping = true;
+    notifier.stopping();
+    log.info({ reason, inFlight: engine.pending }, 'stopping: draining frames in flight');
+    stop$.next();
+    let t: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      engineFinished.then(() => true),
+      new Promise<boolean>((r) => (t = setTimeout(() => r(false), drainMs))),
+    ]);
+    clearTimeout(t);
+    if (!drained) log.warn({ drainMs, inFlight: engine.pending }, 'drain bound reached; leaving the rest');
+    engineSub.unsubscribe();
+    if (statsTimer) clearInterval(statsTimer);
+    stopWatchdog();
+    await Promise.all(
+      sinks.map((s) =>
+        s.stop().catch((err: unknown) => log.error({ sink: s.name, err }, 'sink stop failed')),
+      ),
+    );
+    await model.release().catch((err: unknown) => log.warn({ err }, 'model release failed'));
+    log.info({ stats: summary(engine.stats()) }, 'pinpoint stopped');
+    resolveDone();
+  };
+  const stop = (reason = 'stop requested'): Promise<void> => (stopped ??= shutdown(reason));
+  // Finite sources (a replay, a synthetic count) all ended: stop as if asked to.
+  void engineFinished.then(() => stop('all sources ended'));
+
+  return {
+    engine,
+    mqtt: mqttSink,
+    model,
+    done,
+    stop,
+  };
+}
+
+/** The counters worth a log line. */
+function summary(s: EngineStats): Record<string, unknown> {
+  return {
+    published: s.published,
+    timeouts: s.timeouts,
+    late: s.late,
+    noFrame: s.noFrame,
+    errors: s.errors,
+    batches: s.batches,
+    meanBatch: s.batches ? +(s.batchedFrames / s.batches).toFixed(2) : 0,
+    meanInferMs: s.batches ? +(s.inferMs / s.batches).toFixed(1) : 0,
+    cameras: s.cameras,
+  };
+}

@@ -1,0 +1,99 @@
+// The demo's MQTT broker: the Debian `mosquitto` package (deps/debian-packages.txt; `make demo` installs it),
+// started as a child on a free loopback port with a throw-away config. A real broker rather than an embedded
+// one, so the demo shows exactly what a PLC gateway on the line would receive.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { accessSync, constants, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { userInfo } from 'node:os';
+import { delimiter, join } from 'node:path';
+
+export interface LocalBroker {
+  url: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** The mosquitto binary on PATH or in the Debian location (/usr/sbin is not on every user's PATH). */
+export function findMosquitto(): string | null {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
+  for (const d of dirs) {
+    if (!d) continue;
+    const p = join(d, 'mosquitto');
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function listening(port: number, timeoutMs: number, child: ChildProcess): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`mosquitto exited with status ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`mosquitto did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
+}
+
+/**
+ * Starts mosquitto on 127.0.0.1 (anonymous access: loopback only) with its config and log in `dir`. It runs
+ * in its own process group, so a Ctrl-C on the terminal reaches the demo, which stops it last.
+ */
+export async function startLocalMosquitto(binary: string, dir: string): Promise<LocalBroker> {
+  const port = await freePort();
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence false',
+      // As root mosquitto would switch to its own user, which may not read this directory.
+      `user ${userInfo().username}`,
+      `log_dest file ${join(dir, 'mosquitto.log')}`,
+    ].join('\n') + '\n',
+  );
+  const child = spawn(binary, ['-c', conf], { stdio: 'ignore', detached: true });
+  const broker: LocalBroker = {
+    url: `mqtt://127.0.0.1:${port}`,
+    process: child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      });
+    },
+  };
+  try {
+    await listening(port, 5000, child);
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
+  return broker;
+}
