@@ -149,11 +149,29 @@ describe('teach-in', () => {
     assert.ok(r.manifest.training);
   });
 
-  test('auto schedule: planned epochs and the plateau test', () => {
-    const s = { minSteps: 100, maxSteps: 400, minEpochs: 50, window: 10, tolerance: 0.01 };
-    assert.equal(plannedEpochs(6, undefined, s), 50, '50 epochs already exceed 100 steps');
-    assert.equal(plannedEpochs(1, undefined, s), 100, 'minSteps wins for tiny sets');
-    assert.equal(plannedEpochs(20, undefined, s), 20, 'maxSteps caps large sets');
+  test('auto schedule: at least minSteps, then until the plateau test or maxSteps, in whole epochs', async () => {
+    const auto = { ...base, epochs: undefined };
+    // 2 steps an epoch. Any loss counts as levelled off (tolerance 0.99): stop at the first epoch past minSteps.
+    const a = await teachIn({
+      bundleDir: bundle(),
+      images,
+      options: { ...auto, schedule: { minSteps: 5, maxSteps: 40, window: 2, tolerance: 0.99 } },
+    });
+    assert.deepEqual([a.stoppedBy, a.steps, a.epochs], ['plateau', 6, 3]);
+    // Nothing ever counts as levelled off: run to maxSteps.
+    const b = await teachIn({
+      bundleDir: bundle(),
+      images,
+      options: { ...auto, schedule: { minSteps: 2, maxSteps: 9, window: 2, tolerance: -1 } },
+    });
+    assert.deepEqual([b.stoppedBy, b.steps, b.epochs], ['max-steps', 10, 5]);
+    assert.equal(b.manifest.training?.epochsSetting, 'auto');
+  });
+
+  test('planned epochs and the plateau test', () => {
+    const s = { minSteps: 100, maxSteps: 400, window: 10, tolerance: 0.01 };
+    assert.equal(plannedEpochs(6, undefined, s), 67, 'the maxSteps bound in whole epochs');
+    assert.equal(plannedEpochs(1000, undefined, s), 1, 'at least one epoch');
     assert.equal(plannedEpochs(20, 7, s), 7, 'fixed epochs are fixed');
     const falling = Array.from({ length: 40 }, (_, i) => 1 / (1 + i));
     assert.equal(plateaued(falling, 10, 0.01), false);

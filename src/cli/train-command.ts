@@ -246,9 +246,11 @@ class ProgressBar {
         text = `teacher features ${bar(p.done / p.total)} ${p.done}/${p.total} images`;
         break;
       case 'train':
-        text =
-          `training ${bar(p.step / p.steps)} step ${p.step}/${p.steps} epoch ${p.epoch}/${p.epochs} ` +
-          `loss ${p.loss.toFixed(4)} ETA ${duration(p.etaSeconds)}`;
+        text = p.open
+          ? `training step ${p.step} epoch ${p.epoch} loss ${p.loss.toFixed(4)}: until the loss levels off ` +
+            `(at most ${p.steps} steps), ${duration(p.elapsedSeconds)} so far`
+          : `training ${bar(p.step / p.steps)} step ${p.step}/${p.steps} epoch ${p.epoch}/${p.epochs} ` +
+            `loss ${p.loss.toFixed(4)} ETA ${duration(p.etaSeconds)}`;
         break;
       case 'epoch':
         return;

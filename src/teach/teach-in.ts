@@ -36,31 +36,31 @@ import {
   runMismatches,
   writeCheckpoint,
   CheckpointError,
+  type Checkpoint,
   type CheckpointMeta,
 } from './checkpoint.js';
 import { extractFeatures, type CachePlan, type FeatureCacheOptions, type FeatureStore } from './features.js';
 import { StudentTrainer, type AdamState } from './trainer.js';
 
-/** How long to train when --epochs is not given (see docs/teach-in.md). */
+/**
+ * How long to train when --epochs is not given: at least `minSteps` optimiser steps, then until the loss
+ * levels off (the mean loss of the last `window` steps fell by less than `tolerance` against the `window`
+ * before them), at most `maxSteps`; always whole epochs. Steps, not epochs, because a few-shot epoch is only
+ * a handful of steps (24 images, 4 a step: 6) and Adam needs ~1000 of them whatever the set size. Measured
+ * in docs/teach-in.md.
+ */
 export interface AutoSchedule {
-  /** Never stop before this many optimiser steps. */
   minSteps: number;
-  /** Never run more than this many steps (the whole last epoch still runs). */
   maxSteps: number;
-  /** At least this many epochs (the method's 50 for large sets), within maxSteps. */
-  minEpochs: number;
-  /** Plateau test: mean loss of the last `window` steps vs the `window` before them… */
   window: number;
-  /** …stop when it fell by less than this fraction. */
   tolerance: number;
 }
 
 export const DEFAULT_SCHEDULE: AutoSchedule = {
   minSteps: 1000,
-  maxSteps: 4000,
-  minEpochs: 50,
+  maxSteps: 5000,
   window: 200,
-  tolerance: 0.01,
+  tolerance: 0.1,
 };
 
 export const DEFAULT_LR = 1e-3;
@@ -85,8 +85,14 @@ export interface TeachInOptions {
   featureCache?: FeatureCacheOptions;
   /** Images per feature / scoring run (4). */
   inferenceBatch?: number;
-  /** Write a checkpoint after every epoch (true). */
+  /** Write checkpoints (true). */
   checkpoint?: boolean;
+  /**
+   * A checkpoint is written at the end of an epoch when this many seconds passed since the last one (10; 0 =
+   * every epoch). Few-shot epochs last milliseconds on a GPU; the latest finished epoch is also written
+   * when the run stops early (error, abort), so nothing but the unfinished epoch is lost.
+   */
+  checkpointSeconds?: number;
 }
 
 export type TeachInProgress =
@@ -95,12 +101,19 @@ export type TeachInProgress =
   | {
       phase: 'train';
       epoch: number;
-      /** Planned epochs: exact with --epochs, an upper bound with the auto schedule. */
+      /** Planned epochs: exact with --epochs, the maxSteps bound with the auto schedule. */
       epochs: number;
       step: number;
+      /**
+       * Steps to go for: all of them with --epochs; with the auto schedule, minSteps (in whole epochs) until
+       * those are done, then the maxSteps bound (the plateau test usually stops well before).
+       */
       steps: number;
+      /** The end depends on the plateau test (auto schedule past minSteps). */
+      open: boolean;
       loss: number;
       elapsedSeconds: number;
+      /** Seconds to `steps` at the rate so far. */
       etaSeconds: number;
     }
   | { phase: 'epoch'; epoch: number; epochs: number; loss: number; steps: number }
@@ -177,12 +190,10 @@ export function plateaued(stepLoss: readonly number[], window: number, tolerance
   return before - recent < tolerance * before;
 }
 
-/** Planned epochs: fixed, or the auto schedule's upper bound for this many steps per epoch. */
+/** Planned epochs: fixed, or the auto schedule's upper bound (maxSteps in whole epochs). */
 export function plannedEpochs(stepsPerEpoch: number, epochs: number | undefined, s: AutoSchedule): number {
   if (epochs !== undefined) return epochs;
-  const byMinSteps = Math.ceil(s.minSteps / stepsPerEpoch);
-  const cap = Math.max(1, Math.ceil(s.maxSteps / stepsPerEpoch));
-  return Math.min(Math.max(s.minEpochs, byMinSteps), cap);
+  return Math.max(1, Math.ceil(s.maxSteps / stepsPerEpoch));
 }
 
 async function collectFrames(
@@ -333,10 +344,13 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
   const stepsPerEpoch = Math.ceil(R / B);
   const epochs = plannedEpochs(stepsPerEpoch, o.epochs, schedule);
   const plannedSteps = epochs * stepsPerEpoch;
+  const minSteps = Math.ceil(schedule.minSteps / stepsPerEpoch) * stepsPerEpoch;
   let stoppedBy: StopReason = o.epochs !== undefined ? 'epochs' : 'max-steps';
   const tTrain = performance.now();
   let trainer: StudentTrainer | undefined;
   let provider = '';
+  /** The last finished epoch, when its checkpoint has not been written yet. */
+  let pending: Checkpoint | undefined;
   try {
     trainer = await StudentTrainer.open(bundle, students, { ...session, lr, maxRows: B, state });
     provider = trainer.provider;
@@ -353,6 +367,9 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
     );
     const perm = new Uint32Array(R);
     const sel = new Uint32Array(B);
+    const stepsBefore = stepLoss.length;
+    const every = (o.checkpointSeconds ?? 10) * 1000;
+    let lastWrite = performance.now();
     // A resumed run may already have met the stop test at its last checkpoint.
     let stop = o.epochs === undefined && epochsDone > 0 && stopsHere(stepLoss, schedule);
     if (stop) stoppedBy = 'plateau';
@@ -372,15 +389,20 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
         sum += loss * n;
         const elapsed = trainSecondsBefore + (performance.now() - tTrain) / 1000;
         const done = stepLoss.length;
+        const open = o.epochs === undefined && done >= minSteps;
+        const target = o.epochs === undefined && !open ? Math.min(minSteps, plannedSteps) : plannedSteps;
         p.onProgress?.({
           phase: 'train',
           epoch: e + 1,
           epochs,
           step: done,
-          steps: plannedSteps,
+          steps: target,
+          open,
           loss,
           elapsedSeconds: elapsed,
-          etaSeconds: (elapsed / done) * Math.max(0, plannedSteps - done),
+          etaSeconds:
+            ((performance.now() - tTrain) / 1000 / Math.max(1, done - stepsBefore)) *
+            Math.max(0, target - done),
         });
       }
       const mean = sum / R;
@@ -399,20 +421,25 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
       );
       if (o.checkpoint !== false) {
         const snap = trainer.snapshot();
-        writeCheckpoint(bundle.dir, {
+        pending = {
           meta: {
             version: 1,
             run,
             epochsDone: e + 1,
             steps: stepLoss.length,
-            epochLoss,
-            stepLoss,
+            epochLoss: epochLoss.slice(),
+            stepLoss: stepLoss.slice(),
             startedAt,
             trainSeconds,
           },
           students: snap.students,
           state: snap.state,
-        });
+        };
+        if (performance.now() - lastWrite >= every) {
+          writeCheckpoint(bundle.dir, pending);
+          pending = undefined;
+          lastWrite = performance.now();
+        }
       }
       if (o.epochs === undefined && stopsHere(stepLoss, schedule)) {
         stoppedBy = 'plateau';
@@ -420,6 +447,10 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
       }
     }
     students = trainer.snapshot().students;
+  } catch (e) {
+    // Keep the last finished epoch for --resume, whatever stopped the run.
+    if (pending) writeCheckpoint(bundle.dir, pending);
+    throw e;
   } finally {
     store.close();
     await trainer?.release();
