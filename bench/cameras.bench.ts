@@ -8,13 +8,22 @@
 //           latency = arrival − the grid point before it; valid while latency < one period.
 //     RTSP: the fixture paints its wall-clock time into each frame before H.264 encoding (--stamp);
 //           latency = arrival − painted time (encode + RTP + depay + decode + convert + pipe).
+//   camera→verdict: both cameras at once through the real app (startApp: engine, batching, letterbox,
+//     inference, verdicts) with a TINY dev-teacher bundle (S = 56), so this is capture + pipeline overhead;
+//     a real model's inference time (bench/model) adds to it. GigE: decideTime − the frame's grid point;
+//     RTSP: decideTime − arrival (its glass→app part is the time-stamped row above).
 // The fake camera, the RTSP server and its x264 encoder run on the same 2 cores and are not counted.
-import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Observable } from 'rxjs';
 import { pino } from 'pino';
-import { cameraSchema, type CameraConfig } from '../src/config/schema.js';
+import { startApp } from '../src/app.js';
+import { cameraSchema, configSchema, type CameraConfig } from '../src/config/schema.js';
+import { createBundle } from '../src/model/bundle.js';
+import { writeDevTeacher } from '../src/model/dev-teacher.js';
+import type { InspectionResult } from '../src/pipeline/result.js';
 import { createGigeSource } from '../src/sources/gige.js';
 import { capsFilter, element, frameSinkTokens, link } from '../src/sources/gst-pipeline.js';
 import { gstFrames } from '../src/sources/gst-process.js';
@@ -208,9 +217,81 @@ export async function run(): Promise<void> {
   } finally {
     await stamped.stop();
   }
+  await cameraToVerdict();
   console.log(
     `load average after: ${loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}`,
   );
+}
+
+async function cameraToVerdict(): Promise<void> {
+  const tmp = mkdtempSync(join(tmpdir(), 'pinpoint-cam-bench-'));
+  const cam = await startFakeCamera('PPBENCH2');
+  const srv = await startRtspServer({ size: `${W}x${H}`, fps: FPS, pattern: 'ball' });
+  try {
+    writeDevTeacher(join(tmp, 'teacher.safetensors'), { seed: 0 });
+    createBundle({ teacherPath: join(tmp, 'teacher.safetensors'), outDir: join(tmp, 'model'), size: 56 });
+    const config = configSchema.parse({
+      cameras: {
+        gige: {
+          type: 'gige',
+          device: cam.device,
+          pixelFormat: 'Mono8',
+          packetSize: 16000,
+          features: { Width: W, Height: H, AcquisitionFrameRate: FPS },
+        },
+        rtsp: { type: 'rtsp', url: srv.url },
+      },
+      pipeline: { inputSize: 56, batch: { maxBatch: 4, maxWaitMs: 10 } },
+      model: { path: join(tmp, 'model') },
+      inference: { device: 'cpu', threads: 1 },
+      verdict: { rejectThreshold: 1e6, pixelThreshold: 1e6 },
+      logging: { level: 'warn' },
+    });
+    const results: InspectionResult[] = [];
+    let counting = false;
+    const app = await startApp({
+      config,
+      configDir: tmp,
+      mqtt: false,
+      log: pino({ level: 'warn' }),
+      statsEveryMs: 0,
+      sinks: [
+        {
+          name: 'bench',
+          start: async () => {},
+          result: (r) => {
+            if (counting) results.push(r);
+          },
+          cameraState: () => {},
+          stop: async () => {},
+        },
+      ],
+    });
+    await sleep(4000);
+    counting = true;
+    await sleep(WINDOW_MS);
+    counting = false;
+    await app.stop('bench done');
+    const period = 1000 / FPS;
+    for (const id of ['gige', 'rtsp']) {
+      const rs = results.filter((r) => r.cameraId === id);
+      const ok = rs.filter((r) => r.reason === 'pass');
+      const lat = ok.map((r) =>
+        id === 'gige' ? r.decideTime - Math.floor(r.captureTime / period) * period : r.latencyMs,
+      );
+      const what = id === 'gige' ? 'camera→verdict' : 'arrival→verdict';
+      console.log(
+        `${`app ${id} (tiny model)`.padEnd(28)} ${((rs.length * 1000) / WINDOW_MS).toFixed(1).padStart(5)} parts/s ` +
+          `(${rs.length - ok.length} dropped by the queue)  ` +
+          (lat.length > 0
+            ? `${what} p50 ${pct(lat, 50).toFixed(1)} ms  p99 ${pct(lat, 99).toFixed(1)} ms`
+            : ''),
+      );
+    }
+  } finally {
+    await Promise.all([cam.kill(), srv.stop()]);
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
