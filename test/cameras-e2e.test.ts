@@ -99,6 +99,21 @@ test('pinpoint run: a GigE and an RTSP camera batched together, verdicts for bot
   assert.equal(await exited, 0, out.slice(-3000));
   await client.endAsync();
 
+  // The states are retained: a client connecting after the run still reads each camera's last state.
+  const late = await mqtt.connectAsync(broker.url);
+  const retained = new Map<string, string>();
+  late.on('message', (topic, payload, packet) => {
+    if (packet.retain) retained.set(topic, (JSON.parse(payload.toString()) as { state: string }).state);
+  });
+  await late.subscribeAsync('cams/+/state', { qos: 1 });
+  const end = Date.now() + 5000;
+  while (retained.size < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  await late.endAsync();
+  assert.deepEqual(Object.fromEntries(retained), {
+    'cams/line1/state': 'stopped',
+    'cams/line2/state': 'stopped',
+  });
+
   for (const c of ['line1', 'line2']) {
     const rs = results.filter((r) => r.cameraId === c);
     const odd = rs.filter((r) => r.reason !== 'pass' && !/queue was full/.test(r.detail ?? ''));
