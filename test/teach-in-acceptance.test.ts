@@ -42,14 +42,9 @@ test('pinpoint train with the defaults: pixel AUROC ≥ 0.95, image AUROC ≥ 0.
     });
   }
 
-  // One onnxruntime thread: on the shared test box two spinning threads are slower than one (measured
-  // 67 vs 46 ms a step). Thread count does not change the results.
-  const r = await runCli(
-    ['train', '--model', bundle, '--images', imgDir, '--device', 'cpu', '--threads', '1', '--json'],
-    {
-      timeoutMs: 240_000,
-    },
-  );
+  const r = await runCli(['train', '--model', bundle, '--images', imgDir, '--device', 'cpu', '--json'], {
+    timeoutMs: 240_000,
+  });
   assert.equal(r.code, 0, r.stderr);
   const summary = JSON.parse(r.stdout) as {
     steps: number;

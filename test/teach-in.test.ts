@@ -21,7 +21,7 @@ import {
   TeachInError,
   type TeachInOptions,
 } from '../src/teach/teach-in.js';
-import { NonFiniteLossError } from '../src/teach/trainer.js';
+import { NonFiniteLossError, trainThreads } from '../src/teach/trainer.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pinpoint-teach-'));
 const DEV = { depth: 2, dim: 16, heads: 2, registers: 1, posGrid: 8 };
@@ -166,6 +166,13 @@ describe('teach-in', () => {
     });
     assert.deepEqual([b.stoppedBy, b.steps, b.epochs], ['max-steps', 10, 5]);
     assert.equal(b.manifest.training?.epochsSetting, 'auto');
+  });
+
+  test('training threads: one for small steps unless set, all cores for ViT-B-sized ones', () => {
+    assert.equal(trainThreads(undefined, 1024, 64, 64), 1);
+    assert.equal(trainThreads(0, 1024, 256, 256), 1);
+    assert.equal(trainThreads(undefined, 4096, 768, 768), 0, '0 = onnxruntime default (all cores)');
+    assert.equal(trainThreads(3, 1024, 64, 64), 3, 'an explicit count is kept');
   });
 
   test('planned epochs and the plateau test', () => {
