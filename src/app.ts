@@ -8,11 +8,11 @@ import { resolve } from 'node:path';
 import { EMPTY, NEVER, Subject, catchError, merge, retry, takeUntil, timer } from 'rxjs';
 import type { Observable, Subscription } from 'rxjs';
 import type { CameraConfig, Config } from './config/schema.js';
-import { loadBundle } from './model/bundle.js';
+import { readManifest } from './model/bundle.js';
 import { Engine } from './pipeline/engine.js';
-import type { EngineCamera, EngineModel, EngineStats } from './pipeline/engine.js';
-import { openAnomalyModel } from './pipeline/inference.js';
-import type { AnomalyModel } from './pipeline/inference.js';
+import type { EngineCamera, EngineStats } from './pipeline/engine.js';
+import { openModelInWorker } from './pipeline/worker-model.js';
+import type { WorkerModel } from './pipeline/worker-model.js';
 import { resolveVerdictSettings } from './pipeline/verdict.js';
 import { createMqttSink } from './sinks/mqtt.js';
 import type { MqttSink } from './sinks/mqtt.js';
@@ -20,11 +20,11 @@ import type { Sink } from './sinks/types.js';
 import { sourcePlugin } from './sources/registry.js';
 import type { Frame, SourcePlugin, SourceState } from './sources/types.js';
 import type { Logger } from './util/log.js';
-import { createLogger } from './util/log.js';
+import { createLogger, levelFromEnv } from './util/log.js';
 import type { Notifier } from './util/systemd.js';
 import { createNotifier } from './util/systemd.js';
 
-/** TEST ONLY: every inference call waits this many ms first (the deadline tests need slow inference). */
+/** TEST ONLY: every inference call blocks the inference thread this many ms first (deadline tests). */
 export const TEST_INFER_DELAY_ENV = 'PINPOINT_TEST_INFER_DELAY_MS';
 
 /** A config that cannot run (no model, no cameras, a camera type this build lacks): exit 2, not a crash. */
@@ -45,7 +45,7 @@ export interface AppOptions {
   sinks?: Sink[];
   /** false: no MQTT sink at all (the demo's fallback when no broker is installed). Default true. */
   mqtt?: boolean;
-  /** TEST ONLY: slows every inference call (see TEST_INFER_DELAY_ENV). */
+  /** TEST ONLY: every inference call blocks the inference thread this long first (see TEST_INFER_DELAY_ENV). */
   testInferDelayMs?: number;
   /** How often the engine's counters are logged (ms; 0: never). Default 60 s. */
   statsEveryMs?: number;
@@ -55,7 +55,7 @@ export interface App {
   readonly engine: Engine;
   /** Absent when started with `mqtt: false`. */
   readonly mqtt: MqttSink | undefined;
-  readonly model: AnomalyModel;
+  readonly model: WorkerModel;
   /** Resolves once the app has stopped: all finite sources ended, or stop() was called. */
   readonly done: Promise<void>;
   /** Stops the sources, drains what is in flight, stops the sinks. Idempotent. */
@@ -78,18 +78,6 @@ function enabledCameras(config: Config): Camera[] {
   }
   if (out.length === 0) throw new AppConfigError('no enabled cameras in the config');
   return out;
-}
-
-function slowed(model: AnomalyModel, ms: number): EngineModel {
-  return {
-    size: model.size,
-    grid: model.grid,
-    modelId: model.modelId,
-    run: async (pixels, batch) => {
-      await new Promise((r) => setTimeout(r, ms));
-      return model.run(pixels, batch);
-    },
-  };
 }
 
 /** Restarts a source that errors (a plug-in bug: recoverable faults are handled inside it), with backoff. */
@@ -120,8 +108,9 @@ export async function startApp(o: AppOptions): Promise<App> {
   const cameras = enabledCameras(config);
   if (!config.model) throw new AppConfigError('model.path is not set: pinpoint run needs a model bundle');
 
-  const bundle = loadBundle(resolve(o.configDir, config.model.path));
-  const m = bundle.manifest;
+  // The manifest only: the worker loads (and verifies) the weights, so they are never held twice.
+  const bundleDir = resolve(o.configDir, config.model.path);
+  const m = readManifest(bundleDir);
   if (m.teacher.devTeacher)
     log.warn('the model uses a DEV TEACHER (random weights, not a real backbone): for tests and demos only');
   if (config.pipeline.inputSize !== m.input.size) {
@@ -130,12 +119,15 @@ export async function startApp(o: AppOptions): Promise<App> {
       'pipeline.inputSize differs from the bundle: the bundle was built for its size, which is used',
     );
   }
-  const model = await openAnomalyModel(bundle, {
+  // In a worker thread: onnxruntime-node runs sessions synchronously on the calling thread.
+  const model = await openModelInWorker(bundleDir, {
     device: config.inference.device,
     threads: config.inference.threads,
     fp16: config.inference.fp16,
     cacheDir: config.model.cacheDir ? resolve(o.configDir, config.model.cacheDir) : undefined,
-    log,
+    logLevel: levelFromEnv(config.logging.level),
+    logPretty: config.logging.pretty,
+    testDelayMs: o.testInferDelayMs,
   });
   const delay = o.testInferDelayMs ?? 0;
   if (delay > 0) log.warn({ ms: delay }, `TEST ONLY: inference slowed by ${delay} ms per batch`);
@@ -157,7 +149,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     });
   }
   const engine = new Engine({
-    model: delay > 0 ? slowed(model, delay) : model,
+    model,
     cameras: engineCameras,
     maxBatch: config.pipeline.batch.maxBatch,
     maxWaitMs: config.pipeline.batch.maxWaitMs,

@@ -186,7 +186,7 @@ describe('correlateTriggers', () => {
         e: t('t', 'E', 5),
         f: t('t', 'F', 6), // third waiting: A is given up
       });
-      const frames = hot('100ms |');
+      const frames = hot<PartFrame>('100ms |');
       expectObservable(frames.pipe(correlateTriggers(triggers, setup(s, noFrame, [])))).toBe('100ms |');
     });
     assert.deepEqual(noFrame, [

@@ -3,9 +3,16 @@
 import type { Command } from 'commander';
 import { AppConfigError, TEST_INFER_DELAY_ENV, startApp } from '../app.js';
 import { loadConfigFile } from '../config/load.js';
-import { BundleError } from '../model/bundle.js';
-import { InferenceError } from '../pipeline/inference.js';
 import { CliError, EXIT } from './exit.js';
+
+/** A model that cannot be opened: a clear message and exit 1, not a stack trace (names survive the worker). */
+const MODEL_ERRORS = new Set([
+  'BundleError',
+  'ManifestError',
+  'WeightsError',
+  'SafetensorsError',
+  'InferenceError',
+]);
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
 
@@ -25,7 +32,7 @@ export async function runDaemon(configFile: string): Promise<void> {
     app = await startApp({ config, configDir: dir, testInferDelayMs: testDelay() });
   } catch (e) {
     if (e instanceof AppConfigError) throw new CliError(`pinpoint run: ${e.message}`, EXIT.usage);
-    if (e instanceof BundleError || e instanceof InferenceError || (e as Error).name === 'WeightsError')
+    if (MODEL_ERRORS.has((e as Error).name))
       throw new CliError(`pinpoint run: ${(e as Error).message}`, EXIT.failure);
     throw e;
   }

@@ -12,11 +12,14 @@ import { computeLetterbox, letterbox } from './letterbox.js';
 export class BufferPool {
   private readonly free: Uint8Array[] = [];
 
+  /** `shared`: over SharedArrayBuffers, so a worker thread can read a batch without a copy here. */
   constructor(
     readonly count: number,
     readonly bytes: number,
+    shared = false,
   ) {
-    for (let i = 0; i < count; i++) this.free.push(new Uint8Array(bytes));
+    for (let i = 0; i < count; i++)
+      this.free.push(new Uint8Array(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes)));
   }
 
   get available(): number {
@@ -85,10 +88,10 @@ export interface Ran<B> {
 }
 
 /**
- * Runs each batch through `run`, one at a time, in order. When a run resolves, `done(batch)` returns its
- * resources (buffer, batcher credit: the next batch may be closed and prepared at once), the next waiting
- * batch is started, and only then is the finished one emitted for post-processing. The waiting list is
- * bounded by the batcher's credits. An empty batch skips `run`.
+ * Runs each batch through `run`, one at a time, in order. When a run resolves, the next waiting batch is
+ * started, then `done(batch)` returns its resources (buffer, batcher credit: the next batch may be closed and
+ * prepared while the session works), and only then is the finished one emitted for post-processing. The
+ * waiting list is bounded by the batcher's credits. An empty batch skips `run`.
  * Completes when the source has completed and the last run has been emitted.
  */
 export function inferSerially<B extends { frames: readonly unknown[] }>(
@@ -106,12 +109,12 @@ export function inferSerially<B extends { frames: readonly unknown[] }>(
 
       const finish = (batch: B, r: Omit<Ran<B>, 'batch'>): void => {
         busy = false;
-        // Resources first: the batcher may close the next batch into the freed buffer right now, and the
-        // session starts on it before this batch's frames are post-processed.
         emitting = true;
+        // The session first: a batch already prepared starts now. Then the resources: the batcher may close
+        // the next batch into the freed buffer (it starts at once if none was waiting). Post-processing last.
+        if (!closed) start();
         done(batch);
         if (closed) return;
-        start();
         subscriber.next({ batch, ...r });
         emitting = false;
         if (sourceDone && !busy && waiting.length === 0) subscriber.complete();

@@ -39,6 +39,8 @@ export interface EngineModel {
   readonly modelId: string;
   /** pixels: B·S·S·3 bytes; resolves to B·g·g Δ values. Called with one batch in flight at a time. */
   run(pixels: Uint8Array, batch: number): Promise<Float32Array>;
+  /** The model wants its input over shared memory (it runs in a worker thread: worker-model.ts). */
+  readonly sharedInput?: boolean;
 }
 
 export interface EngineCamera {
@@ -133,7 +135,9 @@ export class Engine {
       channels: 3 as const,
       data: new Uint8Array(64 * 48 * 3).fill(128),
     };
-    const pixels = new Uint8Array(S * S * 3);
+    const pixels = new Uint8Array(
+      model.sharedInput ? new SharedArrayBuffer(S * S * 3) : new ArrayBuffer(S * S * 3),
+    );
     const lb = computeLetterbox(image.width, image.height, S);
     letterbox(image, S, pixels);
     const grid = await model.run(pixels, 1);
@@ -172,7 +176,7 @@ export class Engine {
       this.ledger = ledger;
       this.ledgerStats = ledger.stats;
       const credit$ = new Subject<void>();
-      const pool = new BufferPool(CREDITS, this.o.maxBatch * S * S * 3);
+      const pool = new BufferPool(CREDITS, this.o.maxBatch * S * S * 3, model.sharedInput === true);
 
       const admit = (f: EngineFrame): Job | null => {
         const ref: PartRef = {

@@ -1,0 +1,65 @@
+// The model in a worker thread: same numbers as the session on this thread, the event loop stays free while it
+// runs, and its errors keep their class (the CLI's exit codes depend on it).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BundleError, createBundle, loadBundle } from '../src/model/bundle.js';
+import { writeDevTeacher } from '../src/model/dev-teacher.js';
+import { openAnomalyModel } from '../src/pipeline/inference.js';
+import { openModelInWorker } from '../src/pipeline/worker-model.js';
+import type { WorkerModel } from '../src/pipeline/worker-model.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pinpoint-worker-'));
+const bundle = join(dir, 'model');
+
+describe('model in a worker thread', () => {
+  let model: WorkerModel;
+  before(async () => {
+    writeDevTeacher(join(dir, 't.safetensors'), { depth: 2, dim: 16, heads: 2, seed: 1 });
+    createBundle({ teacherPath: join(dir, 't.safetensors'), outDir: bundle, size: 56, layers: [1, 2] });
+    model = await openModelInWorker(bundle, {
+      device: 'cpu',
+      threads: 1,
+      logLevel: 'silent',
+      testDelayMs: 150,
+    });
+  });
+  after(async () => {
+    await model?.release();
+  });
+
+  test('the same Δ grids as a session on this thread; the event loop runs meanwhile', async () => {
+    const S = model.size;
+    assert.deepEqual([S, model.grid, model.provider], [56, 4, 'cpu']);
+    const pixels = new Uint8Array(new SharedArrayBuffer(2 * S * S * 3));
+    for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 7919) % 251;
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    const out = await model.run(pixels, 2); // blocks the worker 150 ms (test delay) plus the run
+    clearInterval(timer);
+    assert.ok(ticks >= 8, `only ${ticks} timer ticks while the model ran`);
+    const local = await openAnomalyModel(loadBundle(bundle), { device: 'cpu', threads: 1 });
+    try {
+      const want = await local.run(Uint8Array.from(pixels), 2);
+      assert.deepEqual(out, want);
+    } finally {
+      await local.release();
+    }
+  });
+
+  test('input that is not shared memory, or the wrong size, is refused', async () => {
+    const S = model.size;
+    await assert.rejects(model.run(new Uint8Array(S * S * 3), 1), /SharedArrayBuffer/);
+    await assert.rejects(model.run(new Uint8Array(new SharedArrayBuffer(S * S * 3)), 2), /not a batch of 2/);
+  });
+
+  test('a bundle that cannot be opened fails with its own error class and message', async () => {
+    await assert.rejects(openModelInWorker(join(dir, 'nope'), { logLevel: 'silent' }), (e: Error) => {
+      assert.ok(e instanceof BundleError, `${e.name}: ${e.message}`);
+      assert.match(e.message, /nope/);
+      return true;
+    });
+  });
+});
