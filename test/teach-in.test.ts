@@ -3,7 +3,7 @@
 // teach-in-acceptance.test.ts.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBundle, readManifest } from '../src/model/bundle.js';
@@ -22,6 +22,8 @@ import {
   type TeachInOptions,
 } from '../src/teach/teach-in.js';
 import { NonFiniteLossError, trainThreads } from '../src/teach/trainer.js';
+import { writeImage } from '../src/util/image-io.js';
+import { runCli } from './helpers/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pinpoint-teach-'));
 const DEV = { depth: 2, dim: 16, heads: 2, registers: 1, posGrid: 8 };
@@ -185,5 +187,41 @@ describe('teach-in', () => {
     const flat = [...falling, ...Array.from({ length: 20 }, () => 0.0245)];
     assert.equal(plateaued(flat, 10, 0.01), true);
     assert.equal(plateaued(falling.slice(0, 15), 10, 0.01), false, 'needs two windows');
+  });
+});
+
+describe('pinpoint train (CLI)', () => {
+  test('skips and reports unreadable files; an empty folder is a clear error', async () => {
+    const dir = bundle();
+    const imgs = join(tmp, 'cli-good');
+    mkdirSync(join(imgs, 'sub'), { recursive: true });
+    images.slice(0, 4).forEach((im, i) => writeImage(join(imgs, i % 2 ? 'sub' : '', `g${i}.png`), im));
+    writeFileSync(join(imgs, 'broken.png'), 'not a png');
+    const r = await runCli([
+      'train',
+      '--model',
+      dir,
+      '--images',
+      imgs,
+      '--epochs',
+      '2',
+      '--device',
+      'cpu',
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { images: Record<string, number>; epochs: number };
+    assert.deepEqual(out.images, { train: 3, holdout: 1, skipped: 1 });
+    assert.equal(out.epochs, 2);
+    assert.match(r.stderr, /broken\.png","reason":"not a decodable image","msg":"unreadable image skipped"/);
+    assert.match(r.stderr, /DEV TEACHER/);
+    assert.ok(readManifest(dir).thresholds);
+
+    mkdirSync(join(tmp, 'cli-empty'));
+    const e = await runCli(['train', '--model', dir, '--images', join(tmp, 'cli-empty')]);
+    assert.equal(e.code, 1);
+    assert.match(e.stderr, /cli-empty: contains no images/);
+    const u = await runCli(['train', '--model', dir]);
+    assert.equal(u.code, 2, 'missing --images is a usage error');
   });
 });

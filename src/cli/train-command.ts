@@ -232,9 +232,10 @@ class ProgressBar {
   constructor(private readonly out: NodeJS.WriteStream) {}
 
   update(p: TeachInProgress): void {
+    // Epoch ends are in the step line already (and come every few milliseconds in few-shot runs).
+    if (p.phase === 'epoch') return;
     const now = performance.now();
-    const final =
-      (p.phase === 'features' && p.done === p.total) || p.phase === 'epoch' || p.phase === 'calibrate';
+    const final = (p.phase === 'features' && p.done === p.total) || p.phase === 'calibrate';
     if (!final && now - this.last < 100) return;
     this.last = now;
     let text: string;
@@ -252,21 +253,24 @@ class ProgressBar {
           : `training ${bar(p.step / p.steps)} step ${p.step}/${p.steps} epoch ${p.epoch}/${p.epochs} ` +
             `loss ${p.loss.toFixed(4)} ETA ${duration(p.etaSeconds)}`;
         break;
-      case 'epoch':
-        return;
       case 'calibrate':
         text = `calibrating on ${p.total} held-out images`;
         break;
     }
-    const width = (this.out.columns ?? 100) - 1;
+    const width = this.width();
     this.out.write(`\r${text.slice(0, width).padEnd(width)}`);
     this.shown = true;
   }
 
   clear(): void {
     if (!this.shown) return;
-    this.out.write(`\r${' '.repeat((this.out.columns ?? 100) - 1)}\r`);
+    this.out.write(`\r${' '.repeat(this.width())}\r`);
     this.shown = false;
+  }
+
+  /** Terminal width less one (no wrap); 0 when the size is unknown (e.g. under `script`). */
+  private width(): number {
+    return Math.max(20, (this.out.columns || 100) - 1);
   }
 }
 
