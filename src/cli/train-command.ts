@@ -3,10 +3,11 @@
 // goes to stdout (JSON with --json). Ctrl-C stops after the current step; --resume continues from the
 // last finished epoch.
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadImages, ImageFolderError } from '../model/image-folder.js';
 import { createLogger, type Logger } from '../util/log.js';
-import { CheckpointError } from '../teach/checkpoint.js';
+import { checkpointPath, CheckpointError } from '../teach/checkpoint.js';
 import { DEFAULT_RULE } from '../teach/calibrate.js';
 import {
   DEFAULT_BATCH_IMAGES,
@@ -161,9 +162,10 @@ async function train(o: TrainOpts): Promise<void> {
   } catch (e) {
     bar?.clear();
     if (controller.signal.aborted) {
+      const resumable = existsSync(checkpointPath(resolve(o.model)));
       throw new CliError(
-        `teach-in interrupted; no model was written. \`pinpoint train ... --resume\` continues from the last ` +
-          `finished epoch`,
+        'teach-in interrupted; no model was written.' +
+          (resumable ? ' `pinpoint train ... --resume` continues from the last finished epoch.' : ''),
         130,
       );
     }
