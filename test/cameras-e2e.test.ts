@@ -96,7 +96,15 @@ test('pinpoint run: a GigE and an RTSP camera batched together, verdicts for bot
   } finally {
     child.kill('SIGTERM');
   }
-  assert.equal(await exited, 0, out.slice(-3000));
+  // pinpoint drains on SIGTERM; bounded here so a hung shutdown fails the test instead of hanging it.
+  let hung: NodeJS.Timeout | undefined;
+  const code = await Promise.race([
+    exited,
+    new Promise<'hung'>((r) => (hung = setTimeout(() => r('hung'), 30000))),
+  ]);
+  clearTimeout(hung);
+  if (code === 'hung') child.kill('SIGKILL');
+  assert.equal(code, 0, out.slice(-3000));
   await client.endAsync();
 
   // The states are retained: a client connecting after the run still reads each camera's last state.
