@@ -4,6 +4,7 @@
 // Shutdown (stop()): the sources are stopped, the frames already in the pipeline are inspected (their verdicts
 // published; any part still undecided gets its fail-safe verdict from its deadline, so the drain needs at most
 // the deadline plus a margin), then the sinks flush and stop (MQTT publishes `stopped`) and the model is released.
+import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { EMPTY, NEVER, Subject, catchError, merge, retry, takeUntil, timer } from 'rxjs';
 import type { Observable, Subscription } from 'rxjs';
@@ -129,6 +130,12 @@ export async function startApp(o: AppOptions): Promise<App> {
     logPretty: config.logging.pretty,
     testDelayMs: o.testInferDelayMs,
   });
+  if (model.provider === 'cpu' && config.inference.threads === 0 && cpus().length > 1) {
+    log.info(
+      { cores: cpus().length },
+      'inference on the CPU with all cores: inference.threads = cores - 1 leaves one to the pipeline and is usually faster (docs/pipeline.md)',
+    );
+  }
   const delay = o.testInferDelayMs ?? 0;
   if (delay > 0) log.warn({ ms: delay }, `TEST ONLY: inference slowed by ${delay} ms per batch`);
 

@@ -16,6 +16,7 @@ import {
   readFileSync,
   writeFileSync,
 } from 'node:fs';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import mqtt from 'mqtt';
 import { stringify } from 'yaml';
@@ -215,7 +216,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     cameras,
     pipeline: { inputSize: o.size, batch: { maxBatch: 4, maxWaitMs: 20 } },
     model: { path: 'model' },
-    inference: { device: 'auto' },
+    // One core left to the pipeline's main thread (docs/pipeline.md).
+    inference: { device: 'auto', threads: Math.max(1, cpus().length - 1) },
     verdict: { deadlineMs: 2000, failSafe: 'reject' },
     mqtt: { url: url ?? 'mqtt://127.0.0.1:1883', topicPrefix: TOPIC_PREFIX, outbox: { dir: 'outbox' } },
     logging: { level: 'info', pretty: 'never' },
