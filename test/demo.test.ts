@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { formatVerdictLine, judge } from '../src/demo/verdict-line.js';
 import type { InspectionResult } from '../src/pipeline/result.js';
@@ -92,6 +93,45 @@ describe('pinpoint demo', () => {
     assert.match(r.stdout, /status: online/);
     assert.match(r.stdout, /status: stopped/);
     assert.match(r.stdout, /6 parts, \d+ rejected/);
+  });
+
+  test('a demo killed outright (SIGKILL) leaves neither the daemon nor the broker behind', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--dir', dir, '--size', '56', '--fps', '5'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const until = Date.now() + 60000;
+    while (!/(left|right)-1 /.test(out)) {
+      if (Date.now() > until || child.exitCode !== null) assert.fail(`no verdicts:\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const daemonPid = Number(/\(pid (\d+)/.exec(out)![1]);
+    const port = Number(/mosquitto mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(out)![1]);
+    child.kill('SIGKILL');
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const listening = () =>
+      new Promise<boolean>((resolve) => {
+        const s = connect(port, '127.0.0.1');
+        s.once('connect', () => (s.destroy(), resolve(true)));
+        s.once('error', () => resolve(false));
+      });
+    const deadline = Date.now() + 15000;
+    while (alive(daemonPid) || (await listening())) {
+      if (Date.now() > deadline)
+        assert.fail(`left behind: daemon ${alive(daemonPid)}, broker ${await listening()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
 
   test('Ctrl-C stops the daemon first (status stopped), then the broker; exit 0; the taught model is reused', async () => {

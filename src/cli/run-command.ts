@@ -46,11 +46,19 @@ export async function runDaemon(configFile: string): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Started by a supervisor over an IPC channel (pinpoint demo): stop when it goes away, even if it was killed
+  // outright, so no daemon is left behind. The channel itself must not keep a stopped daemon alive.
+  const onParentGone = (): void => void app.stop('parent process gone');
+  if (process.channel) {
+    process.channel.unref();
+    process.once('disconnect', onParentGone);
+  }
   try {
     await app.done;
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('disconnect', onParentGone);
   }
   // Everything is closed; a handle some library forgot must not keep a stopped daemon alive.
   setTimeout(() => process.exit(process.exitCode ?? EXIT.ok), 3000).unref();

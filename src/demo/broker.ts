@@ -56,7 +56,7 @@ async function listening(port: number, timeoutMs: number, child: ChildProcess): 
     if (ok) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`mosquitto did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
+  throw new Error(`mosquitto did not listen on 127.0.0.1:${port} within ${timeoutMs} ms (see its log)`);
 }
 
 /**
@@ -77,22 +77,37 @@ export async function startLocalMosquitto(binary: string, dir: string): Promise<
       `log_dest file ${join(dir, 'mosquitto.log')}`,
     ].join('\n') + '\n',
   );
-  const child = spawn(binary, ['-c', conf], { stdio: 'ignore', detached: true });
+  // Behind a shell that waits for the end of its stdin (our pipe): if the demo dies without stopping the
+  // broker (even by SIGKILL), the pipe closes and the shell stops mosquitto; no broker is left behind.
+  const child = spawn(
+    '/bin/sh',
+    [
+      '-c',
+      'exec 3<&0; "$0" -c "$1" </dev/null & pid=$!; read _ <&3; kill $pid 2>/dev/null; wait $pid',
+      binary,
+      conf,
+    ],
+    { stdio: ['pipe', 'ignore', 'ignore'], detached: true },
+  );
+  // Neither the shell nor our end of its pipe may keep the demo alive: when the demo ends, the pipe closes.
+  child.unref();
+  (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
   const broker: LocalBroker = {
     url: `mqtt://127.0.0.1:${port}`,
     process: child,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
+      child.ref(); // wait for it here
       await new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
-        child.kill('SIGTERM');
+        child.stdin?.end(); // the shell stops mosquitto and waits for it
       });
     },
   };
   try {
     await listening(port, 5000, child);
   } catch (e) {
-    child.kill('SIGKILL');
+    child.stdin?.end();
     throw e;
   }
   return broker;

@@ -240,8 +240,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const daemon: ChildProcess = spawn(
     process.execPath,
     [...process.execArgv, process.argv[1], 'run', '--config', configFile],
-    // Own process group: the terminal's Ctrl-C reaches only the demo, which then stops the daemon first.
-    { stdio: ['ignore', logFd, logFd], detached: true },
+    // Own process group: the terminal's Ctrl-C reaches only the demo, which then stops the daemon first. The
+    // IPC channel makes the daemon stop by itself if the demo dies without cleaning up (e.g. SIGKILL).
+    { stdio: ['ignore', logFd, logFd, 'ipc'], detached: true },
   );
   closeSync(logFd);
   const exited = new Promise<number | null>((r) => daemon.once('exit', (code) => r(code)));
@@ -279,7 +280,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   let signals = 0;
   let stopping: Promise<void> | null = null;
   const killAll = (): void => {
-    for (const c of [daemon, broker?.process]) if (c && c.exitCode === null) c.kill('SIGKILL');
+    if (daemon.exitCode === null) daemon.kill('SIGKILL');
+    broker?.process.stdin?.end(); // its shell stops mosquitto (it would also when our end of the pipe closes)
   };
   const onExit = (): void => killAll();
   process.on('exit', onExit);
@@ -300,6 +302,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   const code = await exited;
+  if (daemon.connected) daemon.disconnect();
   await Promise.race([stoppedStatus, new Promise((r) => setTimeout(r, 1000))]);
   await new Promise<void>((r) => sub.end(false, {}, () => r()));
   await broker?.stop();
