@@ -110,6 +110,10 @@ describe('pinpoint doctor', () => {
     assert.equal(get('gstreamer rtspsrc').ok, true);
     assert.ok(checks.some((c) => c.name === 'gstreamer aravissrc'));
     assert.equal(get('gstreamer h264 decoder').ok, true);
+    // Not required without a GigE camera, but always reported with the value found.
+    const rmem = get('gige receive buffer');
+    assert.equal(rmem.required, false);
+    assert.match(rmem.detail, /^net\.core\.rmem_default=\d+/);
   });
 
   test('with --config: the broker answers → exit 0', async () => {

@@ -252,7 +252,8 @@ async function openSession(
   }
   const ort = await import('onnxruntime-node');
   const candidates = device === 'auto' ? AUTO_ORDER : [device];
-  const probed = await probeOnce();
+  // The CPU needs no probe; probing loads the GPU provider libraries (and Dawn's Vulkan warnings) for nothing.
+  const probed = device === 'cpu' ? [] : await probeOnce();
   const cacheDir = resolveCacheDir(bundle.dir, opts.cacheDir);
   if (!cacheDir)
     log?.warn(
