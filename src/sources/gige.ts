@@ -13,9 +13,8 @@
 // Not supported yet: software trigger over MQTT (needs a command channel into the process that holds the
 // camera's control privilege; gst-launch has none). `softwareTrigger: true` errors the camera's stream.
 import { readFileSync } from 'node:fs';
-import { defer, type Observable } from 'rxjs';
 import type { CameraConfig } from '../config/schema.js';
-import type { Frame, SourceContext, SourcePlugin } from './types.js';
+import type { SourcePlugin } from './types.js';
 import {
   PipelineValueError,
   capsFilter,
@@ -25,7 +24,7 @@ import {
   link,
   type PropValue,
 } from './gst-pipeline.js';
-import { gstFrames, type GstProcessSpec } from './gst-process.js';
+import { gstSourcePlugin, type GstProcessSpec } from './gst-process.js';
 
 export type GigeConfig = Extract<CameraConfig, { type: 'gige' }>;
 export type GigePixelFormat = GigeConfig['pixelFormat'];
@@ -181,14 +180,7 @@ export function gigeSpec(cfg: GigeConfig, opts: GigeOptions = {}): GstProcessSpe
 }
 
 export function createGigeSource(opts: GigeOptions = {}): SourcePlugin<'gige'> {
-  return {
-    type: 'gige',
-    create(id: string, cfg: GigeConfig, ctx: SourceContext): Observable<Frame> {
-      // Deferred: a config the source cannot run errors this camera's stream (logged, state reported,
-      // retried by the app) instead of throwing out of the app's start-up and taking every camera down.
-      return defer(() => gstFrames(id, gigeSpec(cfg, opts), ctx));
-    },
-  };
+  return gstSourcePlugin('gige', (cfg) => gigeSpec(cfg, opts));
 }
 
 export const gigeSource: SourcePlugin<'gige'> = createGigeSource();

@@ -8,8 +8,9 @@
 //   connecting → (child failed / no first frame in time) backoff → connecting;  any → stopped (unsubscribe)
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { Observable } from 'rxjs';
-import type { Frame, FramePixels, SourceContext, SourceState } from './types.js';
+import { defer, Observable } from 'rxjs';
+import type { CameraConfig } from '../config/schema.js';
+import type { Frame, FramePixels, SourceContext, SourcePlugin, SourceState } from './types.js';
 import { GdpReader } from './gdp.js';
 import { CameraClock } from './camera-clock.js';
 import { FRAME_FD, parseRawVideoCaps, redactText, type RawVideoCaps } from './gst-pipeline.js';
@@ -298,6 +299,18 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
  * later ones are consequences ("state change failed", "pipeline doesn't want to preroll") — else the
  * last ERROR/WARNING line, else the last line.
  */
+/**
+ * A camera plug-in that runs one supervised gst-launch child per camera, from a pure spec builder.
+ * Deferred: a config the source cannot run errors this camera's stream (logged, state reported, retried by
+ * the app) instead of throwing out of the app's start-up and taking every camera down.
+ */
+export function gstSourcePlugin<T extends 'gige' | 'rtsp'>(
+  type: T,
+  spec: (cfg: Extract<CameraConfig, { type: T }>) => GstProcessSpec,
+): SourcePlugin<T> {
+  return { type, create: (id, cfg, ctx) => defer(() => gstFrames(id, spec(cfg), ctx)) };
+}
+
 export function lastErrorLine(stderr: string): string {
   const lines = stderr
     .split('\n')

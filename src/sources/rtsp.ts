@@ -7,10 +7,9 @@
 // wall time with RTCP sender reports, which cheap cameras get wrong).
 // Note: like any argv, the child's command line (including user-pw) is readable in /proc by other local
 // users unless /proc is mounted hidepid=2 or the unit sets ProtectProc=invisible.
-import { defer, type Observable } from 'rxjs';
 import type { CameraConfig } from '../config/schema.js';
 import { redactUrl } from '../config/redact.js';
-import type { Frame, SourceContext, SourcePlugin } from './types.js';
+import type { SourcePlugin } from './types.js';
 import {
   PipelineValueError,
   capsFilter,
@@ -19,7 +18,7 @@ import {
   frameSinkTokens,
   link,
 } from './gst-pipeline.js';
-import { gstFrames, type GstProcessSpec } from './gst-process.js';
+import { gstSourcePlugin, type GstProcessSpec } from './gst-process.js';
 
 export type RtspConfig = Extract<CameraConfig, { type: 'rtsp' }>;
 
@@ -89,14 +88,7 @@ export function rtspSpec(cfg: RtspConfig, opts: RtspOptions = {}): GstProcessSpe
 }
 
 export function createRtspSource(opts: RtspOptions = {}): SourcePlugin<'rtsp'> {
-  return {
-    type: 'rtsp',
-    create(id: string, cfg: RtspConfig, ctx: SourceContext): Observable<Frame> {
-      // Deferred: a config the source cannot run errors this camera's stream (logged, state reported,
-      // retried by the app) instead of throwing out of the app's start-up and taking every camera down.
-      return defer(() => gstFrames(id, rtspSpec(cfg, opts), ctx));
-    },
-  };
+  return gstSourcePlugin('rtsp', (cfg) => rtspSpec(cfg, opts));
 }
 
 export const rtspSource: SourcePlugin<'rtsp'> = createRtspSource();
