@@ -4,9 +4,9 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { freePort, waitForPort } from '../util/net.js';
 
 export interface LocalBroker {
   url: string;
@@ -30,39 +30,6 @@ export function findMosquitto(): string | null {
   return null;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function listening(port: number, timeoutMs: number, child: ChildProcess): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (child.exitCode !== null) throw new Error(`mosquitto exited with status ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`mosquitto did not listen on 127.0.0.1:${port} within ${timeoutMs} ms (see its log)`);
-}
-
-/**
- * Starts mosquitto on 127.0.0.1 (anonymous access: loopback only) with its config and log in `dir`. It runs
- * in its own process group, so a Ctrl-C on the terminal reaches the demo, which stops it last.
- */
 export async function startLocalMosquitto(binary: string, dir: string): Promise<LocalBroker> {
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
@@ -105,7 +72,9 @@ export async function startLocalMosquitto(binary: string, dir: string): Promise<
     },
   };
   try {
-    await listening(port, 5000, child);
+    await waitForPort(port, 5000, 'mosquitto (see its log)', () =>
+      child.exitCode !== null ? `mosquitto exited with status ${child.exitCode}` : null,
+    );
   } catch (e) {
     child.stdin?.end();
     throw e;

@@ -1,9 +1,12 @@
 // Starts a real Mosquitto broker on a free loopback port for a test, and stops it afterwards.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { freePort, waitForPort } from '../../src/util/net.js';
+
+// Tests import freePort from here too.
+export { freePort };
 
 export interface Broker {
   port: number;
@@ -15,34 +18,6 @@ export interface Broker {
   stop(): Promise<void>;
   /** Starts the broker again on the same port (after stop()). */
   restart(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`mosquitto did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
 }
 
 export interface MosquittoOptions {
@@ -105,10 +80,10 @@ export async function startMosquitto(options: string | MosquittoOptions = ''): P
     async restart() {
       await broker.stop();
       broker.process = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
-      await waitForPort(port, 5000);
+      await waitForPort(port, 5000, 'mosquitto');
     },
   };
   broker.process = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
-  await waitForPort(port, 5000);
+  await waitForPort(port, 5000, 'mosquitto');
   return broker;
 }
