@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeDevTeacher } from '../src/model/dev-teacher.js';
 import { BundleError, createBundle, loadBundle, readManifest, saveStudents } from '../src/model/bundle.js';
-import { computeModelId, ManifestError, parseManifest } from '../src/model/manifest.js';
+import { computeModelId, ManifestError, parseManifest, resizeModeOf } from '../src/model/manifest.js';
+import { openAnomalyModel } from '../src/pipeline/inference.js';
 import { initStudents } from '../src/model/students.js';
 
 const DEV = { depth: 3, dim: 32, heads: 2, posGrid: 6, seed: 3 };
@@ -61,6 +62,27 @@ describe('bundle', () => {
     // Same inputs → same modelId; a different seed → different students → different id.
     const other = fresh('seed2', { seed: 2 });
     assert.notEqual(readManifest(other).modelId, m.modelId);
+  });
+
+  test('the resize mode is recorded, defaults to fast, reads as area when absent, and reaches the model', async () => {
+    assert.equal(readManifest(fresh('resize-default')).input.resize, 'fast');
+    const dir = fresh('resize-area', { resize: 'area' });
+    const m = readManifest(dir);
+    assert.equal(resizeModeOf(m), 'area');
+    const model = await openAnomalyModel(loadBundle(dir), { device: 'cpu', threads: 1 });
+    try {
+      assert.equal(model.resize, 'area', 'inference letterboxes as the bundle was taught');
+    } finally {
+      await model.release();
+    }
+    // A bundle from before the field existed was taught with what is now 'area'.
+    const legacy = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+      input: { resize?: string };
+    };
+    delete legacy.input.resize;
+    assert.equal(resizeModeOf(parseManifest(legacy, 'legacy.json')), 'area');
+    legacy.input.resize = 'nearest';
+    assert.throws(() => parseManifest(legacy, 'bad.json'), /input\.resize/);
   });
 
   test('copyTeacher makes the bundle self-contained (still loads after the directory moves)', () => {

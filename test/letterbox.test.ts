@@ -12,6 +12,8 @@ import {
   letterbox,
   modelBoxToFrame,
   modelToFrame,
+  fastPlan,
+  RESIZE_MODES,
   referenceLetterbox,
 } from '../src/pipeline/letterbox.js';
 
@@ -224,13 +226,43 @@ describe('letterbox', () => {
     }
   });
 
-  test("'fast' stays within the deviation measured in docs/preprocessing.md", () => {
+  test("'area' stays within the deviation measured in docs/preprocessing.md", () => {
     const rng = new Rng(3);
     // [W, H, S, max, mean]: bounds are the measured scene-image numbers plus a margin for the random draw
     const cases: [number, number, number, number, number][] = [
       [300, 200, 280, 8, 0.65], // mild shrink: INTER_CUBIC
       [600, 400, 280, 10, 0.9], // ×2.1 shrink: INTER_AREA
       [150, 100, 280, 7, 0.45], // enlarge: INTER_CUBIC
+    ];
+    for (const [W, H, S, max, mean] of cases) {
+      const img = sceneImage(W, H, rng);
+      const d = deviation(letterbox(img, S, undefined, 'area'), referenceLetterbox(img, S));
+      assert.ok(d.max <= max && d.mean <= mean, `${W}x${H}→${S}: ${JSON.stringify(d)}`);
+    }
+  });
+
+  test("'fast' plans: the largest dividing box factor, a prefilter only for a large remaining factor", () => {
+    assert.deepEqual(fastPlan(1280, 1036), { k: 1, sigma: 0 }); // ×1.24: bilinear alone
+    assert.deepEqual(fastPlan(1280, 448), { k: 2, sigma: 0 }); // ×2.86 = 2 · 1.43
+    assert.deepEqual(fastPlan(2448, 448), { k: 4, sigma: 0 }); // 5 does not divide 2448
+    assert.deepEqual(fastPlan(640, 1036), { k: 1, sigma: 0 }); // enlarging
+    const odd = fastPlan(1283, 448); // no factor ≥ 2 divides 1283: the whole ×2.86 is prefiltered
+    assert.equal(odd.k, 1);
+    assert.ok(Math.abs(odd.sigma - 0.35 * Math.sqrt(2.8638 ** 2 - 1)) < 1e-3, `${odd.sigma}`);
+    const wide = fastPlan(1920, 1036); // ×1.85 left to bilinear: prefiltered
+    assert.equal(wide.k, 1);
+    assert.ok(wide.sigma > 0.5 && wide.sigma < 0.6, `${wide.sigma}`);
+  });
+
+  test("'fast' stays within the deviation measured in docs/preprocessing.md, on every branch of its plan", () => {
+    const rng = new Rng(3);
+    // [W, H, S, max, mean]: measured on the scene image over three seeds, plus a margin for the draw
+    const cases: [number, number, number, number, number][] = [
+      [300, 200, 280, 13, 0.75], // ×1.07: bilinear alone
+      [600, 400, 280, 18, 1.55], // ×2.14 = box 2 + bilinear ×1.07
+      [150, 100, 280, 11, 0.9], // enlarge: bilinear
+      [401, 300, 140, 8, 0.8], // ×2.86, no dividing factor: Gaussian prefilter + bilinear
+      [500, 300, 280, 11, 1.05], // ×1.79: Gaussian prefilter + bilinear
     ];
     for (const [W, H, S, max, mean] of cases) {
       const img = sceneImage(W, H, rng);
@@ -244,7 +276,7 @@ describe('letterbox', () => {
     const grey = noiseImage(45, 31, 1, rng);
     const rgb: Image = { width: 45, height: 31, channels: 3, data: new Uint8Array(45 * 31 * 3) };
     grey.data.forEach((v, i) => rgb.data.fill(v, 3 * i, 3 * i + 3));
-    for (const mode of ['fast', 'exact'] as const) {
+    for (const mode of RESIZE_MODES) {
       assert.deepEqual(letterbox(grey, 28, undefined, mode), letterbox(rgb, 28, undefined, mode), mode);
     }
   });
@@ -255,7 +287,7 @@ describe('letterbox', () => {
     const n = S * S * 3;
     const a = noiseImage(50, 40, 3, rng);
     const b = noiseImage(40, 50, 3, rng);
-    for (const mode of ['fast', 'exact'] as const) {
+    for (const mode of RESIZE_MODES) {
       const batch = new Uint8Array(2 * n + 2).fill(7);
       const v0 = batch.subarray(1, 1 + n);
       const v1 = batch.subarray(1 + n, 1 + 2 * n);

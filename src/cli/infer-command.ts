@@ -67,7 +67,7 @@ export async function inferImages(
     for (const path of chunk) {
       try {
         const img = readImage(path);
-        letterbox(img, S, input.subarray(slots.length * frame, (slots.length + 1) * frame));
+        letterbox(img, S, input.subarray(slots.length * frame, (slots.length + 1) * frame), model.resize);
         slots.push({ path, img });
       } catch (e) {
         outcome.set(path, { image: path, error: (e as Error).message });

@@ -8,12 +8,14 @@ import type { StudentWeights, TeacherArch, TeacherWeights } from './types.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from './types.js';
 import {
   computeModelId,
+  DEFAULT_RESIZE_MODE,
   FORMAT_VERSION,
   MANIFEST_FILE,
   ManifestError,
   parseManifest,
   STUDENTS_FILE,
   type Manifest,
+  type ResizeMode,
 } from './manifest.js';
 import { encodeSafetensors, parseSafetensors } from './safetensors.js';
 import { teacherFromTensors, WeightsError } from './teacher-weights.js';
@@ -57,6 +59,8 @@ export interface CreateBundleOptions {
   heads?: number;
   /** Replace an existing bundle in outDir (its students and thresholds are lost). */
   force?: boolean;
+  /** How frames are resized for this bundle, at teach-in and inference (default 'fast'). */
+  resize?: ResizeMode;
 }
 
 export function sha256(data: Uint8Array): string {
@@ -147,7 +151,12 @@ export function createBundle(opts: CreateBundleOptions): Manifest {
       arch: { ...arch },
       devTeacher: teacher.devTeacher,
     },
-    input: { size, mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] },
+    input: {
+      size,
+      mean: [...IMAGENET_MEAN],
+      std: [...IMAGENET_STD],
+      resize: opts.resize ?? DEFAULT_RESIZE_MODE,
+    },
     layers,
     students: { file: STUDENTS_FILE, sha256: studentsSha, seed, hidden: arch.dim },
   };

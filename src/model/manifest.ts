@@ -9,6 +9,17 @@ export const MANIFEST_FILE = 'manifest.json';
 export const STUDENTS_FILE = 'students.safetensors';
 export const FORMAT_VERSION = 1;
 
+/**
+ * How frames are resampled to S×S (src/pipeline/letterbox.ts has the maths): recorded at bundle creation, used by
+ * teach-in and by inference alike, so the students are judged on the pre-processing they were trained on.
+ */
+export const RESIZE_MODES = ['fast', 'area', 'exact'] as const;
+export type ResizeMode = (typeof RESIZE_MODES)[number];
+/** New bundles. */
+export const DEFAULT_RESIZE_MODE: ResizeMode = 'fast';
+/** Bundles written before the mode was recorded were taught with what is now 'area'. */
+export const LEGACY_RESIZE_MODE: ResizeMode = 'area';
+
 export interface Manifest {
   format: 'pinpoint-bundle';
   formatVersion: 1;
@@ -25,7 +36,13 @@ export interface Manifest {
     /** Random dev weights: NOT a real backbone (say so wherever the bundle is described). */
     devTeacher: boolean;
   };
-  input: { size: number; mean: [number, number, number]; std: [number, number, number] };
+  input: {
+    size: number;
+    mean: [number, number, number];
+    std: [number, number, number];
+    /** absent in bundles made before it was recorded: LEGACY_RESIZE_MODE */
+    resize?: ResizeMode;
+  };
   layers: [number, number];
   students: { file: 'students.safetensors'; sha256: string; seed: number; hidden: number };
   training?: Record<string, unknown> & { trainedAt: string };
@@ -60,7 +77,12 @@ export const manifestSchema = z
       arch: archSchema,
       devTeacher: z.boolean(),
     }),
-    input: z.strictObject({ size: posInt, mean: triple, std: triple }),
+    input: z.strictObject({
+      size: posInt,
+      mean: triple,
+      std: triple,
+      resize: z.enum(RESIZE_MODES).optional(),
+    }),
     layers: z.tuple([posInt, posInt]),
     students: z.strictObject({
       file: z.literal(STUDENTS_FILE),
@@ -125,4 +147,9 @@ export function computeModelId(
     .update(`pinpoint-model-v1\n${teacherSha}\n${studentsSha}\n${size}\n${layers[0]},${layers[1]}`)
     .digest('hex')
     .slice(0, 16);
+}
+
+/** The resize mode a bundle was taught with. */
+export function resizeModeOf(m: Pick<Manifest, 'input'>): ResizeMode {
+  return m.input.resize ?? LEGACY_RESIZE_MODE;
 }

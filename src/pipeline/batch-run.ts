@@ -5,7 +5,7 @@
 import { Observable } from 'rxjs';
 import type { OperatorFunction } from 'rxjs';
 import type { Image } from './image.js';
-import type { Letterbox } from './letterbox.js';
+import type { Letterbox, ResizeMode } from './letterbox.js';
 import { computeLetterbox, letterbox } from './letterbox.js';
 
 /** A fixed set of equal byte buffers, handed out and returned; never grows. */
@@ -58,6 +58,7 @@ export interface Prepared<F> {
 export function prepareBatch<F extends { image: Image }>(
   frames: readonly F[],
   size: number,
+  mode: ResizeMode,
   pool: BufferPool,
   onError: (frame: F, err: Error) => void,
 ): Prepared<F> {
@@ -68,7 +69,7 @@ export function prepareBatch<F extends { image: Image }>(
   for (const f of frames) {
     try {
       const lb = computeLetterbox(f.image.width, f.image.height, size);
-      letterbox(f.image, size, buffer.subarray(kept.length * n, (kept.length + 1) * n));
+      letterbox(f.image, size, buffer.subarray(kept.length * n, (kept.length + 1) * n), mode);
       kept.push(f);
       boxes.push(lb);
     } catch (e) {

@@ -11,7 +11,7 @@ import { NEVER, Observable, Subject, filter, map } from 'rxjs';
 import type { SchedulerLike } from 'rxjs';
 import type { Logger } from '../util/log.js';
 import type { Image } from './image.js';
-import { computeLetterbox, letterbox } from './letterbox.js';
+import { computeLetterbox, letterbox, type ResizeMode } from './letterbox.js';
 import type { InspectionResult } from './result.js';
 import type { DropPolicy } from './queue.js';
 import { batchFrames } from './batcher.js';
@@ -35,6 +35,8 @@ export interface EngineFrame extends PartFrame {
 /** What the engine needs of a model (pipeline/inference.ts's AnomalyModel is one). */
 export interface EngineModel {
   readonly size: number;
+  /** How frames are letterboxed for this model (its bundle's mode). */
+  readonly resize: ResizeMode;
   readonly grid: number;
   readonly modelId: string;
   /** pixels: B·S·S·3 bytes; resolves to B·g·g Δ values. Called with one batch in flight at a time. */
@@ -139,7 +141,7 @@ export class Engine {
       model.sharedInput ? new SharedArrayBuffer(S * S * 3) : new ArrayBuffer(S * S * 3),
     );
     const lb = computeLetterbox(image.width, image.height, S);
-    letterbox(image, S, pixels);
+    letterbox(image, S, pixels, model.resize);
     const grid = await model.run(pixels, 1);
     inspectGrid(grid.subarray(0, model.grid * model.grid), model.grid, lb, {
       thresholds: { reject: 1, pixel: 1 },
@@ -238,7 +240,7 @@ export class Engine {
             scheduler: this.o.scheduler,
           }),
           map((jobs) =>
-            prepareBatch(jobs, S, pool, (j, e) => {
+            prepareBatch(jobs, S, model.resize, pool, (j, e) => {
               log.warn({ camera: j.ref.cameraId, part: j.ref.partId, err: e.message }, 'frame not usable');
               ledger.fail(j.ref, `frame not usable: ${e.message}`);
             }),

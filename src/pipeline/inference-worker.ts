@@ -6,6 +6,7 @@ import { loadBundle } from '../model/bundle.js';
 import { createLogger } from '../util/log.js';
 import type { AnomalyModel, SessionOptions } from './inference.js';
 import { openAnomalyModel } from './inference.js';
+import type { ResizeMode } from '../model/manifest.js';
 import type { LevelWithSilent } from 'pino';
 
 export interface WorkerInit {
@@ -21,7 +22,7 @@ export type ToWorker =
   { type: 'run'; id: number; input: SharedArrayBuffer; batch: number } | { type: 'release' };
 
 export type FromWorker =
-  | { type: 'ready'; size: number; grid: number; modelId: string; provider: string }
+  | { type: 'ready'; size: number; resize: ResizeMode; grid: number; modelId: string; provider: string }
   | { type: 'failed'; name: string; message: string }
   | { type: 'result'; id: number; output?: Float32Array; error?: string }
   | { type: 'released' };
@@ -37,6 +38,7 @@ if (port) {
     send({
       type: 'ready',
       size: model.size,
+      resize: model.resize,
       grid: model.grid,
       modelId: model.modelId,
       provider: model.provider,

@@ -19,6 +19,7 @@ import type * as OrtModule from 'onnxruntime-node';
 import type { Bundle } from '../model/bundle.js';
 import { buildAnomalyGraph, buildFeatureGraph } from '../model/anomaly-graph.js';
 import { interpolatePosEmbed } from '../model/pos-embed.js';
+import { resizeModeOf, type ResizeMode } from '../model/manifest.js';
 import { probeExecutionProviders, type ProviderName, type ProviderProbe } from '../model/providers.js';
 import { patchGrid } from '../model/teacher-graph.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -41,6 +42,8 @@ export interface SessionOptions {
 
 export interface AnomalyModel {
   readonly size: number;
+  /** How frames must be letterboxed for this model (the bundle's mode). */
+  readonly resize: ResizeMode;
   readonly grid: number;
   readonly modelId: string;
   readonly provider: string;
@@ -51,6 +54,7 @@ export interface AnomalyModel {
 
 export interface FeatureModel {
   readonly size: number;
+  readonly resize: ResizeMode;
   readonly grid: number;
   readonly dim: number;
   /** Each output B·P·D float32 (P = grid²): final-LayerNorm patch features of the bundle's two layers. */
@@ -402,6 +406,7 @@ export async function openAnomalyModel(bundle: Bundle, opts: SessionOptions = {}
   const runner = new Runner(o, size, `model ${m.modelId}`);
   return {
     size,
+    resize: resizeModeOf(m),
     grid,
     modelId: m.modelId,
     provider: o.provider,
@@ -440,6 +445,7 @@ export async function openFeatureModel(bundle: Bundle, opts: SessionOptions = {}
   const n = grid * grid * dim;
   return {
     size,
+    resize: resizeModeOf(m),
     grid,
     dim,
     async run(pixels, batch) {

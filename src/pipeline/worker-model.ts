@@ -90,6 +90,7 @@ export async function openModelInWorker(bundleDir: string, o: WorkerModelOptions
   const { size, grid } = ready;
   return {
     size,
+    resize: ready.resize,
     grid,
     modelId: ready.modelId,
     provider: ready.provider,

@@ -43,7 +43,7 @@ export async function evaluateBundle(
     for (let i = 0; i < items.length; i += batch) {
       const n = Math.min(batch, items.length - i);
       for (let j = 0; j < n; j++) {
-        letterbox(items[i + j].image, S, pixels.subarray(j * S * S * 3, (j + 1) * S * S * 3));
+        letterbox(items[i + j].image, S, pixels.subarray(j * S * S * 3, (j + 1) * S * S * 3), model.resize);
       }
       const grids = await model.run(pixels.subarray(0, n * S * S * 3), n);
       for (let j = 0; j < n; j++) {

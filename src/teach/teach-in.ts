@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { Bundle } from '../model/bundle.js';
 import { loadBundle, saveStudents, sha256 } from '../model/bundle.js';
-import { computeModelId, type Manifest } from '../model/manifest.js';
+import { computeModelId, resizeModeOf, type Manifest, type ResizeMode } from '../model/manifest.js';
 import { encodeSafetensors } from '../model/safetensors.js';
 import { initStudents, studentsToTensors } from '../model/students.js';
 import type { StudentWeights } from '../model/types.js';
@@ -199,6 +199,7 @@ export function plannedEpochs(stepsPerEpoch: number, epochs: number | undefined,
 async function collectFrames(
   images: Iterable<Image> | AsyncIterable<Image>,
   size: number,
+  mode: ResizeMode,
   onProgress?: (p: TeachInProgress) => void,
   signal?: AbortSignal,
 ): Promise<{ frames: Frame[]; sha: string }> {
@@ -206,7 +207,7 @@ async function collectFrames(
   const h = createHash('sha256');
   for await (const img of images) {
     signal?.throwIfAborted();
-    const pixels = letterbox(img, size);
+    const pixels = letterbox(img, size, undefined, mode);
     h.update(`${img.width}x${img.height}\n`).update(pixels);
     frames.push({ index: frames.length, width: img.width, height: img.height, pixels });
     onProgress?.({ phase: 'images', done: frames.length });
@@ -257,7 +258,7 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
   const m = bundle.manifest;
   const S = m.input.size;
 
-  const { frames, sha } = await collectFrames(p.images, S, p.onProgress, signal);
+  const { frames, sha } = await collectFrames(p.images, S, resizeModeOf(m), p.onProgress, signal);
   const holdoutIdx = chooseHoldout(frames.length, o.holdout ?? DEFAULT_HOLDOUT, seed);
   const held = new Set(holdoutIdx);
   const trainFrames = frames.filter((f) => !held.has(f.index));

@@ -34,6 +34,7 @@ export async function tinyModel(
   return {
     size,
     grid: g,
+    resize: 'fast',
     modelId: 'tiny-test-model',
     calls,
     async run(pixels, batch) {
