@@ -2,10 +2,12 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/util/random.js';
 import { computeLetterbox } from '../src/pipeline/letterbox.js';
+import { aboveThresholdBox, findBlobsInRoi, inspectGrid } from '../src/pipeline/verdict.js';
 import type { Polygon } from '../src/pipeline/anomaly-map.js';
 import {
   applyIgnoreMask,
   postprocess,
+  postprocessLazy,
   referenceBlur,
   referencePostprocess,
   referenceUpsample,
@@ -319,5 +321,106 @@ describe('applyIgnoreMask', () => {
     applyIgnoreMask(b, zone);
     assert.equal(a.data.filter((v) => v === 0).length, 16);
     assert.equal(b.data.filter((v) => v === 0).length, 12);
+  });
+});
+
+describe('postprocessLazy (only the cells that decide)', () => {
+  /** A Δ grid like a real one: low noise everywhere, optionally one defect bump. */
+  function partGrid(g: number, rng: Rng, bump: boolean): Float32Array {
+    const cx = 2 + rng.next() * (g - 4);
+    const cy = 2 + rng.next() * (g - 4);
+    return new Float32Array(g * g).map((_, i) => {
+      const x = i % g;
+      const y = Math.floor(i / g);
+      return (
+        0.05 + 0.03 * rng.next() ** 3 + (bump ? 0.6 * Math.exp(-((x - cx) ** 2 + (y - cy) ** 2) / 2) : 0)
+      );
+    });
+  }
+
+  test('score, region above the threshold and blobs equal the full map exactly; stale buffers do not leak', () => {
+    const rng = new Rng(41);
+    const cases: [number, number, number, number][] = [
+      [640, 480, 448, 32], // landscape, sampled top-K path
+      [300, 520, 280, 20], // portrait
+      [401, 401, 280, 20], // square, odd
+      [130, 90, 140, 10], // small: below the sampling size
+    ];
+    let checked = 0;
+    for (const [W, H, S, g] of cases) {
+      const lb = computeLetterbox(W, H, S);
+      const scratch = new Float32Array(W * H);
+      for (let trial = 0; trial < 6; trial++) {
+        const grid = trial % 3 === 2 ? randomGrid(g, rng) : partGrid(g, rng, trial % 3 === 1);
+        const ignore: Polygon[] =
+          trial >= 3
+            ? [
+                [
+                  [W * 0.1, H * 0.2],
+                  [W * 0.5, H * 0.1],
+                  [W * 0.4, H * 0.7],
+                ],
+              ]
+            : [];
+        const full = postprocess(grid, g, lb, undefined, { ignore });
+        const sorted = Float32Array.from(full.map).sort();
+        // nothing above, a defect-sized region, and more than half the frame above
+        for (const q of [1.01, 0.995, 0.3]) {
+          const pixel = q > 1 ? sorted[sorted.length - 1] * q : sorted[Math.floor(q * sorted.length)];
+          scratch.fill(Number.NaN); // stale content from "the previous frame"
+          const lazy = postprocessLazy(grid, g, lb, pixel, scratch, { ignore });
+          assert.equal(lazy.score, full.score, `${W}x${H} trial ${trial}: score`);
+          const fullMap = { width: W, height: H, data: full.map };
+          assert.deepEqual(lazy.above, aboveThresholdBox(fullMap, pixel), `${W}x${H} trial ${trial} q ${q}`);
+          if (lazy.above) {
+            const { x, y, width, height } = lazy.above;
+            for (let yy = y; yy < y + height; yy++)
+              for (let xx = x; xx < x + width; xx++)
+                assert.equal(
+                  lazy.map[yy * W + xx],
+                  full.map[yy * W + xx],
+                  `(${xx}, ${yy}) inside the region`,
+                );
+          }
+          // inspectGrid (lazy) and the blobs of the full map agree
+          scratch.fill(Number.NaN);
+          const ins = inspectGrid(
+            grid,
+            g,
+            lb,
+            { thresholds: { reject: 0.1, pixel }, minBlobArea: 4, ignore },
+            scratch,
+          );
+          assert.equal(ins.score, full.score);
+          assert.deepEqual(ins.blobs, findBlobsInRoi(fullMap, pixel, 4).slice(0, 32));
+          lazy.complete();
+          scratch.fill(Number.NaN);
+          const again = postprocessLazy(grid, g, lb, pixel, scratch, { ignore });
+          again.complete();
+          assert.deepEqual(again.map, full.map, 'complete() gives the full map');
+          checked++;
+        }
+      }
+    }
+    assert.equal(checked, 72);
+  });
+
+  test('a good part computes a small share of the map', () => {
+    const rng = new Rng(42);
+    const W = 1280;
+    const H = 1024;
+    const g = 74;
+    const lb = computeLetterbox(W, H, 1036);
+    const grid = partGrid(g, rng, false);
+    const full = postprocess(grid, g, lb);
+    const pixel = Float32Array.from(full.map).sort()[W * H - 1] * 1.2; // calibrated above every good pixel
+    const scratch = new Float32Array(W * H).fill(Number.NaN);
+    const lazy = postprocessLazy(grid, g, lb, pixel, scratch);
+    assert.equal(lazy.score, full.score);
+    assert.equal(lazy.above, null);
+    let computed = 0;
+    for (const v of scratch) if (!Number.isNaN(v)) computed++;
+    assert.ok(computed < 0.05 * W * H, `computed ${computed} of ${W * H} pixels`);
+    assert.ok(computed >= topKCount(W, H), 'at least the top-K pixels');
   });
 });

@@ -11,7 +11,7 @@
 // The fast path uses that every step is linear and separable: map = A_y · Δ · A_xᵀ with banded 1-D operators
 // (crop ∘ 8 box passes ∘ bilinear) precomputed once per geometry, exactly, in float64.
 import type { FloatMap } from './image.js';
-import type { Letterbox } from './letterbox.js';
+import type { Box, Letterbox } from './letterbox.js';
 
 export type Polygon = [number, number][];
 
@@ -156,8 +156,8 @@ function support(dense: Float64Array, g: number, lo: number, hi: number): [numbe
 const BLOCK = 4;
 /** Taps per kernel sweep (the unrolled kernel's width); wider windows take several sweeps. */
 const SWEEP = 5;
-/** Columns per tile of the top-K bounds. */
-const TILE = 128;
+/** Columns per cell of the bounds: 32 keeps them tight enough that a good part computes ≈ 3 % of its map (128: 16 %). */
+const TILE = 32;
 
 /** A_x (W×g) as per-column windows of `band` weights starting at start[x] (zero-filled; start + band ≤ g). */
 interface ColumnOperator {
@@ -233,6 +233,10 @@ interface Geometry {
   tmax: Float64Array;
   /** scratch for the top-K candidates */
   candidates: Float32Array;
+  /** per (block, tile) cell: an upper bound of the map over the cell (see cellBounds) */
+  bounds: Float64Array;
+  /** per cell: 1 once the lazy map has computed it for the current frame */
+  done: Uint8Array;
 }
 
 const GEOMETRY_CACHE_LIMIT = 8;
@@ -258,6 +262,8 @@ function geometry(g: number, lb: Letterbox): Geometry {
     t: new Float32Array((g + ay.taps) * W),
     tmax: new Float64Array((g + ay.taps) * tiles),
     candidates: new Float32Array(W * H),
+    bounds: new Float64Array(Math.ceil(H / BLOCK) * tiles),
+    done: new Uint8Array(Math.ceil(H / BLOCK) * tiles),
   };
   geometries.set(key, geo);
   if (geometries.size > GEOMETRY_CACHE_LIMIT) geometries.delete(geometries.keys().next().value as string);
@@ -303,80 +309,123 @@ function applyColumns(grid: Float32Array, g: number, W: number, geo: Geometry): 
  * x per SWEEP taps, loading each T value once for four outputs (the first sweep assigns, later ones add).
  */
 function applyRows(geo: Geometry, W: number, H: number, out: Float32Array): void {
+  const blocks = Math.ceil(H / BLOCK);
+  for (let b = 0; b < blocks; b++) applyRowsCell(geo, W, H, b, 0, W, out);
+}
+
+/**
+ * Rows of block b, columns x0 ≤ x < x1, of map = A_y·T. The full map and the lazy one (postprocessLazy) both go
+ * through here, so a pixel has the same float32 value whichever computed it; pixelValue mirrors it for one pixel.
+ */
+function applyRowsCell(
+  geo: Geometry,
+  W: number,
+  H: number,
+  b: number,
+  x0: number,
+  x1: number,
+  out: Float32Array,
+): void {
   const { taps, start, weights, narrow } = geo.ay;
   const t = geo.t;
-  const blocks = Math.ceil(H / BLOCK);
-  const full = Math.floor(H / BLOCK);
-  for (let b = 0; b < full; b++) {
-    const o0 = b * BLOCK * W;
-    const o1 = o0 + W;
-    const o2 = o1 + W;
-    const o3 = o2 + W;
-    if (narrow[b] === 1) {
-      // the common case at ~17 px per cell: four taps, one sweep
-      const w = b * BLOCK * SWEEP;
-      const a0 = weights[w], a1 = weights[w + 1], a2 = weights[w + 2], a3 = weights[w + 3]; // prettier-ignore
-      const b0 = weights[w + 5], b1 = weights[w + 6], b2 = weights[w + 7], b3 = weights[w + 8]; // prettier-ignore
-      const c0 = weights[w + 10], c1 = weights[w + 11], c2 = weights[w + 12], c3 = weights[w + 13]; // prettier-ignore
-      const d0 = weights[w + 15], d1 = weights[w + 16], d2 = weights[w + 17], d3 = weights[w + 18]; // prettier-ignore
-      const r0 = start[b] * W;
-      const r1 = r0 + W;
-      const r2 = r1 + W;
-      const r3 = r2 + W;
-      for (let x = 0; x < W; x++) {
-        const v0 = t[r0 + x], v1 = t[r1 + x], v2 = t[r2 + x], v3 = t[r3 + x]; // prettier-ignore
-        out[o0 + x] = a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3;
-        out[o1 + x] = b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3;
-        out[o2 + x] = c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3;
-        out[o3 + x] = d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3;
-      }
-      continue;
-    }
-    for (let k = 0; k < taps; k += SWEEP) {
-      const w = b * BLOCK * taps + k;
-      const a0 = weights[w], a1 = weights[w + 1], a2 = weights[w + 2], a3 = weights[w + 3], a4 = weights[w + 4]; // prettier-ignore
-      const b0 = weights[w + taps], b1 = weights[w + taps + 1], b2 = weights[w + taps + 2], b3 = weights[w + taps + 3], b4 = weights[w + taps + 4]; // prettier-ignore
-      const w2 = w + 2 * taps;
-      const c0 = weights[w2], c1 = weights[w2 + 1], c2 = weights[w2 + 2], c3 = weights[w2 + 3], c4 = weights[w2 + 4]; // prettier-ignore
-      const w3 = w + 3 * taps;
-      const d0 = weights[w3], d1 = weights[w3 + 1], d2 = weights[w3 + 2], d3 = weights[w3 + 3], d4 = weights[w3 + 4]; // prettier-ignore
-      const r0 = (start[b] + k) * W;
-      const r1 = r0 + W;
-      const r2 = r1 + W;
-      const r3 = r2 + W;
-      const r4 = r3 + W;
-      if (k === 0) {
-        for (let x = 0; x < W; x++) {
-          const v0 = t[r0 + x], v1 = t[r1 + x], v2 = t[r2 + x], v3 = t[r3 + x], v4 = t[r4 + x]; // prettier-ignore
-          out[o0 + x] = a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3 + a4 * v4;
-          out[o1 + x] = b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3 + b4 * v4;
-          out[o2 + x] = c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3 + c4 * v4;
-          out[o3 + x] = d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3 + d4 * v4;
-        }
-      } else {
-        for (let x = 0; x < W; x++) {
-          const v0 = t[r0 + x], v1 = t[r1 + x], v2 = t[r2 + x], v3 = t[r3 + x], v4 = t[r4 + x]; // prettier-ignore
-          out[o0 + x] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3 + a4 * v4;
-          out[o1 + x] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3 + b4 * v4;
-          out[o2 + x] += c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3 + c4 * v4;
-          out[o3 + x] += d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3 + d4 * v4;
-        }
-      }
-    }
-  }
-  // The last, partial block: row by row.
-  for (let b = full; b < blocks; b++) {
+  if ((b + 1) * BLOCK > H) {
+    // the last, partial block: row by row
     for (let y = b * BLOCK; y < H; y++) {
       const o = y * W;
-      out.fill(0, o, o + W);
+      out.fill(0, o + x0, o + x1);
       for (let k = 0; k < taps; k++) {
         const a = weights[y * taps + k];
         if (a === 0) continue;
         const r = (start[b] + k) * W;
-        for (let x = 0; x < W; x++) out[o + x] += a * t[r + x];
+        for (let x = x0; x < x1; x++) out[o + x] += a * t[r + x];
+      }
+    }
+    return;
+  }
+  const o0 = b * BLOCK * W;
+  const o1 = o0 + W;
+  const o2 = o1 + W;
+  const o3 = o2 + W;
+  if (narrow[b] === 1) {
+    // the common case at ~17 px per cell: four taps, one sweep
+    const w = b * BLOCK * SWEEP;
+    const a0 = weights[w], a1 = weights[w + 1], a2 = weights[w + 2], a3 = weights[w + 3]; // prettier-ignore
+    const b0 = weights[w + 5], b1 = weights[w + 6], b2 = weights[w + 7], b3 = weights[w + 8]; // prettier-ignore
+    const c0 = weights[w + 10], c1 = weights[w + 11], c2 = weights[w + 12], c3 = weights[w + 13]; // prettier-ignore
+    const d0 = weights[w + 15], d1 = weights[w + 16], d2 = weights[w + 17], d3 = weights[w + 18]; // prettier-ignore
+    const r0 = start[b] * W;
+    const r1 = r0 + W;
+    const r2 = r1 + W;
+    const r3 = r2 + W;
+    for (let x = x0; x < x1; x++) {
+      const v0 = t[r0 + x], v1 = t[r1 + x], v2 = t[r2 + x], v3 = t[r3 + x]; // prettier-ignore
+      out[o0 + x] = a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3;
+      out[o1 + x] = b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3;
+      out[o2 + x] = c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3;
+      out[o3 + x] = d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3;
+    }
+    return;
+  }
+  for (let k = 0; k < taps; k += SWEEP) {
+    const w = b * BLOCK * taps + k;
+    const a0 = weights[w], a1 = weights[w + 1], a2 = weights[w + 2], a3 = weights[w + 3], a4 = weights[w + 4]; // prettier-ignore
+    const b0 = weights[w + taps], b1 = weights[w + taps + 1], b2 = weights[w + taps + 2], b3 = weights[w + taps + 3], b4 = weights[w + taps + 4]; // prettier-ignore
+    const w2 = w + 2 * taps;
+    const c0 = weights[w2], c1 = weights[w2 + 1], c2 = weights[w2 + 2], c3 = weights[w2 + 3], c4 = weights[w2 + 4]; // prettier-ignore
+    const w3 = w + 3 * taps;
+    const d0 = weights[w3], d1 = weights[w3 + 1], d2 = weights[w3 + 2], d3 = weights[w3 + 3], d4 = weights[w3 + 4]; // prettier-ignore
+    const r0 = (start[b] + k) * W;
+    const r1 = r0 + W;
+    const r2 = r1 + W;
+    const r3 = r2 + W;
+    const r4 = r3 + W;
+    if (k === 0) {
+      for (let x = x0; x < x1; x++) {
+        const v0 = t[r0 + x], v1 = t[r1 + x], v2 = t[r2 + x], v3 = t[r3 + x], v4 = t[r4 + x]; // prettier-ignore
+        out[o0 + x] = a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3 + a4 * v4;
+        out[o1 + x] = b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3 + b4 * v4;
+        out[o2 + x] = c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3 + c4 * v4;
+        out[o3 + x] = d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3 + d4 * v4;
+      }
+    } else {
+      for (let x = x0; x < x1; x++) {
+        const v0 = t[r0 + x], v1 = t[r1 + x], v2 = t[r2 + x], v3 = t[r3 + x], v4 = t[r4 + x]; // prettier-ignore
+        out[o0 + x] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3 + a4 * v4;
+        out[o1 + x] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3 + b4 * v4;
+        out[o2 + x] += c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3 + c4 * v4;
+        out[o3 + x] += d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3 + d4 * v4;
       }
     }
   }
+}
+
+/** One map pixel, with exactly applyRowsCell's arithmetic (float32 stores where it stores). */
+function pixelValue(geo: Geometry, W: number, H: number, y: number, x: number): number {
+  const { taps, start, weights, narrow } = geo.ay;
+  const t = geo.t;
+  const f = Math.fround;
+  const b = Math.floor(y / BLOCK);
+  const row = start[b] * W + x;
+  if ((b + 1) * BLOCK > H) {
+    let acc = 0;
+    for (let k = 0; k < taps; k++) {
+      const a = weights[y * taps + k];
+      if (a !== 0) acc = f(acc + a * t[row + k * W]);
+    }
+    return acc;
+  }
+  const w = y * taps;
+  if (narrow[b] === 1) {
+    return f(weights[w] * t[row] + weights[w + 1] * t[row + W] + weights[w + 2] * t[row + 2 * W] + weights[w + 3] * t[row + 3 * W]); // prettier-ignore
+  }
+  let acc = 0;
+  for (let k = 0; k < taps; k += SWEEP) {
+    const r = row + k * W;
+    const s =
+      weights[w + k] * t[r] + weights[w + k + 1] * t[r + W] + weights[w + k + 2] * t[r + 2 * W] + weights[w + k + 3] * t[r + 3 * W] + weights[w + k + 4] * t[r + 4 * W]; // prettier-ignore
+    acc = k === 0 ? f(s) : f(acc + s);
+  }
+  return acc;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -422,11 +471,15 @@ function selectLargest(a: Float32Array, lo: number, hi: number, k: number): void
 
 /** A value with about 2k of the n values at or above it, from a pseudo-random sample (−∞ for small n). */
 function sampledThreshold(values: Float32Array, k: number, scratch: Float32Array): number {
-  const n = values.length;
+  return sampledThresholdOf(values.length, k, scratch, (i) => values[i]);
+}
+
+/** sampledThreshold over n values read through `at` (the lazy map computes the sampled pixels alone). */
+function sampledThresholdOf(n: number, k: number, scratch: Float32Array, at: (i: number) => number): number {
   if (n <= 8 * SAMPLE) return -Infinity;
   const sample = scratch.subarray(0, SAMPLE);
   // golden-ratio positions: spread over rows and columns whatever the width
-  for (let i = 0; i < SAMPLE; i++) sample[i] = values[Math.floor(((i * GOLDEN) % 1) * n)];
+  for (let i = 0; i < SAMPLE; i++) sample[i] = at(Math.floor(((i * GOLDEN) % 1) * n));
   const q = Math.min(SAMPLE, Math.ceil((2 * k * SAMPLE) / n) + 4);
   selectLargest(sample, 0, SAMPLE, q);
   let t = Infinity;
@@ -461,26 +514,15 @@ export function topKMean(values: Float32Array, k: number, scratch?: Float32Array
 }
 
 /**
- * topKMean for a map just made by applyRows, scanning only the (block, tile) cells whose upper bound reaches the
- * threshold. Bound: every map value is Σ a·T with a ≥ 0, so it is ≤ Σ a·max(T over the tile); a relative slack
- * covers float32 rounding, and `floor` (0 after an ignore mask) covers pixels that masking raised.
+ * Upper bounds of the map over each (block, tile) cell, into geo.bounds. Every map value is Σ a·T with a ≥ 0, so
+ * it is ≤ Σ a·max(T over the tile), maximised over the block's rows; `floor` (0 after an ignore mask) covers
+ * pixels that masking raised. Users compare with a relative slack (SLACK) for float32 rounding.
  */
-function topKMeanBounded(
-  geo: Geometry,
-  map: Float32Array,
-  W: number,
-  H: number,
-  k: number,
-  floor: number,
-): number {
-  const buf = geo.candidates;
-  const threshold = sampledThreshold(map, k, buf);
-  if (threshold === -Infinity) return topKMean(map, k, buf);
+function cellBounds(geo: Geometry, W: number, H: number, floor: number): void {
   const { taps, start, weights64 } = geo.ay;
-  const { tmax } = geo;
+  const { tmax, bounds } = geo;
   const tiles = Math.ceil(W / TILE);
   const blocks = Math.ceil(H / BLOCK);
-  let c = 0;
   for (let b = 0; b < blocks; b++) {
     const y0 = b * BLOCK;
     const y1 = Math.min(H, y0 + BLOCK);
@@ -488,14 +530,54 @@ function topKMeanBounded(
     const wn = (y1 - y0) * taps;
     const m0 = start[b] * tiles;
     for (let tile = 0; tile < tiles; tile++) {
-      // bound = max over the block's rows of Σ_j a_j · tmax(row start + j, tile)
       let bound = floor;
       for (let r = 0; r < wn; r += taps) {
         let s = 0;
         for (let j = 0, m = m0 + tile; j < taps; j++, m += tiles) s += weights64[w0 + r + j] * tmax[m];
         if (s > bound) bound = s;
       }
-      if (bound + Math.abs(bound) * 1e-5 < threshold) continue;
+      bounds[b * tiles + tile] = bound;
+    }
+  }
+}
+
+const SLACK = 1e-5;
+
+/** Whether cell c may hold a value ≥ v (or > v: the slack makes both the same test). */
+function mayReach(bounds: Float64Array, c: number, v: number): boolean {
+  const bound = bounds[c];
+  return bound + Math.abs(bound) * SLACK >= v;
+}
+
+/**
+ * Mean of the k largest values of `map`, scanning only the cells that may reach a sampled threshold (`ensure`
+ * makes a cell's values present first: a no-op for a full map). Exact, equal to a full sort: when the threshold
+ * leaves fewer than k candidates, every cell is made present and all pixels are taken.
+ */
+function topKMeanBounded(
+  geo: Geometry,
+  map: Float32Array,
+  W: number,
+  H: number,
+  k: number,
+  threshold: number,
+  ensure: (c: number) => void,
+  ensureAll: () => void,
+): number {
+  const buf = geo.candidates;
+  if (threshold === -Infinity) {
+    ensureAll();
+    return topKMean(map, k, buf);
+  }
+  const tiles = Math.ceil(W / TILE);
+  const blocks = Math.ceil(H / BLOCK);
+  let c = 0;
+  for (let b = 0; b < blocks; b++) {
+    const y0 = b * BLOCK;
+    const y1 = Math.min(H, y0 + BLOCK);
+    for (let tile = 0; tile < tiles; tile++) {
+      if (!mayReach(geo.bounds, b * tiles + tile, threshold)) continue;
+      ensure(b * tiles + tile);
       const x0 = tile * TILE;
       const x1 = Math.min(W, x0 + TILE);
       for (let y = y0; y < y1; y++) {
@@ -506,7 +588,10 @@ function topKMeanBounded(
       }
     }
   }
-  if (c < k) return topKMean(map, k, buf);
+  if (c < k) {
+    ensureAll();
+    return topKMean(map, k, buf);
+  }
   return meanOfLargest(buf, c, k);
 }
 
@@ -538,7 +623,102 @@ export function postprocess(
   applyRows(geo, W, H, map);
   const masked = opts.ignore !== undefined && opts.ignore.length > 0;
   if (masked) applyIgnoreMask({ width: W, height: H, data: map }, opts.ignore!);
-  return { map, score: topKMeanBounded(geo, map, W, H, topKCount(W, H), masked ? 0 : -Infinity) };
+  cellBounds(geo, W, H, masked ? 0 : -Infinity);
+  const k = topKCount(W, H);
+  const threshold = sampledThreshold(map, k, geo.candidates);
+  const none = (): void => {};
+  return { map, score: topKMeanBounded(geo, map, W, H, k, threshold, none, none) };
+}
+
+export interface LazyPostprocessResult extends PostprocessResult {
+  /**
+   * The smallest rectangle holding every map pixel > pixelThreshold (null: none). `map` is exact inside it and
+   * at every pixel above the threshold; elsewhere it holds whatever the buffer held (see postprocessLazy).
+   */
+  above: Box | null;
+  /** Computes the rest of the map (e.g. for a heatmap): afterwards `map` equals postprocess's. */
+  complete(): void;
+}
+
+/**
+ * postprocess without the full map: the score and the region above `pixelThreshold` are exactly postprocess's
+ * (same float32 values, same top-K set), but only the (4-row × TILE) cells that may hold a top-K pixel or a pixel
+ * above the threshold are computed, found by upper bounds (cellBounds). For a good part that is a few cells of
+ * the frame instead of all of it.
+ */
+export function postprocessLazy(
+  grid: Float32Array,
+  g: number,
+  lb: Letterbox,
+  pixelThreshold: number,
+  out?: Float32Array,
+  opts: PostprocessOptions = {},
+): LazyPostprocessResult {
+  checkGrid(grid, g);
+  const { width: W, height: H } = lb;
+  if (out && out.length !== W * H)
+    throw new Error(`postprocess: output holds ${out.length} floats, needs ${W * H}`);
+  const map = out ?? new Float32Array(W * H);
+  const geo = geometry(g, lb);
+  applyColumns(grid, g, W, geo);
+  const masked = opts.ignore !== undefined && opts.ignore.length > 0;
+  const zones = masked ? ignoreRows(opts.ignore!, W, H) : null;
+  cellBounds(geo, W, H, masked ? 0 : -Infinity);
+  const tiles = Math.ceil(W / TILE);
+  const cells = Math.ceil(H / BLOCK) * tiles;
+  const { done, bounds } = geo;
+  done.fill(0);
+  const ensure = (c: number): void => {
+    if (done[c] === 1) return;
+    done[c] = 1;
+    const b = Math.floor(c / tiles);
+    const x0 = (c % tiles) * TILE;
+    const x1 = Math.min(W, x0 + TILE);
+    applyRowsCell(geo, W, H, b, x0, x1, map);
+    if (zones) zeroZones(zones, map, W, b * BLOCK, Math.min(H, (b + 1) * BLOCK), x0, x1);
+  };
+  const ensureAll = (): void => {
+    for (let c = 0; c < cells; c++) ensure(c);
+  };
+
+  const k = topKCount(W, H);
+  const threshold = sampledThresholdOf(W * H, k, geo.candidates, (i) => {
+    const y = Math.floor(i / W);
+    const x = i - y * W;
+    return zones && inZones(zones, y, x) ? 0 : pixelValue(geo, W, H, y, x);
+  });
+  const score = topKMeanBounded(geo, map, W, H, k, threshold, ensure, ensureAll);
+
+  // Pixels above the pixel threshold can only lie in cells whose bound exceeds it.
+  let x0 = W;
+  let x1 = -1;
+  let y0 = H;
+  let y1 = -1;
+  for (let c = 0; c < cells; c++) {
+    if (!mayReach(bounds, c, pixelThreshold)) continue;
+    ensure(c);
+    const b = Math.floor(c / tiles);
+    const cx0 = (c % tiles) * TILE;
+    const cx1 = Math.min(W, cx0 + TILE);
+    for (let y = b * BLOCK, ye = Math.min(H, y + BLOCK); y < ye; y++) {
+      for (let x = cx0, i = y * W + cx0; x < cx1; x++, i++) {
+        if (map[i] > pixelThreshold) {
+          if (x < x0) x0 = x;
+          if (x > x1) x1 = x;
+          if (y < y0) y0 = y;
+          if (y > y1) y1 = y;
+        }
+      }
+    }
+  }
+  let above: Box | null = null;
+  if (x1 >= 0) {
+    above = { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
+    // make the rectangle exact: its other cells hold no pixel above the threshold, but the buffer is stale there
+    for (let b = Math.floor(y0 / BLOCK); b <= Math.floor(y1 / BLOCK); b++)
+      for (let tile = Math.floor(x0 / TILE); tile <= Math.floor(x1 / TILE); tile++) ensure(b * tiles + tile);
+  }
+  return { map, score, above, complete: ensureAll };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -555,6 +735,60 @@ interface Runs {
 }
 
 const runCache = new WeakMap<readonly Polygon[], Runs>();
+
+/** Ignore zones as runs per row: row y's runs are pairs (x0, x1) at spans[offsets[y]] .. spans[offsets[y + 1]]. */
+interface ZoneRows {
+  width: number;
+  height: number;
+  offsets: Int32Array;
+  spans: Int32Array;
+}
+
+const zoneRowCache = new WeakMap<readonly Polygon[], ZoneRows>();
+
+function ignoreRows(polygons: readonly Polygon[], W: number, H: number): ZoneRows {
+  const hit = zoneRowCache.get(polygons);
+  if (hit && hit.width === W && hit.height === H) return hit;
+  const runs = polygonRuns(polygons, W, H);
+  const offsets = new Int32Array(H + 1);
+  for (let i = 0; i < runs.length; i += 3) offsets[runs[i] + 1] += 2;
+  for (let y = 0; y < H; y++) offsets[y + 1] += offsets[y];
+  const spans = new Int32Array(offsets[H]);
+  const fill = offsets.slice(0, H);
+  for (let i = 0; i < runs.length; i += 3) {
+    const y = runs[i];
+    spans[fill[y]++] = runs[i + 1];
+    spans[fill[y]++] = runs[i + 2];
+  }
+  const rows = { width: W, height: H, offsets, spans };
+  zoneRowCache.set(polygons, rows);
+  return rows;
+}
+
+function inZones(z: ZoneRows, y: number, x: number): boolean {
+  for (let i = z.offsets[y], e = z.offsets[y + 1]; i < e; i += 2)
+    if (x >= z.spans[i] && x < z.spans[i + 1]) return true;
+  return false;
+}
+
+/** Zero the zone pixels of rows y0 ≤ y < y1 within columns x0 ≤ x < x1. */
+function zeroZones(
+  z: ZoneRows,
+  map: Float32Array,
+  W: number,
+  y0: number,
+  y1: number,
+  x0: number,
+  x1: number,
+): void {
+  for (let y = y0; y < y1; y++) {
+    for (let i = z.offsets[y], e = z.offsets[y + 1]; i < e; i += 2) {
+      const a = Math.max(x0, z.spans[i]);
+      const b = Math.min(x1, z.spans[i + 1]);
+      if (b > a) map.fill(0, y * W + a, y * W + b);
+    }
+  }
+}
 
 function polygonRuns(polygons: readonly Polygon[], W: number, H: number): Int32Array {
   const out: number[] = [];

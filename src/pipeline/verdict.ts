@@ -6,7 +6,7 @@ import { findBlobs } from './blobs.js';
 import type { Polygon } from './anomaly-map.js';
 import type { FloatMap } from './image.js';
 import type { Box } from './letterbox.js';
-import { postprocess } from './anomaly-map.js';
+import { postprocessLazy } from './anomaly-map.js';
 import type { Letterbox } from './letterbox.js';
 import type { InspectionResult, Verdict, VerdictReason } from './result.js';
 import { RESULT_VERSION } from './result.js';
@@ -71,7 +71,8 @@ export interface Inspection {
 
 /**
  * Inspects one frame's Δ grid (g×g). `scratch` (H·W floats) receives the map when given, so steady-state
- * frames of one size allocate nothing large.
+ * frames of one size allocate nothing large. Only the parts of the map that decide the score and the blobs are
+ * computed (postprocessLazy): equal results to the full map's, at a fraction of the cost for good parts.
  */
 export function inspectGrid(
   grid: Float32Array,
@@ -80,12 +81,17 @@ export function inspectGrid(
   s: VerdictSettings & { thresholds: Thresholds },
   scratch?: Float32Array,
 ): Inspection {
-  const { map, score } = postprocess(grid, g, lb, scratch, { ignore: s.ignore });
-  const blobs = findBlobsInRoi(
-    { width: lb.width, height: lb.height, data: map },
-    s.thresholds.pixel,
-    s.minBlobArea,
-  );
+  const { map, score, above, complete } = postprocessLazy(grid, g, lb, s.thresholds.pixel, scratch, {
+    ignore: s.ignore,
+  });
+  const full = { width: lb.width, height: lb.height, data: map };
+  let blobs: Blob[] = [];
+  if (above && above.width * above.height > ROI_MAX_SHARE * lb.width * lb.height) {
+    complete();
+    blobs = findBlobs(full, s.thresholds.pixel, s.minBlobArea);
+  } else if (above) {
+    blobs = findBlobsInBox(full, above, s.thresholds.pixel, s.minBlobArea);
+  }
   if (blobs.length > MAX_BLOBS) blobs.length = MAX_BLOBS; // sorted by peak: the strongest stay
   return { score, threshold: s.thresholds.reject, ...decide(score, s.thresholds.reject), blobs };
 }
@@ -134,8 +140,14 @@ const ROI_MAX_SHARE = 0.5;
 export function findBlobsInRoi(map: FloatMap, threshold: number, minArea: number): Blob[] {
   const roi = aboveThresholdBox(map, threshold);
   if (!roi) return [];
+  if (roi.width * roi.height > ROI_MAX_SHARE * map.width * map.height)
+    return findBlobs(map, threshold, minArea);
+  return findBlobsInBox(map, roi, threshold, minArea);
+}
+
+/** findBlobs on a rectangle that holds every pixel above the threshold (only the rectangle is read). */
+function findBlobsInBox(map: FloatMap, roi: Box, threshold: number, minArea: number): Blob[] {
   const { width: W, data } = map;
-  if (roi.width * roi.height > ROI_MAX_SHARE * W * map.height) return findBlobs(map, threshold, minArea);
   const sub = new Float32Array(roi.width * roi.height);
   for (let y = 0; y < roi.height; y++) {
     const from = (roi.y + y) * W + roi.x;
