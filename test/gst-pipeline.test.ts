@@ -142,10 +142,82 @@ describe('gige pipeline', () => {
     assert.throws(() => featureString({ 'Bad Name': 1 }), /bad feature name/);
     assert.throws(() => featureString({ PixelFormat: 'Mono8' }), /pixelFormat/);
     assert.throws(() => gigePipeline(gige({ features: { Width: 'x' } })), /integer/);
-    assert.throws(() => gigeSpec(gige({ softwareTrigger: true })), /softwareTrigger/);
     assert.equal(
       featureString({ ExposureTime: 1.5e3, Gain: -2.25, X: 'Line0', Y: 'a:b+c-d.e' }),
       'ExposureTime=1500 Gain=-2.25 X=Line0 Y=a:b+c-d.e',
+    );
+  });
+
+  test('triggered cameras run gige-runner.py: settings as JSON, the same caps/conversion/sink tokens after an appsrc', () => {
+    const cfg = gige({
+      softwareTrigger: true,
+      trigger: { enabled: true },
+      pixelFormat: 'BayerGR8',
+      features: { Width: 640, OffsetX: 8, ExposureTime: 500, TriggerMode: 'On' },
+    });
+    const spec = gigeSpec(cfg, { dropNetRaw: false });
+    assert.equal(spec.triggered, 'software');
+    assert.deepEqual(spec.command!.slice(0, 2), ['/usr/bin/python3', '-I']);
+    assert.ok(existsSync(spec.command![2]), spec.command![2]);
+    const settings = JSON.parse(spec.command![3]) as Record<string, unknown>;
+    assert.deepEqual(settings, {
+      device: 'cam',
+      pixelFormat: 'BayerGR8',
+      caps: 'video/x-bayer,format=grbg',
+      bytesPerPixel: 1,
+      width: 640,
+      offsetX: 8,
+      features: 'ExposureTime=500', // TriggerMode=On is the runner's to write (after the selector)
+      trigger: 'software',
+    });
+    const free = gigePipeline({ ...cfg, softwareTrigger: false, features: { Width: 640, OffsetX: 8 } });
+    assert.deepEqual(spec.pipeline.slice(0, 5), [
+      'appsrc',
+      'name="camera"',
+      'is-live=true',
+      'format="time"',
+      '!',
+    ]);
+    assert.deepEqual(
+      spec.pipeline.slice(5),
+      free.slice(free.indexOf('!') + 1),
+      'same tokens after the source',
+    );
+    assert.deepEqual(gstArgv(spec).slice(0, 5), ['setpriv', '--pdeathsig', 'KILL', '--', '/usr/bin/python3']);
+
+    for (const [k, v] of [
+      ['TriggerMode', 'Off'],
+      ['TriggerSource', 'Line0'],
+      ['TriggerSelector', 'AcquisitionStart'],
+    ])
+      assert.throws(
+        () => gigeSpec(gige({ softwareTrigger: true, trigger: { enabled: true }, features: { [k]: v } })),
+        new RegExp(`features\\.${k}: softwareTrigger sets ${k}`),
+      );
+    // Hardware trigger (TriggerMode On in the features): the runner too (aravissrc fails after 2 s idle),
+    // with the trigger features left to the config.
+    const hw = gigeSpec(gige({ features: { TriggerMode: 'On', TriggerSource: 'Line0' } }), {
+      dropNetRaw: false,
+    });
+    assert.equal(hw.triggered, 'hardware');
+    assert.equal(
+      (JSON.parse(hw.command![3]) as { features: string }).features,
+      'TriggerMode=On TriggerSource=Line0',
+    );
+    assert.equal(gigeSpec(gige({}), { dropNetRaw: false }).command, undefined, 'free run: gst-launch');
+    assert.throws(() => gige({ softwareTrigger: true }), /softwareTrigger needs trigger\.enabled: true/);
+    // A hostile device name travels only in the JSON, never in the parsed pipeline.
+    for (const h of HOSTILE) {
+      const t = gigeSpec(gige({ device: h, softwareTrigger: true, trigger: { enabled: true } }), {
+        dropNetRaw: false,
+      });
+      assert.equal((JSON.parse(t.command![3]) as { device: string }).device, h);
+      assert.ok(!t.pipeline.some((tok) => tok.includes(h)));
+      assert.equal(t.pipeline.filter((tok) => tok === '!').length, 4, 'no extra links');
+    }
+    assert.throws(
+      () => gigeSpec(gige({ device: 'a\\" ! x', softwareTrigger: true, trigger: { enabled: true } })),
+      /backslashes/,
     );
   });
 

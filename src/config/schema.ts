@@ -51,7 +51,7 @@ const cameraCommon = {
 
 const genicamValue = z.union([z.number(), z.string(), z.boolean()]);
 
-const gigeCamera = z.strictObject({
+const gigeFields = z.strictObject({
   type: z.literal('gige'),
   /** Aravis device id: "<vendor>-<serial>", a serial number, or an IP address. */
   device: z.string().min(1),
@@ -63,8 +63,15 @@ const gigeCamera = z.strictObject({
   packetSize: z.int().min(576).max(65000).optional(),
   /** Inter-packet delay in ns (aravissrc converts it to the camera's ticks). */
   packetDelay: z.int().min(0).optional(),
+  /** Fire the camera's TriggerSoftware for each PLC `part` message (which also names the part in the frame). */
   softwareTrigger: z.boolean().default(false),
   ...cameraCommon,
+});
+
+const gigeCamera = gigeFields.refine((c) => !c.softwareTrigger || c.trigger.enabled, {
+  path: ['softwareTrigger'],
+  message:
+    'softwareTrigger needs trigger.enabled: true (the PLC part message fires the camera and names the part in its frame)',
 });
 
 const rtspCamera = z.strictObject({

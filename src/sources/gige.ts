@@ -10,9 +10,17 @@
 // the camera's error in the state detail.
 // captureTime: the camera's own frame timestamps (aravissrc passes them on relative to the first frame),
 // mapped onto the host clock by CameraClock, so transfer/scheduling jitter does not show in it.
-// Not supported yet: software trigger over MQTT (needs a command channel into the process that holds the
-// camera's control privilege; gst-launch has none). `softwareTrigger: true` errors the camera's stream.
-import { readFileSync } from 'node:fs';
+// Triggered cameras (`softwareTrigger: true`, or `TriggerMode: On` in the features for the trigger input):
+// aravissrc fails its pipeline after 2 s without a frame and gst-launch has no command channel, so the
+// child is gige-runner.py instead (Debian's /usr/bin/python3 with Aravis + GStreamer introspection). It
+// holds the camera, applies the same settings in aravissrc's order (software trigger: then TriggerSelector
+// = FrameStart where the camera has one, TriggerMode = On, TriggerSource = Software), pushes frames into
+// an appsrc in front of the same caps/conversion/GDP tokens, fires TriggerSoftware for each `trigger` line
+// on stdin (ctx.softwareTrigger$), and exits when the camera stops answering while idle. Its settings go
+// in as one JSON argument, never through the pipeline parser.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { CameraConfig } from '../config/schema.js';
 import type { SourcePlugin } from './types.js';
 import {
@@ -85,34 +93,34 @@ export function featureString(features: Record<string, PropValue>): string {
   return parts.join(' ');
 }
 
-/** The caps after aravissrc (choose the camera's pixel format) and the conversion to GRAY8/RGB. */
-function formatTokens(fmt: GigePixelFormat, width?: number, height?: number): string[] {
-  const size = { width, height };
+/** The camera's pixel format as GStreamer caps (no size), and its bytes per pixel. */
+function cameraCaps(fmt: GigePixelFormat): { media: string; format: string; bytes: number } {
   switch (fmt) {
     case 'Mono8':
-      return [capsFilter('video/x-raw', { format: 'GRAY8', ...size })];
+      return { media: 'video/x-raw', format: 'GRAY8', bytes: 1 };
     case 'Mono16':
-      return link(
-        capsFilter('video/x-raw', { format: 'GRAY16_LE', ...size }),
-        'videoconvert',
-        capsFilter('video/x-raw', { format: 'GRAY8' }),
-      );
+      return { media: 'video/x-raw', format: 'GRAY16_LE', bytes: 2 };
     case 'RGB8':
-      return [capsFilter('video/x-raw', { format: 'RGB', ...size })];
+      return { media: 'video/x-raw', format: 'RGB', bytes: 3 };
     default: {
       const order = BAYER[fmt];
       if (order === undefined) throw new PipelineValueError(`pixelFormat: unsupported ${fmt as string}`);
-      return link(
-        capsFilter('video/x-bayer', { format: order, ...size }),
-        'bayer2rgb',
-        'videoconvert',
-        capsFilter('video/x-raw', { format: 'RGB' }),
-      );
+      return { media: 'video/x-bayer', format: order, bytes: 1 };
     }
   }
 }
 
-/** gst-launch pipeline tokens for a GigE camera config; throws PipelineValueError on unsafe values. */
+/** The caps after the camera (choose its pixel format) and the conversion to GRAY8/RGB. */
+function formatTokens(fmt: GigePixelFormat, width?: number, height?: number): string[] {
+  const { media, format } = cameraCaps(fmt);
+  const caps = capsFilter(media, { format, width, height });
+  if (fmt === 'Mono16') return link(caps, 'videoconvert', capsFilter('video/x-raw', { format: 'GRAY8' }));
+  if (media === 'video/x-bayer')
+    return link(caps, 'bayer2rgb', 'videoconvert', capsFilter('video/x-raw', { format: 'RGB' }));
+  return [caps];
+}
+
+/** gst-launch pipeline tokens for a free-running GigE camera; throws PipelineValueError on unsafe values. */
 export function gigePipeline(cfg: GigeConfig): string[] {
   const device = checkLiteral('device', cfg.device);
   const f = cfg.features;
@@ -131,6 +139,93 @@ export function gigePipeline(cfg: GigeConfig): string[] {
   });
   return link(src, formatTokens(cfg.pixelFormat, get('Width'), get('Height')), frameSinkTokens());
 }
+
+/** The trigger features softwareTrigger sets; the config may repeat them, not contradict them. */
+const SOFTWARE_TRIGGER: Record<string, string> = {
+  TriggerSelector: 'FrameStart',
+  TriggerMode: 'On',
+  TriggerSource: 'Software',
+};
+
+export type TriggerKind = 'software' | 'hardware';
+
+/** How a camera is triggered: software (MQTT), hardware (TriggerMode: On in its features), or free run. */
+export function triggerKind(cfg: GigeConfig): TriggerKind | null {
+  if (cfg.softwareTrigger) return 'software';
+  return cfg.features.TriggerMode === 'On' ? 'hardware' : null;
+}
+
+/** What gige-runner.py applies to the camera (JSON on its command line; no value goes through a parser). */
+export interface GigeRunnerSettings {
+  device: string;
+  pixelFormat: GigePixelFormat;
+  /** The camera's caps without size (the runner adds the frame's width and height). */
+  caps: string;
+  bytesPerPixel: number;
+  width?: number;
+  height?: number;
+  offsetX?: number;
+  offsetY?: number;
+  binningH?: number;
+  binningV?: number;
+  packetSize?: number;
+  packetDelay?: number;
+  /** arv_device_set_features_from_string input, as aravissrc gets it. */
+  features: string;
+  trigger: TriggerKind;
+}
+
+/** The runner's settings and pipeline tokens (appsrc `camera` → caps → conversion → frame sink). */
+export function gigeRunner(
+  cfg: GigeConfig,
+  trigger: TriggerKind,
+): { settings: GigeRunnerSettings; pipeline: string[] } {
+  const f = { ...cfg.features };
+  if (trigger === 'software') {
+    for (const [name, want] of Object.entries(SOFTWARE_TRIGGER)) {
+      if (f[name] === undefined) continue;
+      if (f[name] !== want)
+        throw new PipelineValueError(
+          `features.${name}: softwareTrigger sets ${name} = ${want}; remove ${JSON.stringify(f[name])}`,
+        );
+      delete f[name]; // the runner writes it, after the selector where the camera has one
+    }
+  }
+  const get = (k: string): number | undefined => (f[k] === undefined ? undefined : intFeature(k, f[k]));
+  const { media, format, bytes } = cameraCaps(cfg.pixelFormat);
+  const settings: GigeRunnerSettings = {
+    device: checkLiteral('device', cfg.device),
+    pixelFormat: cfg.pixelFormat,
+    caps: capsFilter(media, { format }),
+    bytesPerPixel: bytes,
+    width: get('Width'),
+    height: get('Height'),
+    offsetX: get('OffsetX'),
+    offsetY: get('OffsetY'),
+    binningH: get('BinningHorizontal'),
+    binningV: get('BinningVertical'),
+    packetSize: cfg.packetSize,
+    packetDelay: cfg.packetDelay,
+    features: featureString(f),
+    trigger,
+  };
+  const src = element('appsrc', { name: 'camera', 'is-live': true, format: 'time' });
+  return {
+    settings,
+    pipeline: link(src, formatTokens(cfg.pixelFormat, settings.width, settings.height), frameSinkTokens()),
+  };
+}
+
+/** gige-runner.py next to this module, or in src/ when this is the compiled copy in dist/. */
+function runnerPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const inSrc = join(here, 'gige-runner.py');
+  const fromDist = join(here, '..', '..', 'src', 'sources', 'gige-runner.py');
+  return existsSync(inSrc) || !existsSync(fromDist) ? inSrc : fromDist;
+}
+
+/** Debian's interpreter, which has the python3-gi bindings (a PATH python3, e.g. a venv's, may not). */
+export const SYSTEM_PYTHON = '/usr/bin/python3';
 
 const CAP_NET_RAW = 13n;
 
@@ -163,14 +258,16 @@ export interface GigeOptions extends Partial<
 
 /** The supervised-child spec for a GigE camera (exported for tests and benchmarks). */
 export function gigeSpec(cfg: GigeConfig, opts: GigeOptions = {}): GstProcessSpec {
-  if (cfg.softwareTrigger)
-    throw new PipelineValueError(
-      'softwareTrigger: not supported by the gige source yet (use the camera trigger input or free run)',
-    );
+  const trigger = triggerKind(cfg);
+  const runner = trigger === null ? null : gigeRunner(cfg, trigger);
   return {
-    pipeline: gigePipeline(cfg),
+    pipeline: runner === null ? gigePipeline(cfg) : runner.pipeline,
+    // -I: no PYTHON* variables, no user site-packages; only Debian's own modules.
+    command:
+      runner === null ? undefined : [SYSTEM_PYTHON, '-I', runnerPath(), JSON.stringify(runner.settings)],
+    triggered: trigger ?? undefined,
     setpriv: opts.dropNetRaw === false ? [] : dropNetRawOptions(),
-    describe: `gige ${cfg.device} ${cfg.pixelFormat}`,
+    describe: `gige ${cfg.device} ${cfg.pixelFormat}${trigger ? ` (${trigger} trigger)` : ''}`,
     stallTimeoutMs: cfg.stallTimeoutMs,
     connectTimeoutMs: opts.connectTimeoutMs,
     backoff: opts.backoff,

@@ -1,5 +1,6 @@
-// One camera = one gst-launch-1.0 child process, supervised: frames come back over a pipe, a watchdog
-// restarts a child that stops delivering, and restarts back off exponentially with jitter.
+// One camera = one gst-launch-1.0 child process (or, for a triggered GigE camera, the Python runner that
+// feeds the same pipeline and takes `trigger` lines on stdin), supervised: frames come back over a pipe, a
+// watchdog restarts a child that stops delivering, and restarts back off exponentially with jitter.
 //
 // Why a child process: a stalled capture call (OpenCV VideoCapture.read, a GigE stream waiting on a dead
 // camera) blocks for tens of seconds and cannot be cancelled in-process. A child can always be killed, and
@@ -57,6 +58,19 @@ export interface GstProcessSpec {
   random?: () => number;
   /** The executable; tests may point it elsewhere. */
   gstLaunch?: string;
+  /**
+   * Executable and leading arguments that run `pipeline` instead of `gst-launch-1.0 -q` (the GigE trigger
+   * runner, src/sources/gige-runner.py).
+   */
+  command?: readonly string[];
+  /**
+   * A triggered camera: frames come only when asked for, so the child prints `ready` on stdout once it can
+   * take triggers (the camera counts as streaming from then on) and the stall watchdog runs only while a
+   * trigger waits for its frame. With `software`, ctx.softwareTrigger$ is written to the child's stdin as
+   * `trigger` lines; with `hardware` the camera's trigger input fires it. A dead idle camera is the
+   * child's to detect (it exits).
+   */
+  triggered?: 'software' | 'hardware';
   /** Called with each child's pid (benchmarks read its CPU time from /proc). */
   onSpawn?: (pid: number) => void;
 }
@@ -73,8 +87,7 @@ export function gstArgv(spec: GstProcessSpec): string[] {
     'KILL',
     ...(spec.setpriv ?? []),
     '--',
-    spec.gstLaunch ?? 'gst-launch-1.0',
-    '-q',
+    ...(spec.command ?? [spec.gstLaunch ?? 'gst-launch-1.0', '-q']),
     ...spec.pipeline,
   ];
 }
@@ -119,6 +132,10 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
     let retryTimer: NodeJS.Timeout | null = null;
     let killTimer: NodeJS.Timeout | null = null;
     let downReason = '';
+    // Triggered cameras: when the first trigger still without a frame was sent (null: nothing asked for).
+    let waitingSince: number | null = null;
+    let droppedTriggers = 0;
+    let dropLoggedAt = 0;
 
     const report = (s: SourceState, detail?: string): void => {
       if (s === state && s !== 'backoff') return;
@@ -131,25 +148,62 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
       watchdog = null;
     };
 
+    /**
+     * When the watchdog fires: the first frame (or `ready`) is due by the connect deadline; then a frame is
+     * due stallTimeoutMs after the last one — or, on a triggered camera, stallTimeoutMs after the first
+     * trigger still waiting for its frame (null: idle, which is normal for a triggered camera).
+     */
+    const dueAt = (): number | null => {
+      if (state !== 'streaming') return startedAt + connectTimeoutMs;
+      if (!spec.triggered) return lastFrameAt + spec.stallTimeoutMs;
+      return waitingSince === null ? null : waitingSince + spec.stallTimeoutMs;
+    };
+
     // One timer, re-armed only when it fires early: no per-frame timer churn at 25–60 fps.
     const armWatchdog = (): void => {
       clearWatchdog();
       const check = (): void => {
         watchdog = null;
         if (stopped || child === null) return;
+        const due = dueAt();
+        if (due === null) return;
         const now = Date.now();
-        const streaming = state === 'streaming';
-        const due = streaming ? lastFrameAt + spec.stallTimeoutMs : startedAt + connectTimeoutMs;
         if (now < due) {
           watchdog = setTimeout(check, due - now);
           return;
         }
-        fail(
-          streaming ? `no frame for ${now - lastFrameAt} ms` : `no first frame within ${connectTimeoutMs} ms`,
-        );
+        if (state !== 'streaming') fail(`no first frame within ${connectTimeoutMs} ms`);
+        else if (spec.triggered) fail(`no frame ${now - waitingSince!} ms after a trigger`);
+        else fail(`no frame for ${now - lastFrameAt} ms`);
       };
-      watchdog = setTimeout(check, state === 'streaming' ? spec.stallTimeoutMs : connectTimeoutMs);
+      const due = dueAt();
+      if (due !== null) watchdog = setTimeout(check, Math.max(0, due - Date.now()));
     };
+
+    /** A software trigger: one `trigger` line to a streaming child, else dropped (counted, never queued). */
+    const sendTrigger = (): void => {
+      const stdin = child?.stdin;
+      // A full pipe means the child is stuck: a few lines of slack, then drop rather than queue.
+      if (state !== 'streaming' || downReason || !stdin?.writable || stdin.writableLength > 256) {
+        droppedTriggers++;
+        const now = Date.now();
+        if (now - dropLoggedAt >= 5000) {
+          dropLoggedAt = now;
+          ctx.log.warn(
+            { camera: cameraId, state, droppedTriggers },
+            'software trigger dropped: the camera is not streaming',
+          );
+        }
+        return;
+      }
+      stdin.write('trigger\n');
+      if (waitingSince === null) {
+        waitingSince = Date.now();
+        armWatchdog();
+      }
+    };
+    const triggerSub =
+      spec.triggered === 'software' ? ctx.softwareTrigger$?.subscribe(sendTrigger) : undefined;
 
     const kill = (): void => {
       const c = child;
@@ -174,6 +228,7 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
       const gen = ++generation;
       clock.reset();
       downReason = '';
+      waitingSince = null;
       let caps: RawVideoCaps | null = null;
       let stderrTail = '';
       startedAt = Date.now();
@@ -183,7 +238,13 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
       let c: ChildProcess;
       try {
         c = spawn(argv[0], argv.slice(1), {
-          stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+          stdio: [
+            // A triggered child's stdin: trigger lines, and EOF when the daemon is gone.
+            spec.triggered ? 'pipe' : 'ignore',
+            spec.triggered ? 'pipe' : 'ignore',
+            'pipe',
+            'pipe',
+          ],
           env: { ...process.env, GST_DEBUG_NO_COLOR: '1' },
         });
       } catch (err) {
@@ -207,6 +268,7 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
           const data = packRows(payload, caps);
           if (typeof data === 'string') return fail(data);
           lastFrameAt = arrival;
+          waitingSince = null;
           if (state !== 'streaming') {
             attempt = 0;
             report('streaming', `${caps.width}×${caps.height} ${caps.format}`);
@@ -236,6 +298,20 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
         }
       });
       frames.on('error', () => {}); // EPIPE/ECONNRESET on kill; the 'close' below handles the restart
+      if (spec.triggered) {
+        // `ready`: the camera is set up and takes triggers; it counts as streaming from here on.
+        let out = '';
+        c.stdout?.setEncoding('utf8');
+        c.stdout?.on('data', (s: string) => {
+          if (gen !== generation || downReason || state === 'streaming') return;
+          out = (out + s).slice(-64);
+          if (!/(^|\n)ready\n/.test(out)) return;
+          attempt = 0;
+          report('streaming', `${spec.describe}: waiting for triggers`);
+          armWatchdog();
+        });
+        c.stdin?.on('error', () => {}); // EPIPE when it dies; 'close' handles that
+      }
       c.stderr?.setEncoding('utf8');
       c.stderr?.on('data', (s: string) => {
         stderrTail = (stderrTail + s).slice(-STDERR_TAIL);
@@ -276,6 +352,7 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
 
     return () => {
       stopped = true;
+      triggerSub?.unsubscribe();
       clearWatchdog();
       if (retryTimer) clearTimeout(retryTimer);
       retryTimer = null;

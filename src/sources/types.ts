@@ -39,6 +39,11 @@ export interface SourceContext {
   configDir: string;
   /** Reports state changes (logged and published retained over MQTT by the app). */
   onState(state: SourceState, detail?: string): void;
+  /**
+   * Fires the camera's software trigger, one frame per event (a gige camera with `softwareTrigger`; other
+   * sources ignore it). Events while the camera is not streaming are dropped and counted, never queued.
+   */
+  softwareTrigger$?: Observable<void>;
 }
 
 export interface SourcePlugin<T extends CameraType = CameraType> {

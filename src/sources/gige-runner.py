@@ -1,0 +1,197 @@
+#!/usr/bin/python3
+# The camera child for a software-triggered GigE camera (src/sources/gige.ts), run as
+#   /usr/bin/python3 -I gige-runner.py '<camera settings JSON>' <gst-launch tokens...>
+# Why not gst-launch + aravissrc: gst-launch has no command channel, and aravissrc fails its pipeline
+# ("Internal data stream error") when no frame comes within 2 s, which a camera waiting for triggers does.
+# So this process holds the camera itself (Aravis), applies the settings in aravissrc's order, and pushes
+# every frame into the `camera` appsrc of the pipeline the daemon built (caps → conversion → GDP → fd 3),
+# so everything downstream is the same as for gst-launch. Commands on stdin: `trigger` fires
+# TriggerSoftware; EOF (the daemon is gone) or SIGINT/SIGTERM stops cleanly, releasing the camera's control
+# channel. Prints `ready` on stdout once triggers can be taken. Any failure: one `ERROR: from element
+# camera: ...` line on stderr, exit 1 (the daemon restarts it with backoff).
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("Aravis", "0.8")
+from gi.repository import Aravis, GLib, Gst  # noqa: E402
+
+CCP_REGISTER = 0x0A00  # GigE Vision control channel privilege: every camera answers it
+LIVENESS_READ_S = 0.5  # a register read this often while the camera idles
+# Dead when no read succeeded for this long. Our own deadline: a read from a dead camera only fails after
+# Aravis's GVCP retries (2.5 s, 5 s while its heartbeat thread waits too), which is not configurable here.
+LIVENESS_DEADLINE_S = 2.0
+N_BUFFERS = 8
+
+cfg = json.loads(sys.argv[1])
+Gst.init(None)
+pipeline = Gst.parse_launchv(sys.argv[2:])  # same parser and escaping rules as gst-launch-1.0
+appsrc = pipeline.get_by_name("camera")
+loop = GLib.MainLoop()
+stopping = threading.Event()
+exit_code = 0
+
+
+def fail(message, camera_lost=False):
+    """Report one line (the daemon shows it as the camera's state detail) and stop with exit code 1. A lost
+    camera cannot be stopped or released (each attempt waits out the GVCP retries): exit at once."""
+    global exit_code
+    if exit_code == 0:
+        print(f"ERROR: from element camera: {message}", file=sys.stderr, flush=True)
+        exit_code = 1
+    if camera_lost:
+        os._exit(1)
+    loop.quit()
+    return False
+
+
+def configure(cam):
+    """aravissrc's set_caps order: pixel format, binning, region, packet delay/size, then the features."""
+    get = cfg.get
+    cam.stop_acquisition()
+    cam.set_pixel_format_from_string(cfg["pixelFormat"])
+    if get("binningH") is not None or get("binningV") is not None:
+        cam.set_binning(get("binningH") or -1, get("binningV") or -1)
+    x, y, _, _ = cam.get_region()
+    ox, oy = get("offsetX"), get("offsetY")
+    cam.set_region(x if ox is None else ox, y if oy is None else oy, get("width") or -1, get("height") or -1)
+    if cam.is_gv_device():
+        if get("packetDelay") is not None:
+            cam.gv_set_packet_delay(cfg["packetDelay"])
+        if get("packetSize") is not None:
+            cam.gv_set_packet_size(cfg["packetSize"])
+    dev = cam.get_device()
+    if cfg["features"]:
+        dev.set_features_from_string(cfg["features"])
+    if cfg["trigger"] != "software":
+        return  # hardware trigger: the features set it up
+    # Software trigger on frame start. The selector first (it selects what the next two apply to), and only
+    # where the camera has one: older cameras have a single frame trigger.
+    if dev.get_feature("TriggerSelector") is not None:
+        cam.set_string("TriggerSelector", "FrameStart")
+    cam.set_string("TriggerMode", "On")
+    cam.set_string("TriggerSource", "Software")
+
+
+def pump(stream):
+    """Stream thread: camera buffers → appsrc, rows padded to 4 bytes and PTS from the first frame, as
+    aravissrc does. A long wait for a trigger is normal here (the pop just times out again)."""
+    first = None
+    size = None
+    bpp = cfg["bytesPerPixel"]
+    while not stopping.is_set():
+        buf = stream.timeout_pop_buffer(200_000)
+        if buf is None:
+            continue
+        try:
+            if buf.get_status() != Aravis.BufferStatus.SUCCESS:
+                continue
+            w, h = buf.get_image_width(), buf.get_image_height()
+            if (w, h) != size:
+                size = (w, h)
+                appsrc.set_property("caps", Gst.Caps.from_string(f"{cfg['caps']},width={w},height={h},framerate=0/1"))
+            data = buf.get_data()
+            row = w * bpp
+            stride = (row + 3) & ~3
+            if stride != row:
+                padded = bytearray(stride * h)
+                for r in range(h):
+                    padded[r * stride : r * stride + row] = data[r * row : (r + 1) * row]
+                data = bytes(padded)
+            ts = buf.get_timestamp()
+            first = ts if first is None else first
+            out = Gst.Buffer.new_wrapped(data)
+            out.pts = ts - first
+            appsrc.emit("push-buffer", out)
+        finally:
+            stream.push_buffer(buf)
+
+
+def main():
+    try:
+        cam = Aravis.Camera.new(cfg["device"])
+    except GLib.Error as e:
+        fail(f'Could not find camera "{cfg["device"]}": {e.message}')
+        sys.exit(exit_code)
+    try:
+        configure(cam)
+        stream = cam.create_stream(None, None)
+        for _ in range(N_BUFFERS):
+            stream.push_buffer(Aravis.Buffer.new_allocate(cam.get_payload()))
+        pipeline.set_state(Gst.State.PLAYING)
+        cam.start_acquisition()
+    except GLib.Error as e:
+        fail(f"Could not set up camera \"{cfg['device']}\": {e.message}")
+        sys.exit(exit_code)
+    dev = cam.get_device()
+
+    def on_bus(_bus, msg):
+        err, _ = msg.parse_error()
+        return fail(f"{msg.src.get_name()}: {err.message}")
+
+    pending = b""
+
+    def on_stdin(_fd, _cond):
+        nonlocal pending
+        data = os.read(0, 4096)
+        if not data:  # the daemon closed the pipe (or died): stop, exit 0
+            loop.quit()
+            return False
+        *lines, pending = (pending + data).split(b"\n")
+        for line in lines:
+            if line == b"trigger":
+                try:
+                    cam.software_trigger()
+                except GLib.Error as e:
+                    return fail(f"software trigger failed: {e.message}", camera_lost=True)
+        return True
+
+    # An idle camera sends nothing: without this a dead one would only show at the next trigger.
+    last_ok = time.monotonic()
+
+    def probe():
+        nonlocal last_ok
+        while not stopping.wait(LIVENESS_READ_S):
+            try:
+                dev.read_register(CCP_REGISTER)
+                last_ok = time.monotonic()
+            except GLib.Error:
+                pass  # the deadline below decides
+
+    def alive():
+        silent = time.monotonic() - last_ok
+        if silent < LIVENESS_DEADLINE_S:
+            return True
+        return fail(f"camera not answering for {silent:.1f} s", camera_lost=True)
+
+    bus = pipeline.get_bus()
+    bus.add_signal_watch()
+    bus.connect("message::error", on_bus)
+    GLib.unix_fd_add_full(GLib.PRIORITY_HIGH, 0, GLib.IOCondition.IN | GLib.IOCondition.HUP, on_stdin)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        GLib.unix_signal_add(GLib.PRIORITY_HIGH, sig, lambda: loop.quit() or False)
+    GLib.timeout_add(250, alive)
+    thread = threading.Thread(target=pump, args=(stream,), daemon=True)
+    thread.start()
+    threading.Thread(target=probe, daemon=True).start()
+    print("ready", flush=True)
+    loop.run()
+
+    stopping.set()
+    thread.join(1)
+    try:
+        cam.stop_acquisition()
+    except GLib.Error:
+        pass  # a lost camera cannot be stopped; releasing it below is what matters
+    pipeline.set_state(Gst.State.NULL)
+    del stream, dev, cam  # unref → Aravis releases the control channel
+    sys.exit(exit_code)
+
+
+main()
