@@ -19,6 +19,7 @@ import { createMqttSink } from './sinks/mqtt.js';
 import type { MqttSink } from './sinks/mqtt.js';
 import type { Sink } from './sinks/types.js';
 import { sourcePlugin } from './sources/registry.js';
+import { newPartTriggers } from './sources/software-trigger.js';
 import type { Frame, SourcePlugin, SourceState } from './sources/types.js';
 import type { Logger } from './util/log.js';
 import { createLogger, levelFromEnv } from './util/log.js';
@@ -191,6 +192,7 @@ export async function startApp(o: AppOptions): Promise<App> {
   await Promise.all(sinks.map((s) => s.start()));
 
   const stop$ = new Subject<void>();
+  const partTriggers$ = mqttSink?.triggers$ ?? NEVER;
   const frames$ = merge(
     ...cameras.map(({ id, cfg, plugin }) => {
       const clog = log.child({ camera: id });
@@ -198,14 +200,19 @@ export async function startApp(o: AppOptions): Promise<App> {
         clog.info({ state, detail }, `camera ${state}`);
         each('cameraState', (s) => s.cameraState(id, state, detail));
       };
-      const src = plugin.create(id, cfg as never, { log: clog, configDir: o.configDir, onState });
+      // A software-triggered camera takes its picture when a PLC part message names a new part (the same
+      // message gives that frame its part id in the engine's trigger correlation).
+      const softwareTrigger$ =
+        cfg.type === 'gige' && cfg.softwareTrigger ? newPartTriggers(partTriggers$, id) : undefined;
+      const ctx = { log: clog, configDir: o.configDir, onState, softwareTrigger$ };
+      const src = plugin.create(id, cfg as never, ctx);
       return resilient(src, id, clog, onState).pipe(takeUntil(stop$));
     }),
   );
 
   let engineDone!: () => void;
   const engineFinished = new Promise<void>((r) => (engineDone = r));
-  const engineSub: Subscription = engine.run(frames$, mqttSink?.triggers$ ?? NEVER).subscribe({
+  const engineSub: Subscription = engine.run(frames$, partTriggers$).subscribe({
     next: (r) => each('result', (s) => s.result(r)),
     error: (err: unknown) => {
       log.fatal({ err }, 'engine failed');
