@@ -122,6 +122,10 @@ def main():
     try:
         configure(cam)
         stream = cam.create_stream(None, None)
+        if isinstance(stream, Aravis.GvStream):
+            # A socket buffer sized for a frame (up to net.core.rmem_max): a triggered frame arrives as one
+            # burst, which the system default (212 KB) drops most of at 1280×1024 (aravissrc does not ask).
+            stream.set_property("socket-buffer", Aravis.GvStreamSocketBuffer.AUTO)
         for _ in range(N_BUFFERS):
             stream.push_buffer(Aravis.Buffer.new_allocate(cam.get_payload()))
         pipeline.set_state(Gst.State.PLAYING)
