@@ -144,6 +144,7 @@ test('camera killed: a trigger without a frame → stalled within stallTimeoutMs
     const dead = since(idle).find((x) => x.state === 'stalled')!;
     assert.match(dead.detail ?? '', /camera not answering for/);
     assert.ok(dead.at - killedAt < 3500, `idle death found after ${dead.at - killedAt} ms`);
+    console.log(`idle camera death → stalled after ${dead.at - killedAt} ms`);
   } finally {
     s.sub.unsubscribe();
     if (cam.process.exitCode !== null || cam.process.signalCode !== null) await cam.start();
