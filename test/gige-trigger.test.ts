@@ -151,6 +151,29 @@ test('camera killed: a trigger without a frame → stalled within stallTimeoutMs
   }
 });
 
+test('trigger input (hardware trigger): the runner too, idle for longer than aravissrc would survive', async () => {
+  const s = open({
+    softwareTrigger: false,
+    trigger: { enabled: true },
+    stallTimeoutMs: 500,
+    features: { Width: 64, Height: 32, TriggerMode: 'On', TriggerSource: 'Line0' },
+  });
+  try {
+    await s.until(() => s.states.at(-1)?.state === 'streaming', 15000, 'ready');
+    assert.match(s.states.at(-1)!.detail ?? '', /hardware trigger/);
+    await sleep(2500); // aravissrc ends its pipeline after 2 s without a frame
+    s.fire.next(); // not wired for a hardware-triggered camera
+    await sleep(200);
+    assert.deepEqual(
+      s.states.map((x) => x.state),
+      ['connecting', 'streaming'],
+    );
+    assert.equal(s.frames.length, 0);
+  } finally {
+    s.sub.unsubscribe();
+  }
+});
+
 test('hostile device names reach Aravis as one literal on the runner path too', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pinpoint-hostile-trig-'));
   try {
