@@ -6,12 +6,13 @@
 // the deadline plus a margin), then the sinks flush and stop (MQTT publishes `stopped`) and the model is released.
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
-import { EMPTY, NEVER, Subject, catchError, merge, retry, takeUntil, timer } from 'rxjs';
+import { EMPTY, NEVER, Subject, catchError, filter, map, merge, retry, takeUntil, timer } from 'rxjs';
 import type { Observable, Subscription } from 'rxjs';
 import type { CameraConfig, Config } from './config/schema.js';
 import { readManifest } from './model/bundle.js';
 import { Engine } from './pipeline/engine.js';
 import type { EngineCamera, EngineStats } from './pipeline/engine.js';
+import type { PartTrigger } from './pipeline/triggers.js';
 import { openModelInWorker } from './pipeline/worker-model.js';
 import type { WorkerModel } from './pipeline/worker-model.js';
 import { resolveVerdictSettings } from './pipeline/verdict.js';
@@ -19,7 +20,6 @@ import { createMqttSink } from './sinks/mqtt.js';
 import type { MqttSink } from './sinks/mqtt.js';
 import type { Sink } from './sinks/types.js';
 import { sourcePlugin } from './sources/registry.js';
-import { newPartTriggers } from './sources/software-trigger.js';
 import type { Frame, SourcePlugin, SourceState } from './sources/types.js';
 import type { Logger } from './util/log.js';
 import { createLogger, levelFromEnv } from './util/log.js';
@@ -156,6 +156,9 @@ export async function startApp(o: AppOptions): Promise<App> {
       triggerWindowMs: cfg.trigger.enabled ? cfg.trigger.windowMs : null,
     });
   }
+  // Triggers the engine's correlation accepted (not duplicates, for a camera that takes triggers): each fires
+  // its camera once when that camera is software-triggered, so every picture has a part waiting for it.
+  const accepted$ = new Subject<PartTrigger>();
   const engine = new Engine({
     model,
     cameras: engineCameras,
@@ -164,6 +167,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     deadlineMs: config.verdict.deadlineMs,
     failSafe: config.verdict.failSafe,
     log,
+    onTriggerAccepted: (t) => accepted$.next(t),
   });
 
   await engine.warmUp();
@@ -200,10 +204,15 @@ export async function startApp(o: AppOptions): Promise<App> {
         clog.info({ state, detail }, `camera ${state}`);
         each('cameraState', (s) => s.cameraState(id, state, detail));
       };
-      // A software-triggered camera takes its picture when a PLC part message names a new part (the same
-      // message gives that frame its part id in the engine's trigger correlation).
+      // A software-triggered camera takes its picture when the correlation accepts a PLC part message for it
+      // (the same message gives that frame its part id).
       const softwareTrigger$ =
-        cfg.type === 'gige' && cfg.softwareTrigger ? newPartTriggers(partTriggers$, id) : undefined;
+        cfg.type === 'gige' && cfg.softwareTrigger
+          ? accepted$.pipe(
+              filter((t) => t.cameraId === id),
+              map(() => undefined),
+            )
+          : undefined;
       const ctx = { log: clog, configDir: o.configDir, onState, softwareTrigger$ };
       const src = plugin.create(id, cfg as never, ctx);
       return resilient(src, id, clog, onState).pipe(takeUntil(stop$));

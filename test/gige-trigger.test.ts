@@ -11,7 +11,6 @@ import { pino } from 'pino';
 import { cameraSchema } from '../src/config/schema.js';
 import { sourcePlugin } from '../src/sources/registry.js';
 import { PipelineValueError } from '../src/sources/gst-pipeline.js';
-import { newPartTriggers } from '../src/sources/software-trigger.js';
 import type { Frame, SourceState } from '../src/sources/types.js';
 import { startFakeCamera, type FakeCamera } from './helpers/fake-camera.js';
 
@@ -213,21 +212,4 @@ test('hostile device names reach Aravis as one literal on the runner path too', 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
-
-test('newPartTriggers: one event per new part id of its camera; the memory is bounded', () => {
-  const t$ = new Subject<{ cameraId: string; partId: string }>();
-  let fired = 0;
-  const sub = newPartTriggers(t$, 'a', 2).subscribe(() => fired++);
-  for (const [cameraId, partId] of [
-    ['a', '1'],
-    ['a', '1'], // repeated: no second picture
-    ['b', '2'], // another camera
-    ['a', '2'],
-    ['a', '3'], // forgets '1' (memory of 2)
-    ['a', '1'],
-  ])
-    t$.next({ cameraId, partId });
-  sub.unsubscribe();
-  assert.equal(fired, 4);
 });

@@ -176,6 +176,7 @@ describe('correlateTriggers', () => {
   test('window expiry, duplicates, unknown cameras and the pending bound', () => {
     const s = scheduler();
     const noFrame: [number, string, string][] = [];
+    const accepted: string[] = [];
     s.run(({ hot, expectObservable }) => {
       const t = (cameraId: string, partId: string, time: number): PartTrigger => ({ cameraId, partId, time });
       const triggers = hot('a-bcdef', {
@@ -187,8 +188,11 @@ describe('correlateTriggers', () => {
         f: t('t', 'F', 6), // third waiting: A is given up
       });
       const frames = hot<PartFrame>('100ms |');
-      expectObservable(frames.pipe(correlateTriggers(triggers, setup(s, noFrame, [])))).toBe('100ms |');
+      const o = { ...setup(s, noFrame, []), onAccepted: (tr: PartTrigger) => accepted.push(tr.partId) };
+      expectObservable(frames.pipe(correlateTriggers(triggers, o))).toBe('100ms |');
     });
+    // what fires a software-triggered camera: only the triggers that now wait for a frame
+    assert.deepEqual(accepted, ['A', 'E', 'F']);
     assert.deepEqual(noFrame, [
       [6, 'A', 'more than 2 triggers waiting for frames'],
       [35, 'E', 'no frame within 30 ms of the trigger'],

@@ -62,6 +62,8 @@ export interface EngineOptions {
   log: Logger;
   /** Clock and timers; its clock must be the frames' capture-time clock (Date.now by default). */
   scheduler?: SchedulerLike;
+  /** A PLC trigger was accepted and waits for its camera's next frame (see TriggerOptions.onAccepted). */
+  onTriggerAccepted?(t: PartTrigger): void;
 }
 
 export interface CameraStats {
@@ -216,6 +218,7 @@ export class Engine {
               this.perCamera.get(f.cameraId)!.untriggered++;
               log.debug({ camera: f.cameraId, seq: f.seq }, 'frame with no trigger waiting: not a part');
             },
+            onAccepted: this.o.onTriggerAccepted,
             log,
             scheduler: this.o.scheduler,
           }),

@@ -30,6 +30,11 @@ export interface TriggerOptions {
   onNoFrame(t: PartTrigger, detail: string): void;
   /** A frame on a triggered camera with no trigger waiting. */
   onUntriggered?(frame: PartFrame): void;
+  /**
+   * A trigger now waits for its frame (it was not refused): the moment to fire a software-triggered camera, so
+   * that it takes exactly one picture per part the correlation will name.
+   */
+  onAccepted?(t: PartTrigger): void;
   log: Logger;
   /** Triggers waiting per camera; beyond it the oldest is given up (no-frame). */
   maxPending?: number;
@@ -87,6 +92,7 @@ export function correlateTriggers<F extends PartFrame>(
         queue.push(p);
         if (queue.length > maxPending)
           giveUp(queue.shift()!, `more than ${maxPending} triggers waiting for frames`);
+        o.onAccepted?.(t);
       };
       const onFrame = (f: F): void => {
         if (o.windowMs(f.cameraId) === null) {

@@ -90,7 +90,10 @@ def pump(stream):
         if buf is None:
             continue
         try:
-            if buf.get_status() != Aravis.BufferStatus.SUCCESS:
+            status = buf.get_status()
+            if status != Aravis.BufferStatus.SUCCESS:
+                # seen in the state detail when the child then fails; the part gets no-frame
+                print(f"WARNING: frame lost: {status.value_nick}", file=sys.stderr, flush=True)
                 continue
             w, h = buf.get_image_width(), buf.get_image_height()
             if (w, h) != size:
@@ -123,9 +126,12 @@ def main():
         configure(cam)
         stream = cam.create_stream(None, None)
         if isinstance(stream, Aravis.GvStream):
-            # A socket buffer sized for a frame (up to net.core.rmem_max): a triggered frame arrives as one
-            # burst, which the system default (212 KB) drops most of at 1280×1024 (aravissrc does not ask).
-            stream.set_property("socket-buffer", Aravis.GvStreamSocketBuffer.AUTO)
+            # A triggered frame arrives as one burst: the socket must hold all of it. The system default
+            # (212 KB) drops most of a 1280×1024 frame, and Aravis's AUTO (= the payload size) drops small
+            # frames, because the kernel charges each packet about twice its size. So: twice the payload,
+            # at least 1 MiB (the kernel caps it at net.core.rmem_max). aravissrc does not ask at all.
+            stream.set_property("socket-buffer", Aravis.GvStreamSocketBuffer.FIXED)
+            stream.set_property("socket-buffer-size", max(1 << 20, 2 * cam.get_payload()))
         for _ in range(N_BUFFERS):
             stream.push_buffer(Aravis.Buffer.new_allocate(cam.get_payload()))
         pipeline.set_state(Gst.State.PLAYING)
