@@ -156,6 +156,8 @@ function support(dense: Float64Array, g: number, lo: number, hi: number): [numbe
 const BLOCK = 4;
 /** Taps per kernel sweep (the unrolled kernel's width); wider windows take several sweeps. */
 const SWEEP = 5;
+/** Fine tiles per coarse tile of the two-level bounds. */
+const COARSE = 4;
 /** Columns per cell of the bounds: 32 keeps them tight enough that a good part computes ≈ 3 % of its map (128: 16 %). */
 const TILE = 32;
 
@@ -233,6 +235,8 @@ interface Geometry {
   tmax: Float64Array;
   /** scratch for the top-K candidates */
   candidates: Float32Array;
+  /** max of T over each coarse tile (COARSE tiles), per row: [(g + taps) × coarse tiles] */
+  cmax: Float64Array;
   /** per (block, tile) cell: an upper bound of the map over the cell (see cellBounds) */
   bounds: Float64Array;
   /** per cell: 1 once the lazy map has computed it for the current frame */
@@ -262,6 +266,7 @@ function geometry(g: number, lb: Letterbox): Geometry {
     t: new Float32Array((g + ay.taps) * W),
     tmax: new Float64Array((g + ay.taps) * tiles),
     candidates: new Float32Array(W * H),
+    cmax: new Float64Array((g + ay.taps) * Math.ceil(tiles / COARSE)),
     bounds: new Float64Array(Math.ceil(H / BLOCK) * tiles),
     done: new Uint8Array(Math.ceil(H / BLOCK) * tiles),
   };
@@ -518,25 +523,51 @@ export function topKMean(values: Float32Array, k: number, scratch?: Float32Array
  * it is ≤ Σ a·max(T over the tile), maximised over the block's rows; `floor` (0 after an ignore mask) covers
  * pixels that masking raised. Users compare with a relative slack (SLACK) for float32 rounding.
  */
-function cellBounds(geo: Geometry, W: number, H: number, floor: number): void {
+function cellBounds(geo: Geometry, W: number, H: number, floor: number, needed = -Infinity): void {
   const { taps, start, weights64 } = geo.ay;
-  const { tmax, bounds } = geo;
+  const { tmax, cmax, bounds } = geo;
   const tiles = Math.ceil(W / TILE);
   const blocks = Math.ceil(H / BLOCK);
+  const coarse = Math.ceil(tiles / COARSE);
+  // Two levels: bounds over COARSE tiles at once first (a quarter of the work), then the fine bounds only where
+  // the coarse one may reach `needed`; elsewhere the coarse bound stands in (it is a bound of each fine cell too).
+  for (let r = 0, rows = tmax.length / tiles; r < rows; r++) {
+    for (let ct = 0; ct < coarse; ct++) {
+      let m = -Infinity;
+      for (let t = ct * COARSE, e = Math.min(tiles, t + COARSE); t < e; t++)
+        if (tmax[r * tiles + t] > m) m = tmax[r * tiles + t];
+      cmax[r * coarse + ct] = m;
+    }
+  }
   for (let b = 0; b < blocks; b++) {
     const y0 = b * BLOCK;
     const y1 = Math.min(H, y0 + BLOCK);
     const w0 = y0 * taps;
     const wn = (y1 - y0) * taps;
-    const m0 = start[b] * tiles;
-    for (let tile = 0; tile < tiles; tile++) {
-      let bound = floor;
+    for (let ct = 0; ct < coarse; ct++) {
+      let cb = floor;
       for (let r = 0; r < wn; r += taps) {
         let s = 0;
-        for (let j = 0, m = m0 + tile; j < taps; j++, m += tiles) s += weights64[w0 + r + j] * tmax[m];
-        if (s > bound) bound = s;
+        for (let j = 0, m = start[b] * coarse + ct; j < taps; j++, m += coarse)
+          s += weights64[w0 + r + j] * cmax[m];
+        if (s > cb) cb = s;
       }
-      bounds[b * tiles + tile] = bound;
+      const t0 = ct * COARSE;
+      const t1 = Math.min(tiles, t0 + COARSE);
+      if (cb + Math.abs(cb) * SLACK < needed) {
+        bounds.fill(cb, b * tiles + t0, b * tiles + t1);
+        continue;
+      }
+      for (let tile = t0; tile < t1; tile++) {
+        let bound = floor;
+        for (let r = 0; r < wn; r += taps) {
+          let s = 0;
+          for (let j = 0, m = start[b] * tiles + tile; j < taps; j++, m += tiles)
+            s += weights64[w0 + r + j] * tmax[m];
+          if (s > bound) bound = s;
+        }
+        bounds[b * tiles + tile] = bound;
+      }
     }
   }
 }
@@ -663,7 +694,6 @@ export function postprocessLazy(
   applyColumns(grid, g, W, geo);
   const masked = opts.ignore !== undefined && opts.ignore.length > 0;
   const zones = masked ? ignoreRows(opts.ignore!, W, H) : null;
-  cellBounds(geo, W, H, masked ? 0 : -Infinity);
   const tiles = Math.ceil(W / TILE);
   const cells = Math.ceil(H / BLOCK) * tiles;
   const { done, bounds } = geo;
@@ -687,6 +717,8 @@ export function postprocessLazy(
     const x = i - y * W;
     return zones && inZones(zones, y, x) ? 0 : pixelValue(geo, W, H, y, x);
   });
+  // only cells that may reach the lower of the two thresholds need tight bounds
+  cellBounds(geo, W, H, masked ? 0 : -Infinity, Math.min(threshold, pixelThreshold));
   const score = topKMeanBounded(geo, map, W, H, k, threshold, ensure, ensureAll);
 
   // Pixels above the pixel threshold can only lie in cells whose bound exceeds it.
