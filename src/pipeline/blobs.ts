@@ -202,10 +202,31 @@ export function findBlobs(map: FloatMap, threshold: number, minArea: number): Bl
         const roiCopy = roi.copy(); // getData refuses ROIs
         mats.push(roi, roiCopy);
         const lab = int32s(roiCopy.getData());
+        // The box and area are OpenCV's; the sums in registers, in raster order as Accumulator.add adds them
+        // (so the results stay bit-identical to the reference's).
+        let sumX = 0;
+        let sumY = 0;
+        let sum = 0;
+        let peak = -Infinity;
         for (let y = 0, i = 0; y < bh; y++) {
-          for (let x = 0, o = (y0 + y) * W + x0; x < bw; x++, i++, o++)
-            if (lab[i] === l) acc.add(l, x0 + x, y0 + y, data[o]);
+          for (let x = 0, o = (y0 + y) * W + x0; x < bw; x++, i++, o++) {
+            if (lab[i] !== l) continue;
+            const v = data[o];
+            sumX += x0 + x;
+            sumY += y0 + y;
+            sum += v;
+            if (v > peak) peak = v;
+          }
         }
+        acc.minX[l] = x0;
+        acc.minY[l] = y0;
+        acc.maxX[l] = x0 + bw - 1;
+        acc.maxY[l] = y0 + bh - 1;
+        acc.area[l] = st[l * 5 + 4];
+        acc.sumX[l] = sumX;
+        acc.sumY[l] = sumY;
+        acc.sum[l] = sum;
+        acc.peak[l] = peak;
       }
     } else {
       const lab = int32s(labels.getData());
