@@ -633,6 +633,22 @@ export interface PostprocessOptions {
   ignore?: readonly Polygon[];
 }
 
+/** Checks the inputs, takes the output buffer and the geometry's operators, and computes T = Δ·A_xᵀ. */
+function begin(
+  grid: Float32Array,
+  g: number,
+  lb: Letterbox,
+  out: Float32Array | undefined,
+): { W: number; H: number; map: Float32Array; geo: Geometry } {
+  checkGrid(grid, g);
+  const { width: W, height: H } = lb;
+  if (out && out.length !== W * H)
+    throw new Error(`postprocess: output holds ${out.length} floats, needs ${W * H}`);
+  const geo = geometry(g, lb);
+  applyColumns(grid, g, W, geo);
+  return { W, H, map: out ?? new Float32Array(W * H), geo };
+}
+
 /**
  * Δ grid (g×g, row-major) → H×W anomaly map of the original frame and its score. `out` (H·W floats) is filled
  * when given. Operators and scratch are cached per geometry (small LRU), so steady-state calls allocate nothing.
@@ -644,13 +660,7 @@ export function postprocess(
   out?: Float32Array,
   opts: PostprocessOptions = {},
 ): PostprocessResult {
-  checkGrid(grid, g);
-  const { width: W, height: H } = lb;
-  if (out && out.length !== W * H)
-    throw new Error(`postprocess: output holds ${out.length} floats, needs ${W * H}`);
-  const map = out ?? new Float32Array(W * H);
-  const geo = geometry(g, lb);
-  applyColumns(grid, g, W, geo);
+  const { W, H, map, geo } = begin(grid, g, lb, out);
   applyRows(geo, W, H, map);
   const masked = opts.ignore !== undefined && opts.ignore.length > 0;
   if (masked) applyIgnoreMask({ width: W, height: H, data: map }, opts.ignore!);
@@ -685,13 +695,7 @@ export function postprocessLazy(
   out?: Float32Array,
   opts: PostprocessOptions = {},
 ): LazyPostprocessResult {
-  checkGrid(grid, g);
-  const { width: W, height: H } = lb;
-  if (out && out.length !== W * H)
-    throw new Error(`postprocess: output holds ${out.length} floats, needs ${W * H}`);
-  const map = out ?? new Float32Array(W * H);
-  const geo = geometry(g, lb);
-  applyColumns(grid, g, W, geo);
+  const { W, H, map, geo } = begin(grid, g, lb, out);
   const masked = opts.ignore !== undefined && opts.ignore.length > 0;
   const zones = masked ? ignoreRows(opts.ignore!, W, H) : null;
   const tiles = Math.ceil(W / TILE);
@@ -757,16 +761,8 @@ export function postprocessLazy(
 // Ignore zones. A pixel is inside a polygon when its centre (x+0.5, y+0.5) is, by the even-odd rule, with
 // half-open edges (a centre exactly on a left/top edge is in, on a right/bottom edge is out), so a square
 // [[10,10],[20,10],[20,20],[10,20]] covers exactly the 100 pixels 10..19 × 10..19. Several polygons are united
-// (each is filled on its own). The fill is cached as row runs per (polygon list, frame size).
-
-interface Runs {
-  width: number;
-  height: number;
-  /** triples (y, x0, x1): pixels x0 ≤ x < x1 of row y */
-  runs: Int32Array;
-}
-
-const runCache = new WeakMap<readonly Polygon[], Runs>();
+// (each is filled on its own). The fill is cached as row runs per (polygon list, frame size), indexed by row so
+// the lazy map can zero one cell's part of it.
 
 /** Ignore zones as runs per row: row y's runs are pairs (x0, x1) at spans[offsets[y]] .. spans[offsets[y + 1]]. */
 interface ZoneRows {
@@ -857,14 +853,5 @@ function polygonRuns(polygons: readonly Polygon[], W: number, H: number): Int32A
 /** Zero the pixels of `map` inside any of the polygons (frame pixel coordinates, vertices as [x, y]). */
 export function applyIgnoreMask(map: FloatMap, polygons: readonly Polygon[]): void {
   const { width: W, height: H, data } = map;
-  let cached = runCache.get(polygons);
-  if (!cached || cached.width !== W || cached.height !== H) {
-    cached = { width: W, height: H, runs: polygonRuns(polygons, W, H) };
-    runCache.set(polygons, cached);
-  }
-  const { runs } = cached;
-  for (let i = 0; i < runs.length; i += 3) {
-    const o = runs[i] * W;
-    data.fill(0, o + runs[i + 1], o + runs[i + 2]);
-  }
+  zeroZones(ignoreRows(polygons, W, H), data, W, 0, H, 0, W);
 }
