@@ -545,39 +545,61 @@ function cellBounds(geo: Geometry, W: number, H: number, floor: number, needed =
     const w0 = y0 * taps;
     const wn = (y1 - y0) * taps;
     for (let ct = 0; ct < coarse; ct++) {
-      let cb = floor;
-      for (let r = 0; r < wn; r += taps) {
-        let s = 0;
-        for (let j = 0, m = start[b] * coarse + ct; j < taps; j++, m += coarse)
-          s += weights64[w0 + r + j] * cmax[m];
-        if (s > cb) cb = s;
-      }
+      const cb = blockBound(weights64, w0, wn, taps, cmax, start[b] * coarse + ct, coarse, floor);
       const t0 = ct * COARSE;
       const t1 = Math.min(tiles, t0 + COARSE);
-      if (cb + Math.abs(cb) * SLACK < needed) {
+      if (!reaches(cb, needed)) {
         bounds.fill(cb, b * tiles + t0, b * tiles + t1);
         continue;
       }
-      for (let tile = t0; tile < t1; tile++) {
-        let bound = floor;
-        for (let r = 0; r < wn; r += taps) {
-          let s = 0;
-          for (let j = 0, m = start[b] * tiles + tile; j < taps; j++, m += tiles)
-            s += weights64[w0 + r + j] * tmax[m];
-          if (s > bound) bound = s;
-        }
-        bounds[b * tiles + tile] = bound;
-      }
+      for (let tile = t0; tile < t1; tile++)
+        bounds[b * tiles + tile] = blockBound(
+          weights64,
+          w0,
+          wn,
+          taps,
+          tmax,
+          start[b] * tiles + tile,
+          tiles,
+          floor,
+        );
     }
   }
 }
 
+/**
+ * max over the block's rows (weights w[w0 .. w0 + wn), `taps` per row) of Σ_j w_j·maxima[m0 + j·stride]: the
+ * bound of one cell, from T's maxima over its columns (fine tiles or coarse ones).
+ */
+function blockBound(
+  w: Float64Array,
+  w0: number,
+  wn: number,
+  taps: number,
+  maxima: Float64Array,
+  m0: number,
+  stride: number,
+  floor: number,
+): number {
+  let bound = floor;
+  for (let r = 0; r < wn; r += taps) {
+    let s = 0;
+    for (let j = 0, m = m0; j < taps; j++, m += stride) s += w[w0 + r + j] * maxima[m];
+    if (s > bound) bound = s;
+  }
+  return bound;
+}
+
 const SLACK = 1e-5;
 
-/** Whether cell c may hold a value ≥ v (or > v: the slack makes both the same test). */
-function mayReach(bounds: Float64Array, c: number, v: number): boolean {
-  const bound = bounds[c];
+/** Whether a cell with this bound may hold a value ≥ v (or > v: the slack makes both the same test). */
+function reaches(bound: number, v: number): boolean {
   return bound + Math.abs(bound) * SLACK >= v;
+}
+
+/** Whether cell c may hold a value ≥ v. */
+function mayReach(bounds: Float64Array, c: number, v: number): boolean {
+  return reaches(bounds[c], v);
 }
 
 /**
