@@ -3,7 +3,6 @@
 // bundle, verdicts for both on a real mosquitto; the cameras' states retained on MQTT.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { stringify } from 'yaml';
 import { createBundle } from '../src/model/bundle.js';
 import { writeDevTeacher } from '../src/model/dev-teacher.js';
 import type { InspectionResult } from '../src/pipeline/result.js';
+import { exitWithin, startDaemon } from './helpers/cli.js';
 import { startFakeCamera, type FakeCamera } from './helpers/fake-camera.js';
 import { startMosquitto, type Broker } from './helpers/mosquitto.js';
 import { startRtspServer, type RtspServer } from './helpers/rtsp-server.js';
@@ -74,13 +74,8 @@ test('pinpoint run: a GigE and an RTSP camera batched together, verdicts for bot
   });
   await client.subscribeAsync('cams/#', { qos: 1 });
 
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', file], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const daemon = startDaemon(file);
+  const { child } = daemon;
   // Inspected frames; a frame dropped by a full queue (this box may be busy) gets an error verdict instead.
   const count = (c: string) => results.filter((r) => r.cameraId === c && r.reason === 'pass').length;
   try {
@@ -91,20 +86,13 @@ test('pinpoint run: a GigE and an RTSP camera batched together, verdicts for bot
     }
     assert.ok(
       count('line1') >= 10 && count('line2') >= 10,
-      `results ${count('line1')}/${count('line2')}\n${out.slice(-3000)}`,
+      `results ${count('line1')}/${count('line2')}\n${daemon.output().slice(-3000)}`,
     );
   } finally {
     child.kill('SIGTERM');
   }
   // pinpoint drains on SIGTERM; bounded here so a hung shutdown fails the test instead of hanging it.
-  let hung: NodeJS.Timeout | undefined;
-  const code = await Promise.race([
-    exited,
-    new Promise<'hung'>((r) => (hung = setTimeout(() => r('hung'), 30000))),
-  ]);
-  clearTimeout(hung);
-  if (code === 'hung') child.kill('SIGKILL');
-  assert.equal(code, 0, out.slice(-3000));
+  assert.equal(await exitWithin(daemon, 30000), 0, daemon.output().slice(-3000));
   await client.endAsync();
 
   // The states are retained: a client connecting after the run still reads each camera's last state.
@@ -141,6 +129,7 @@ test('pinpoint run: a GigE and an RTSP camera batched together, verdicts for bot
     );
   }
   // Cross-camera batching: the engine's final stats show batches of more than one frame.
+  const out = daemon.output();
   const stopped = out.split('\n').find((l) => l.includes('pinpoint stopped'));
   assert.ok(stopped, out.slice(-2000));
   const stats = (JSON.parse(stopped) as { stats: { batches: number; meanBatch: number } }).stats;

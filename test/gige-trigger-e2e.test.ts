@@ -4,7 +4,6 @@
 // ids; a repeated part id takes no second picture.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { stringify } from 'yaml';
 import { createBundle } from '../src/model/bundle.js';
 import { writeDevTeacher } from '../src/model/dev-teacher.js';
 import type { InspectionResult } from '../src/pipeline/result.js';
+import { exitWithin, startDaemon } from './helpers/cli.js';
 import { startFakeCamera, type FakeCamera } from './helpers/fake-camera.js';
 import { startMosquitto, type Broker } from './helpers/mosquitto.js';
 
@@ -67,18 +67,13 @@ test('pinpoint run: PLC part messages fire a software-triggered GigE camera, one
   });
   await client.subscribeAsync(['plant/line1/result', 'plant/line1/state'], { qos: 1 });
 
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', file], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const daemon = startDaemon(file);
+  const { child } = daemon;
   const ids = ['P-1', 'P-2', 'P-3', 'P-4', 'P-5'];
   try {
     const ready = Date.now() + 20000;
     while (state !== 'streaming' && Date.now() < ready && child.exitCode === null) await sleep(50);
-    assert.equal(state, 'streaming', out.slice(-3000));
+    assert.equal(state, 'streaming', daemon.output().slice(-3000));
     await sleep(2500); // idle longer than stallTimeoutMs: the camera must stay up and send nothing
     assert.equal(results.length, 0, 'no picture without a part message');
 
@@ -96,14 +91,9 @@ test('pinpoint run: PLC part messages fire a software-triggered GigE camera, one
   } finally {
     child.kill('SIGTERM');
   }
-  let hung: NodeJS.Timeout | undefined;
-  const code = await Promise.race([
-    exited,
-    new Promise<'hung'>((r) => (hung = setTimeout(() => r('hung'), 20000))),
-  ]);
-  clearTimeout(hung);
-  if (code === 'hung') child.kill('SIGKILL');
+  const code = await exitWithin(daemon, 20000);
   await client.endAsync();
+  const out = daemon.output();
   assert.equal(code, 0, out.slice(-3000));
 
   assert.deepEqual(

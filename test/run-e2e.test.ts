@@ -3,8 +3,6 @@
 // cameras whose ground truth the test regenerates from the same seeds, and a real MQTT subscriber.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +16,7 @@ import { syntheticParts } from '../src/sources/synthetic.js';
 import { makeDataset } from '../src/synthetic/parts.js';
 import type { SyntheticPart } from '../src/synthetic/parts.js';
 import { teachIn } from '../src/teach/teach-in.js';
+import { exitWithin, startDaemon as startRun, type Daemon } from './helpers/cli.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 import type { Broker } from './helpers/mosquitto.js';
 import { record } from './helpers/mqtt.js';
@@ -38,40 +37,12 @@ async function subscribe(url: string, filters: string[], options = {}): Promise<
   return rec;
 }
 
-interface Daemon {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  output(): string;
-}
-
 function startDaemon(config: Record<string, unknown>, name: string, env: NodeJS.ProcessEnv = {}): Daemon {
   const file = join(tmp, `${name}.yaml`);
   writeFileSync(file, stringify(config));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', file], {
-    env: { ...process.env, ...env, PINPOINT_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const d = { child, exited, output: () => out };
+  const d = startRun(file, { ...env, PINPOINT_LOG_LEVEL: 'info' });
   daemons.push(d);
   return d;
-}
-
-async function exitWithin(d: Daemon, ms: number): Promise<number | null> {
-  let t: NodeJS.Timeout | undefined;
-  const code = await Promise.race([
-    d.exited,
-    new Promise<'timeout'>((r) => (t = setTimeout(() => r('timeout'), ms))),
-  ]);
-  clearTimeout(t);
-  if (code === 'timeout') {
-    d.child.kill('SIGKILL');
-    assert.fail(`pinpoint run did not exit within ${ms} ms:\n${d.output().slice(-3000)}`);
-  }
-  return code;
 }
 
 function baseConfig(

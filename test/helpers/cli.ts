@@ -1,5 +1,6 @@
 // Runs the pinpoint CLI from source (through tsx) as a child process, the way a user runs it.
-import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface CliResult {
   code: number | null;
@@ -30,4 +31,42 @@ export function runCli(
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** A `pinpoint run` child with its output collected (stdout and stderr together). */
+export interface Daemon {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  output(): string;
+}
+
+export function startDaemon(configFile: string, env: NodeJS.ProcessEnv = {}): Daemon {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', configFile],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, exited, output: () => out };
+}
+
+/** The daemon's exit code; a daemon still running after `ms` is killed and fails the test (a hung shutdown). */
+export async function exitWithin(d: Daemon, ms: number): Promise<number | null> {
+  let t: NodeJS.Timeout | undefined;
+  const code = await Promise.race([
+    d.exited,
+    new Promise<'timeout'>((r) => (t = setTimeout(() => r('timeout'), ms))),
+  ]);
+  clearTimeout(t);
+  if (code === 'timeout') {
+    d.child.kill('SIGKILL');
+    assert.fail(`pinpoint run did not exit within ${ms} ms:\n${d.output().slice(-3000)}`);
+  }
+  return code;
 }
