@@ -172,6 +172,28 @@ export interface PartRef {
   captureTime: number;
 }
 
+/** The part, timing and model fields every result carries around its decision (`body`), in payload order. */
+function result(
+  part: PartRef,
+  body: Pick<InspectionResult, 'score' | 'threshold' | 'verdict' | 'reason' | 'blobs'>,
+  modelId: string,
+  decideTime: number,
+  detail?: string,
+): InspectionResult {
+  return {
+    version: RESULT_VERSION,
+    cameraId: part.cameraId,
+    partId: part.partId,
+    seq: part.seq,
+    captureTime: part.captureTime,
+    decideTime,
+    latencyMs: decideTime - part.captureTime,
+    ...body,
+    modelId,
+    ...(detail === undefined ? {} : { detail }),
+  };
+}
+
 /** A verdict reached without a usable frame result: timeout, no-frame, or an error. */
 export function failSafeResult(
   part: PartRef,
@@ -181,22 +203,13 @@ export function failSafeResult(
   decideTime: number,
   detail: string,
 ): InspectionResult {
-  return {
-    version: RESULT_VERSION,
-    cameraId: part.cameraId,
-    partId: part.partId,
-    seq: part.seq,
-    captureTime: part.captureTime,
-    decideTime,
-    latencyMs: decideTime - part.captureTime,
-    score: null,
-    threshold: null,
-    verdict,
-    reason,
-    blobs: [],
+  return result(
+    part,
+    { score: null, threshold: null, verdict, reason, blobs: [] },
     modelId,
+    decideTime,
     detail,
-  };
+  );
 }
 
 export function inspectionResult(
@@ -205,19 +218,6 @@ export function inspectionResult(
   modelId: string,
   decideTime: number,
 ): InspectionResult {
-  return {
-    version: RESULT_VERSION,
-    cameraId: part.cameraId,
-    partId: part.partId,
-    seq: part.seq,
-    captureTime: part.captureTime,
-    decideTime,
-    latencyMs: decideTime - part.captureTime,
-    score: i.score,
-    threshold: i.threshold,
-    verdict: i.verdict,
-    reason: i.reason,
-    blobs: i.blobs,
-    modelId,
-  };
+  const { score, threshold, verdict, reason, blobs } = i;
+  return result(part, { score, threshold, verdict, reason, blobs }, modelId, decideTime);
 }
