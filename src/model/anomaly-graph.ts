@@ -24,18 +24,13 @@ export interface AnomalyGraphOptions {
   fusedAttention?: boolean;
 }
 
-/**
- * Input `pixels` uint8 [B, S, S, 3]; output `anomaly` float32 [B, g, g], g = S / patch:
- * Δ = ‖n(fwd(f_a)) − n(f_b)‖ · ‖n(bwd(f_b)) − n(f_a)‖ per patch, n = L2 normalisation per token.
- */
-export function buildAnomalyGraph(
+/** The `pixels` input (uint8 [B, S, S, 3]) and the teacher's two feature layers on it; g = S / patch. */
+function teacherOnPixels(
+  b: GraphBuilder,
   w: TeacherWeights,
-  s: StudentWeights,
-  opts: AnomalyGraphOptions,
-): Uint8Array {
+  opts: FeatureGraphOptions & { fp16?: boolean },
+): { g: number; fa: string; fb: string } {
   const size = opts.size;
-  const g = patchGrid(size, w.arch.patch);
-  const b = new GraphBuilder({ graphName: 'pinpoint-anomaly' });
   const pixels = b.input('pixels', 'uint8', ['batch', size, size, 3]);
   const [fa, fb] = addTeacher(b, w, {
     size,
@@ -45,6 +40,20 @@ export function buildAnomalyGraph(
     fp16: opts.fp16,
     fusedAttention: opts.fusedAttention,
   });
+  return { g: patchGrid(size, w.arch.patch), fa, fb };
+}
+
+/**
+ * Input `pixels` uint8 [B, S, S, 3]; output `anomaly` float32 [B, g, g], g = S / patch:
+ * Δ = ‖n(fwd(f_a)) − n(f_b)‖ · ‖n(bwd(f_b)) − n(f_a)‖ per patch, n = L2 normalisation per token.
+ */
+export function buildAnomalyGraph(
+  w: TeacherWeights,
+  s: StudentWeights,
+  opts: AnomalyGraphOptions,
+): Uint8Array {
+  const b = new GraphBuilder({ graphName: 'pinpoint-anomaly' });
+  const { g, fa, fb } = teacherOnPixels(b, w, opts);
   const na = normalize(b, fa);
   const nb = normalize(b, fb);
   const dB = distance(b, normalize(b, addStudent(b, s.forward, fa, 'student.forward')), nb);
@@ -64,17 +73,8 @@ export interface FeatureGraphOptions {
 
 /** Input `pixels` uint8 [B, S, S, 3]; outputs `feat_a`, `feat_b` float32 [B, P, D] (teach-in). */
 export function buildFeatureGraph(w: TeacherWeights, opts: FeatureGraphOptions): Uint8Array {
-  const size = opts.size;
-  const g = patchGrid(size, w.arch.patch);
   const b = new GraphBuilder({ graphName: 'pinpoint-features' });
-  const pixels = b.input('pixels', 'uint8', ['batch', size, size, 3]);
-  const [fa, fb] = addTeacher(b, w, {
-    size,
-    layers: opts.layers ?? DEFAULT_LAYERS,
-    posEmbed: opts.posEmbed,
-    pixels,
-    fusedAttention: opts.fusedAttention,
-  });
+  const { g, fa, fb } = teacherOnPixels(b, w, opts);
   b.op('Identity', [fa], {}, { outputNames: ['feat_a'] });
   b.op('Identity', [fb], {}, { outputNames: ['feat_b'] });
   b.output('feat_a', 'float32', ['batch', g * g, w.arch.dim]);
