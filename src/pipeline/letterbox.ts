@@ -344,7 +344,7 @@ export const AREA_FROM_SCALE = 1.15;
  * or more, INTER_CUBIC when enlarging or barely shrinking (antialiasing hardly matters there; only the kernel
  * shape differs, a = −0.75).
  */
-export function fastInterpolation(side: number, size: number): number {
+export function areaInterpolation(side: number, size: number): number {
   const c = cv();
   return side >= AREA_FROM_SCALE * size ? c.INTER_AREA : c.INTER_CUBIC;
 }
@@ -387,7 +387,7 @@ function letterboxOpenCv(img: Image, lb: Letterbox, out: Uint8Array, mode: 'fast
     let resized = padded;
     if (side !== S) {
       if (mode === 'area') {
-        resized = padded.resize(S, S, 0, 0, fastInterpolation(side, S));
+        resized = padded.resize(S, S, 0, 0, areaInterpolation(side, S));
         mats.push(resized);
       } else {
         const { k, sigma } = fastPlan(side, S);

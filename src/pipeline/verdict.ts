@@ -135,7 +135,8 @@ const ROI_MAX_SHARE = 0.5;
 /**
  * findBlobs on the rectangle that holds every pixel above the threshold: identical blobs (every component
  * lies inside it, and 8-connectivity inside it is the frame's), but OpenCV labels a defect-sized region
- * instead of the whole frame, and a map with nothing above the threshold costs one scan.
+ * instead of the whole frame, and a map with nothing above the threshold costs one scan. For a whole map (a
+ * heatmap, or the oracle the lazy path is tested against); inspectGrid gets its box from postprocessLazy.
  */
 export function findBlobsInRoi(map: FloatMap, threshold: number, minArea: number): Blob[] {
   const roi = aboveThresholdBox(map, threshold);
