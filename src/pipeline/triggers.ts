@@ -5,6 +5,7 @@
 import { asyncScheduler, Observable } from 'rxjs';
 import type { MonoTypeOperatorFunction, SchedulerLike, Subscription } from 'rxjs';
 import type { Logger } from '../util/log.js';
+import { createLogThrottle } from '../util/log-throttle.js';
 
 export interface PartTrigger {
   cameraId: string;
@@ -59,6 +60,8 @@ export function correlateTriggers<F extends PartFrame>(
   return (frames$) =>
     new Observable<F>((subscriber) => {
       const pending = new Map<string, Pending[]>();
+      // A PLC can send thousands of refused triggers: one warning per kind per 10 s, with the count between.
+      const throttle = createLogThrottle(o.log, 10_000, () => sched.now());
       const giveUp = (p: Pending, detail: string): void => {
         p.timer.unsubscribe();
         o.onNoFrame(p.trigger, detail);
@@ -66,16 +69,21 @@ export function correlateTriggers<F extends PartFrame>(
       const onTrigger = (t: PartTrigger): void => {
         const windowMs = o.windowMs(t.cameraId);
         if (windowMs === null) {
-          o.log.warn(
+          throttle.warn(
+            'no-trigger-camera',
             { camera: t.cameraId, part: t.partId },
-            'trigger for a camera that takes no triggers: ignored',
+            'trigger for a camera that takes no triggers (trigger.enabled is false, or no such camera): ignored',
           );
           return;
         }
         const queue = pending.get(t.cameraId) ?? [];
         pending.set(t.cameraId, queue);
         if (o.known(t.cameraId, t.partId) || queue.some((p) => p.trigger.partId === t.partId)) {
-          o.log.warn({ camera: t.cameraId, part: t.partId }, 'trigger for a part already known: ignored');
+          throttle.warn(
+            'known-part-trigger',
+            { camera: t.cameraId, part: t.partId },
+            'trigger for a part already known: ignored',
+          );
           return;
         }
         const p: Pending = {
