@@ -200,7 +200,7 @@ export async function run(): Promise<void> {
   const model = await openModelInWorker(join(dir, 'model'), {
     device: 'cpu',
     threads: THREADS,
-    logLevel: 'warn',
+    log: pino({ level: 'warn' }),
   });
   console.log(
     `onnxruntime ${model.provider} in a worker thread, ${THREADS} intra-op thread(s) of ${cpus().length} cores`,

@@ -22,7 +22,7 @@ import type { Sink } from './sinks/types.js';
 import { sourcePlugin } from './sources/registry.js';
 import type { Frame, SourcePlugin, SourceState } from './sources/types.js';
 import type { Logger } from './util/log.js';
-import { createLogger, levelFromEnv } from './util/log.js';
+import { createLogger } from './util/log.js';
 import type { Notifier } from './util/systemd.js';
 import { createNotifier } from './util/systemd.js';
 
@@ -127,8 +127,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     threads: config.inference.threads,
     fp16: config.inference.fp16,
     cacheDir: config.model.cacheDir ? resolve(o.configDir, config.model.cacheDir) : undefined,
-    logLevel: levelFromEnv(config.logging.level),
-    logPretty: config.logging.pretty,
+    log,
     testDelayMs: o.testInferDelayMs,
   });
   if (model.provider === 'cpu' && config.inference.threads === 0 && cpus().length > 1) {

@@ -10,6 +10,7 @@ import { writeDevTeacher } from '../src/model/dev-teacher.js';
 import { openAnomalyModel } from '../src/pipeline/inference.js';
 import { openModelInWorker } from '../src/pipeline/worker-model.js';
 import type { WorkerModel } from '../src/pipeline/worker-model.js';
+import { captureLog } from './helpers/log-capture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pinpoint-worker-'));
 const bundle = join(dir, 'model');
@@ -22,7 +23,6 @@ describe('model in a worker thread', () => {
     model = await openModelInWorker(bundle, {
       device: 'cpu',
       threads: 1,
-      logLevel: 'silent',
       testDelayMs: 150,
     });
   });
@@ -56,10 +56,44 @@ describe('model in a worker thread', () => {
   });
 
   test('a bundle that cannot be opened fails with its own error class and message', async () => {
-    await assert.rejects(openModelInWorker(join(dir, 'nope'), { logLevel: 'silent' }), (e: Error) => {
+    await assert.rejects(openModelInWorker(join(dir, 'nope')), (e: Error) => {
       assert.ok(e instanceof BundleError, `${e.name}: ${e.message}`);
       assert.match(e.message, /nope/);
       return true;
     });
+  });
+});
+
+describe('worker thread log lines', () => {
+  test("are written by the main thread's logger: pretty on a pretty logger, JSON records on a JSON one", async () => {
+    const pretty = captureLog({ level: 'info', pretty: 'always' });
+    const json = captureLog({ level: 'info', pretty: 'never' });
+    for (const c of [pretty, json]) {
+      const m = await openModelInWorker(bundle, { device: 'cpu', threads: 1, log: c.log });
+      await m.release();
+    }
+    // The worker logs its session once it is open (inference.ts); on a pretty logger no line is raw JSON.
+    const text = pretty.text();
+    assert.ok(
+      text.some((l) => /INFO.*inference session on cpu/.test(l)),
+      text.join('\n'),
+    );
+    for (const l of text) assert.ok(!l.trimStart().startsWith('{'), `raw JSON line: ${l}`);
+    assert.ok(text.some((l) => /thread.*"inference"/.test(l)));
+    const rec = json.records().find((r) => r.msg === 'inference session on cpu');
+    assert.ok(rec, JSON.stringify(json.records()));
+    assert.equal(rec.level, 'info');
+    assert.equal(rec.thread, 'inference');
+    assert.equal(rec.provider, 'cpu');
+  });
+
+  test('the main logger level applies: a warn logger gets no info line from the worker', async () => {
+    const c = captureLog({ level: 'warn' });
+    const m = await openModelInWorker(bundle, { device: 'cpu', threads: 1, log: c.log });
+    await m.release();
+    assert.deepEqual(
+      c.records().filter((r) => r.thread === 'inference' && r.level === 'info'),
+      [],
+    );
   });
 });

@@ -3,7 +3,7 @@
 // inference would freeze the event loop: deadline timers, MQTT, sources and post-processing would all wait.
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadBundle } from '../model/bundle.js';
-import { createLogger } from '../util/log.js';
+import { relayingLogger } from '../util/log-relay.js';
 import type { AnomalyModel, SessionOptions } from './inference.js';
 import { openAnomalyModel } from './inference.js';
 import type { ResizeMode } from '../model/manifest.js';
@@ -12,8 +12,8 @@ import type { LevelWithSilent } from 'pino';
 export interface WorkerInit {
   bundleDir: string;
   session: Omit<SessionOptions, 'log'>;
+  /** Lines below it are not even sent to the main thread, which logs the rest (log-relay.ts). */
   logLevel: LevelWithSilent;
-  logPretty: 'auto' | 'always' | 'never';
   /** TEST ONLY: every run first blocks this thread for this long, like a slow synchronous session. */
   testDelayMs?: number;
 }
@@ -25,13 +25,16 @@ export type FromWorker =
   | { type: 'ready'; size: number; resize: ResizeMode; grid: number; modelId: string; provider: string }
   | { type: 'failed'; name: string; message: string }
   | { type: 'result'; id: number; output?: Float32Array; error?: string }
-  | { type: 'released' };
+  | { type: 'released' }
+  | { type: 'log'; line: string };
 
 const port = parentPort;
 if (port) {
   const init = workerData as WorkerInit;
-  const log = createLogger({ level: init.logLevel, pretty: init.logPretty }).child({ thread: 'inference' });
   const send = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
+  const log = relayingLogger(init.logLevel, (line) => send({ type: 'log', line })).child({
+    thread: 'inference',
+  });
   let model: AnomalyModel | undefined;
   try {
     model = await openAnomalyModel(loadBundle(init.bundleDir), { ...init.session, log });

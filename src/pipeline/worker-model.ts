@@ -4,6 +4,8 @@
 import { Worker } from 'node:worker_threads';
 import type { LevelWithSilent } from 'pino';
 import { BundleError } from '../model/bundle.js';
+import type { Logger } from '../util/log.js';
+import { relayLogLine } from '../util/log-relay.js';
 import type { EngineModel } from './engine.js';
 import type { SessionOptions } from './inference.js';
 import { InferenceError } from './inference.js';
@@ -16,9 +18,8 @@ export interface WorkerModel extends EngineModel {
 }
 
 export interface WorkerModelOptions extends Omit<SessionOptions, 'log'> {
-  /** The worker logs on its own (JSON lines on stdout, like the main thread). */
-  logLevel?: LevelWithSilent;
-  logPretty?: 'auto' | 'always' | 'never';
+  /** The worker's lines are logged on it (its level, format and destination); none: the worker is silent. */
+  log?: Logger;
   /** TEST ONLY: each run blocks the worker this long first (a slow model, for the deadline tests). */
   testDelayMs?: number;
 }
@@ -47,9 +48,17 @@ function spawnWorker(init: WorkerInit): Worker {
 }
 
 export async function openModelInWorker(bundleDir: string, o: WorkerModelOptions = {}): Promise<WorkerModel> {
-  const { logLevel = 'info', logPretty = 'auto', testDelayMs, ...session } = o;
-  const init: WorkerInit = { bundleDir, session, logLevel, logPretty, testDelayMs };
+  const { log, testDelayMs, ...session } = o;
+  const init: WorkerInit = {
+    bundleDir,
+    session,
+    logLevel: (log?.level as LevelWithSilent | undefined) ?? 'silent',
+    testDelayMs,
+  };
   const worker = spawnWorker(init);
+  worker.on('message', (m: FromWorker) => {
+    if (m.type === 'log' && log) relayLogLine(log, m.line);
+  });
   const pending = new Map<number, { resolve: (f: Float32Array) => void; reject: (e: Error) => void }>();
   let dead: Error | null = null;
   let released: (() => void) | null = null;
