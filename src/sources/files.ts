@@ -124,7 +124,7 @@ export const filesSource: SourcePlugin<'files'> = {
           if (!warned.has(file) && warned.size < MAX_WARNED) {
             warned.add(file);
             const reason = e instanceof ImageReadError ? e.reason : String(e);
-            ctx.log.warn({ camera: id, file, reason }, 'unreadable image skipped');
+            ctx.log.warn({ file, reason }, 'unreadable image skipped');
           }
           return true;
         }

@@ -189,10 +189,7 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
         const now = Date.now();
         if (now - dropLoggedAt >= 5000) {
           dropLoggedAt = now;
-          ctx.log.warn(
-            { camera: cameraId, state, droppedTriggers },
-            'software trigger dropped: the camera is not streaming',
-          );
+          ctx.log.warn({ state, droppedTriggers }, 'software trigger dropped: the camera is not streaming');
         }
         return;
       }
@@ -233,7 +230,7 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
       let stderrTail = '';
       startedAt = Date.now();
       report('connecting', `${spec.describe} (attempt ${attempt + 1})`);
-      ctx.log.debug({ camera: cameraId, argv: argv.map(redact) }, 'camera pipeline start');
+      ctx.log.debug({ argv: argv.map(redact) }, 'camera pipeline start');
 
       let c: ChildProcess;
       try {
@@ -334,7 +331,7 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
             (err ? `: ${err}` : '');
         if (state === 'streaming') report('stalled', why);
         // debug only: the app logs every state change, and an unplugged camera fails every few seconds.
-        ctx.log.debug({ camera: cameraId, reason: why }, 'camera pipeline down');
+        ctx.log.debug({ reason: why }, 'camera pipeline down');
         downReason = why;
         scheduleRetry();
       });

@@ -34,6 +34,7 @@ export interface Frame {
 export type SourceState = 'connecting' | 'streaming' | 'stalled' | 'backoff' | 'stopped';
 
 export interface SourceContext {
+  /** Already bound to the camera (`camera` is in every line): a source does not add it again. */
   log: Logger;
   /** Directory of the config file: relative paths in a camera's config resolve against it. */
   configDir: string;
