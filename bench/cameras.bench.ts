@@ -247,7 +247,7 @@ async function cameraToVerdict(): Promise<void> {
       model: { path: join(tmp, 'model') },
       inference: { device: 'cpu', threads: 1 },
       verdict: { rejectThreshold: 1e6, pixelThreshold: 1e6 },
-      logging: { level: 'warn' },
+      logging: { level: 'warn', statsIntervalSec: 0 },
     });
     const results: InspectionResult[] = [];
     let counting = false;
@@ -256,7 +256,6 @@ async function cameraToVerdict(): Promise<void> {
       configDir: tmp,
       mqtt: false,
       log: pino({ level: 'warn' }),
-      statsEveryMs: 0,
       sinks: [
         {
           name: 'bench',

@@ -18,6 +18,7 @@ import type { WorkerModel } from './pipeline/worker-model.js';
 import { resolveVerdictSettings } from './pipeline/verdict.js';
 import { createMqttSink } from './sinks/mqtt.js';
 import type { MqttSink } from './sinks/mqtt.js';
+import { createStatsLog } from './sinks/stats-log.js';
 import type { Sink } from './sinks/types.js';
 import { sourcePlugin } from './sources/registry.js';
 import type { Frame, SourcePlugin, SourceState } from './sources/types.js';
@@ -49,8 +50,6 @@ export interface AppOptions {
   mqtt?: boolean;
   /** TEST ONLY: every inference call blocks the inference thread this long first (see TEST_INFER_DELAY_ENV). */
   testInferDelayMs?: number;
-  /** How often the engine's counters are logged (ms; 0: never). Default 60 s. */
-  statsEveryMs?: number;
 }
 
 export interface App {
@@ -181,7 +180,12 @@ export async function startApp(o: AppOptions): Promise<App> {
           },
           { log, cameras: cameras.map((c) => c.id), modelId: model.modelId },
         );
-  const sinks: Sink[] = [...(mqttSink ? [mqttSink] : []), ...(o.sinks ?? [])];
+  const statsLog = createStatsLog({
+    log,
+    intervalSec: config.logging.statsIntervalSec,
+    engineStats: () => engine.stats(),
+  });
+  const sinks: Sink[] = [...(mqttSink ? [mqttSink] : []), statsLog, ...(o.sinks ?? [])];
   const each = (what: string, f: (s: Sink) => void): void => {
     for (const s of sinks) {
       try {
@@ -233,12 +237,6 @@ export async function startApp(o: AppOptions): Promise<App> {
   let stopped: Promise<void> | null = null;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
-  const statsEvery = o.statsEveryMs ?? 60000;
-  const statsTimer =
-    statsEvery > 0
-      ? setInterval(() => log.info({ stats: summary(engine.stats()) }, 'engine stats'), statsEvery)
-      : null;
-  statsTimer?.unref();
   const stopWatchdog = notifier.startWatchdog(() => !stopping);
   notifier.ready(`inspecting ${cameras.length} camera(s) with model ${model.modelId}`);
   log.info(
@@ -260,7 +258,6 @@ export async function startApp(o: AppOptions): Promise<App> {
     clearTimeout(t);
     if (!drained) log.warn({ drainMs, inFlight: engine.pending }, 'drain bound reached; leaving the rest');
     engineSub.unsubscribe();
-    if (statsTimer) clearInterval(statsTimer);
     stopWatchdog();
     await Promise.all(
       sinks.map((s) =>

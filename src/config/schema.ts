@@ -235,6 +235,11 @@ const loggingSchema = z
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** `auto`: human-readable on a terminal, JSON lines otherwise (journald). */
     pretty: z.enum(['auto', 'always', 'never']).default('auto'),
+    /**
+     * Every this many seconds one info line per camera: parts by verdict, drops, fps, latency p50/p99 since the
+     * last line (none while idle). 0: off. Each decision is logged at debug either way.
+     */
+    statsIntervalSec: z.int().min(0).max(86400).default(60),
   })
   .prefault({});
 

@@ -9,6 +9,7 @@
 import { computeLetterbox } from '../pipeline/letterbox.js';
 import { postprocess } from '../pipeline/anomaly-map.js';
 import type { AnomalyModel } from '../pipeline/inference.js';
+import { quantileSorted } from '../util/quantile.js';
 
 export interface CalibrationRule {
   /** reject ≥ margin · the largest held-out score. */
@@ -54,14 +55,7 @@ export function checkRule(r: CalibrationRule): void {
   if (!(r.pixelMargin >= 1)) throw new Error(`pixel margin must be ≥ 1, got ${r.pixelMargin}`);
 }
 
-/** Linear-interpolated quantile (NumPy's default) of an ascending array. */
-export function quantileSorted(s: ArrayLike<number>, q: number): number {
-  if (s.length === 0) throw new Error('quantile of no values');
-  const pos = q * (s.length - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, s.length - 1);
-  return s[lo] + (pos - lo) * (s[hi] - s[lo]);
-}
+export { quantileSorted };
 
 /** The rule applied to held-out frame scores and (a sample of) their map pixels, whose max is given. */
 export function thresholdsFromHoldout(
