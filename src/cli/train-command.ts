@@ -15,7 +15,6 @@ import {
   DEFAULT_LR,
   teachIn,
   TeachInError,
-  type TeachInProgress,
   type TeachInResult,
 } from '../teach/teach-in.js';
 import { NonFiniteLossError } from '../teach/trainer.js';
@@ -23,6 +22,7 @@ import { InferenceError, type Device } from '../pipeline/inference.js';
 import { asUserError, DEV_TEACHER_WARNING } from './model-command.js';
 import { CliError, EXIT } from './exit.js';
 import { intOption, numberOption } from './parse-options.js';
+import { ProgressBar } from './progress-bar.js';
 
 interface TrainOpts {
   model: string;
@@ -224,68 +224,4 @@ function formatSummary(dir: string, r: TeachInResult, skipped: number): string {
     lines.push('  thresholds NONE (no held-out images): this model cannot reject parts');
   }
   return lines.join('\n') + '\n';
-}
-
-/** One self-rewriting line on a terminal; redrawn at most every 100 ms. */
-class ProgressBar {
-  private last = 0;
-  private shown = false;
-
-  constructor(private readonly out: NodeJS.WriteStream) {}
-
-  update(p: TeachInProgress): void {
-    // Epoch ends are in the step line already (and come every few milliseconds in few-shot runs).
-    if (p.phase === 'epoch') return;
-    const now = performance.now();
-    const final = (p.phase === 'features' && p.done === p.total) || p.phase === 'calibrate';
-    if (!final && now - this.last < 100) return;
-    this.last = now;
-    let text: string;
-    switch (p.phase) {
-      case 'images':
-        text = `letterboxing images ${p.done}`;
-        break;
-      case 'features':
-        text = `teacher features ${bar(p.done / p.total)} ${p.done}/${p.total} images`;
-        break;
-      case 'train':
-        text = p.open
-          ? `training step ${p.step} epoch ${p.epoch} loss ${p.loss.toFixed(4)}: until the loss levels off ` +
-            `(at most ${p.steps} steps), ${duration(p.elapsedSeconds)} so far`
-          : `training ${bar(p.step / p.steps)} step ${p.step}/${p.steps} epoch ${p.epoch}/${p.epochs} ` +
-            `loss ${p.loss.toFixed(4)} ETA ${duration(p.etaSeconds)}`;
-        break;
-      case 'calibrate':
-        text = `calibrating on ${p.total} held-out images`;
-        break;
-    }
-    const width = this.width();
-    this.out.write(`\r${text.slice(0, width).padEnd(width)}`);
-    this.shown = true;
-  }
-
-  clear(): void {
-    if (!this.shown) return;
-    this.out.write(`\r${' '.repeat(this.width())}\r`);
-    this.shown = false;
-  }
-
-  /** Terminal width less one (no wrap); 0 when the size is unknown (e.g. under `script`). */
-  private width(): number {
-    return Math.max(20, (this.out.columns || 100) - 1);
-  }
-}
-
-function bar(frac: number, width = 24): string {
-  const n = Math.round(Math.max(0, Math.min(1, frac)) * width);
-  return `[${'#'.repeat(n)}${'.'.repeat(width - n)}]`;
-}
-
-function duration(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  const m = Math.floor(s / 60);
-  const h = Math.floor(m / 60);
-  if (h > 0) return `${h}h${String(m % 60).padStart(2, '0')}m`;
-  if (m > 0) return `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
-  return `${Math.round(s)}s`;
 }

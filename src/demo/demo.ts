@@ -32,6 +32,7 @@ import { makeDataset } from '../synthetic/parts.js';
 import type { SyntheticPart } from '../synthetic/parts.js';
 import { teachIn } from '../teach/teach-in.js';
 import type { TeachInProgress } from '../teach/teach-in.js';
+import { trainProgressText } from '../teach/progress-text.js';
 import { writeImage } from '../util/image-io.js';
 import { createLogger } from '../util/log.js';
 import { findMosquitto, startLocalMosquitto } from './broker.js';
@@ -174,7 +175,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const progress = (p: TeachInProgress): void => {
       if (p.phase !== 'train' || Date.now() - last < 1000) return;
       last = Date.now();
-      const line = `      epoch ${p.epoch}  step ${p.step}/${p.steps}  loss ${p.loss.toFixed(4)}  eta ${Math.round(p.etaSeconds)} s`;
+      const line = `      ${trainProgressText(p, false)}`;
       out.write(color ? `\r${line}\u001b[K` : line + '\n');
     };
     const r = await teachIn({

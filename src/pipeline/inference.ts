@@ -178,7 +178,8 @@ function loadOrBuild(
   }
   const t0 = performance.now();
   const bytes = spec.build();
-  log?.info(
+  // debug: the session line that follows says `cache: built`.
+  log?.debug(
     { kind: spec.kind, ms: Math.round(performance.now() - t0), bytes: bytes.length },
     'model graph built',
   );

@@ -40,6 +40,9 @@ import {
   type CheckpointMeta,
 } from './checkpoint.js';
 import { extractFeatures, type CachePlan, type FeatureCacheOptions, type FeatureStore } from './features.js';
+import { ProgressLogPace } from './progress-log-pace.js';
+import type { TeachInProgress, TrainPlan, TrainProgress } from './progress.js';
+import { trainProgressText } from './progress-text.js';
 import { StudentTrainer, type AdamState } from './trainer.js';
 
 /**
@@ -95,29 +98,7 @@ export interface TeachInOptions {
   checkpointSeconds?: number;
 }
 
-export type TeachInProgress =
-  | { phase: 'images'; done: number }
-  | { phase: 'features'; done: number; total: number }
-  | {
-      phase: 'train';
-      epoch: number;
-      /** Planned epochs: exact with --epochs, the maxSteps bound with the auto schedule. */
-      epochs: number;
-      step: number;
-      /**
-       * Steps to go for: all of them with --epochs; with the auto schedule, minSteps (in whole epochs) until
-       * those are done, then the maxSteps bound (the plateau test usually stops well before).
-       */
-      steps: number;
-      /** The end depends on the plateau test (auto schedule past minSteps). */
-      open: boolean;
-      loss: number;
-      elapsedSeconds: number;
-      /** Seconds to `steps` at the rate so far. */
-      etaSeconds: number;
-    }
-  | { phase: 'epoch'; epoch: number; epochs: number; loss: number; steps: number }
-  | { phase: 'calibrate'; done: number; total: number };
+export type { TeachInProgress, TrainPlan, TrainProgress } from './progress.js';
 
 export interface TeachInParams {
   bundleDir: string;
@@ -345,7 +326,11 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
   const stepsPerEpoch = Math.ceil(R / B);
   const epochs = plannedEpochs(stepsPerEpoch, o.epochs, schedule);
   const plannedSteps = epochs * stepsPerEpoch;
-  const minSteps = Math.ceil(schedule.minSteps / stepsPerEpoch) * stepsPerEpoch;
+  const minSteps = Math.min(plannedSteps, Math.ceil(schedule.minSteps / stepsPerEpoch) * stepsPerEpoch);
+  const plan: TrainPlan =
+    o.epochs !== undefined
+      ? { kind: 'epochs', epochs, steps: plannedSteps }
+      : { kind: 'auto', minSteps, maxSteps: plannedSteps, maxEpochs: epochs };
   let stoppedBy: StopReason = o.epochs !== undefined ? 'epochs' : 'max-steps';
   const tTrain = performance.now();
   let trainer: StudentTrainer | undefined;
@@ -369,6 +354,8 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
     const perm = new Uint32Array(R);
     const sel = new Uint32Array(B);
     const stepsBefore = stepLoss.length;
+    const progressLog = new ProgressLogPace();
+    let lastProgress: TrainProgress | undefined;
     const every = (o.checkpointSeconds ?? 10) * 1000;
     let lastWrite = performance.now();
     // A resumed run may already have met the stop test at its last checkpoint.
@@ -390,36 +377,35 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
         sum += loss * n;
         const elapsed = trainSecondsBefore + (performance.now() - tTrain) / 1000;
         const done = stepLoss.length;
-        const open = o.epochs === undefined && done >= minSteps;
-        const target = o.epochs === undefined && !open ? Math.min(minSteps, plannedSteps) : plannedSteps;
-        p.onProgress?.({
+        const target = plan.kind === 'epochs' ? plan.steps : plan.minSteps;
+        const rate = (performance.now() - tTrain) / 1000 / Math.max(1, done - stepsBefore);
+        const progress: TrainProgress = {
           phase: 'train',
           epoch: e + 1,
-          epochs,
           step: done,
-          steps: target,
-          open,
+          plan,
           loss,
           elapsedSeconds: elapsed,
-          etaSeconds:
-            ((performance.now() - tTrain) / 1000 / Math.max(1, done - stepsBefore)) *
-            Math.max(0, target - done),
-        });
+          etaSeconds: done < target || plan.kind === 'epochs' ? rate * Math.max(0, target - done) : NaN,
+        };
+        p.onProgress?.(progress);
+        lastProgress = progress;
       }
       const mean = sum / R;
       epochLoss.push(mean);
       const trainSeconds = trainSecondsBefore + (performance.now() - tTrain) / 1000;
       p.onProgress?.({ phase: 'epoch', epoch: e + 1, epochs, loss: mean, steps: stepLoss.length });
-      log?.info(
-        {
-          epoch: e + 1,
-          epochs,
-          steps: stepLoss.length,
-          loss: round(mean, 6),
-          seconds: round(trainSeconds, 1),
-        },
+      log?.debug(
+        { epoch: e + 1, steps: stepLoss.length, loss: round(mean, 6), seconds: round(trainSeconds, 1) },
         'epoch done',
       );
+      if (log && lastProgress && progressLog.due(trainSeconds)) {
+        // The epoch's mean loss: steadier than the last step's.
+        log.info(
+          { step: lastProgress.step, epoch: e + 1, loss: round(mean, 6) },
+          trainProgressText({ ...lastProgress, loss: mean }, false),
+        );
+      }
       if (o.checkpoint !== false) {
         const snap = trainer.snapshot();
         pending = {
@@ -458,6 +444,16 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
   }
   const trainSeconds = trainSecondsBefore + (performance.now() - tTrain) / 1000;
   const finalLoss = epochLoss[epochLoss.length - 1];
+  log?.info(
+    {
+      epochs: epochLoss.length,
+      steps: stepLoss.length,
+      loss: round(finalLoss, 6),
+      stoppedBy,
+      seconds: round(trainSeconds, 1),
+    },
+    'students trained',
+  );
 
   // Calibrate on the held-out images with the trained students.
   const tCal = performance.now();
@@ -473,7 +469,15 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
     } finally {
       await model.release();
     }
-    log?.info({ ...thresholds }, 'thresholds calibrated on held-out good images');
+    log?.info(
+      {
+        reject: Number(thresholds.reject.toPrecision(4)),
+        pixel: Number(thresholds.pixel.toPrecision(4)),
+        holdout: thresholds.holdout,
+      },
+      'thresholds calibrated on held-out good images',
+    );
+    log?.debug({ ...thresholds }, 'calibration details');
   }
   const calibrateSeconds = (performance.now() - tCal) / 1000;
 
@@ -507,8 +511,8 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
   const manifest = saveStudents(bundle.dir, students, { training, thresholds });
   if (o.checkpoint !== false) removeCheckpoint(bundle.dir);
   log?.info(
-    { modelId: manifest.modelId, epochs: epochLoss.length, steps: stepLoss.length, finalLoss, stoppedBy },
-    'teach-in done',
+    { modelId: manifest.modelId, dir: bundle.dir },
+    'teach-in done: students and thresholds saved to the bundle',
   );
   return {
     manifest,
