@@ -33,8 +33,8 @@ describe('train progress text', () => {
   test('auto schedule before its minimum: a bar to the minimum, then the open end with its bound', () => {
     assert.equal(
       trainProgressText(at(501, auto, 42)),
-      'training [############............] step 501/1002 minimum, then until the loss levels off ' +
-        '(at most 5001), loss 0.0123, minimum in 42s',
+      'training [##########..........] step 501/1002 loss 0.0123, minimum in 42s, ' +
+        'then until the loss levels off, at most 5001',
     );
   });
 
@@ -42,8 +42,8 @@ describe('train progress text', () => {
     const text = trainProgressText(at(1200, auto, NaN));
     assert.equal(
       text,
-      'training step 1200, past the minimum 1002: until the loss levels off (at most 5001), loss 0.0123, ' +
-        '1m15s so far',
+      'training step 1200 loss 0.0123, 1m15s so far: past the minimum 1002, ' +
+        'until the loss levels off, at most 5001',
     );
     assert.doesNotMatch(text, /ETA/);
   });
@@ -52,11 +52,11 @@ describe('train progress text', () => {
     const fixed = { kind: 'epochs', epochs: 200, steps: 600 } as const;
     assert.equal(
       trainProgressText(at(150, fixed, 3725)),
-      'training [######..................] step 150/600, epoch 50/200, loss 0.0123, ETA 1h02m',
+      'training [#####...............] step 150/600 epoch 50/200 loss 0.0123 ETA 1h02m',
     );
     assert.equal(
       trainProgressText(at(150, fixed, 65), false),
-      'training step 150/600, epoch 50/200, loss 0.0123, ETA 1m05s',
+      'training step 150/600 epoch 50/200 loss 0.0123 ETA 1m05s',
     );
   });
 

@@ -4,26 +4,29 @@
 // for thousands more steps told the user nothing true). Pure.
 import type { TeachInProgress, TrainProgress } from './progress.js';
 
-/** The train phase's text; `bar`: draw a [###...] bar where the end is known. */
+/**
+ * The train phase's text, the numbers first (a narrow terminal cuts the end); `bar`: draw a [###...] bar where
+ * the end is known.
+ */
 export function trainProgressText(p: TrainProgress, bar = true): string {
   const loss = `loss ${p.loss.toFixed(4)}`;
   const plan = p.plan;
   if (plan.kind === 'epochs') {
     return (
-      `training ${bar ? progressBar(p.step / plan.steps) + ' ' : ''}step ${p.step}/${plan.steps}, ` +
-      `epoch ${p.epoch}/${plan.epochs}, ${loss}, ETA ${duration(p.etaSeconds)}`
+      `training ${bar ? progressBar(p.step / plan.steps) + ' ' : ''}step ${p.step}/${plan.steps} ` +
+      `epoch ${p.epoch}/${plan.epochs} ${loss} ETA ${duration(p.etaSeconds)}`
     );
   }
+  const open = `until the loss levels off, at most ${plan.maxSteps}`;
   if (p.step < plan.minSteps) {
     return (
-      `training ${bar ? progressBar(p.step / plan.minSteps) + ' ' : ''}step ${p.step}/${plan.minSteps} minimum, ` +
-      `then until the loss levels off (at most ${plan.maxSteps}), ${loss}, ` +
-      `minimum in ${duration(p.etaSeconds)}`
+      `training ${bar ? progressBar(p.step / plan.minSteps) + ' ' : ''}step ${p.step}/${plan.minSteps} ${loss}, ` +
+      `minimum in ${duration(p.etaSeconds)}, then ${open}`
     );
   }
   return (
-    `training step ${p.step}, past the minimum ${plan.minSteps}: until the loss levels off ` +
-    `(at most ${plan.maxSteps}), ${loss}, ${duration(p.elapsedSeconds)} so far`
+    `training step ${p.step} ${loss}, ${duration(p.elapsedSeconds)} so far: ` +
+    `past the minimum ${plan.minSteps}, ${open}`
   );
 }
 
@@ -43,7 +46,7 @@ export function progressText(p: TeachInProgress, bar = true): string {
   }
 }
 
-export function progressBar(frac: number, width = 24): string {
+export function progressBar(frac: number, width = 20): string {
   const n = Math.round(Math.max(0, Math.min(1, frac)) * width);
   return `[${'#'.repeat(n)}${'.'.repeat(width - n)}]`;
 }
