@@ -83,7 +83,7 @@ describe('daemon log', () => {
         // A PLC sending part triggers to camera a, which has no trigger.enabled.
         for (let i = 0; i < 2000; i++)
           await plc.publishAsync('dl/a/trigger', JSON.stringify({ partId: `P${i}` }), { qos: 1 });
-        const statsLines = () => c.records().filter((r) => r.stats !== undefined);
+        const statsLines = () => c.records().filter((r) => r.interval !== undefined);
         const until = Date.now() + 60000;
         while (statsLines().length < 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
         assert.ok(statsLines().length >= 3, 'three stats lines within 60 s');
@@ -106,11 +106,11 @@ describe('daemon log', () => {
       }
 
       // Stats lines at info; over all of them (the last one at stop) every part is counted once.
-      const stats = recs.filter((r) => r.stats !== undefined && r.msg !== 'pinpoint stopped');
+      const stats = recs.filter((r) => r.interval !== undefined);
       const sum = { a: 0, b: 0 };
       for (const r of stats) {
         assert.equal(r.level, 'info');
-        const s = r.stats as StatsInterval;
+        const s = r.interval as StatsInterval;
         assert.match(
           String(r.msg),
           /^last [\d.]+ s: a \d+ ok, 0 reject, 0 error, [\d.]+ fps, 0 dropped, latency /,
@@ -129,7 +129,7 @@ describe('daemon log', () => {
         a: results.filter((r) => r.cameraId === 'a').length,
         b: results.filter((r) => r.cameraId === 'b').length,
       });
-      const busy = stats.find((r) => (r.stats as StatsInterval).cameras.a.parts > 0);
+      const busy = stats.find((r) => (r.interval as StatsInterval).cameras.a.parts > 0);
       assert.ok(busy, 'a stats line with parts');
 
       // 2000 refused triggers: a handful of lines (one per 10 s), not 2000.

@@ -51,6 +51,18 @@ describe('logging', () => {
     assert.match(line, /careful/);
     assert.throws(() => JSON.parse(line));
   });
+
+  test('pretty: one line per record, fields inline; the stats line without its numbers object', () => {
+    const out = capture();
+    const log = createLogger({ destination: out.stream, pretty: 'always' });
+    log.info({ camera: 'top', state: 'streaming' }, 'camera streaming');
+    log.info({ interval: { seconds: 60, cameras: { top: { ok: 5 } } } }, 'last 60 s: top 5 ok');
+    const lines = out.lines();
+    assert.equal(lines.length, 2, lines.join('\n'));
+    assert.match(lines[0], /camera streaming.*"camera":"top".*"state":"streaming"/);
+    assert.match(lines[1], /last 60 s: top 5 ok/);
+    assert.doesNotMatch(lines[1], /cameras/);
+  });
 });
 
 describe('sd_notify', () => {

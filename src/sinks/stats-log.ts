@@ -1,5 +1,6 @@
 // The log as an output: each decision at debug (one short line), and every `logging.statsIntervalSec` one info
-// line of what an operator wants per camera (stats-window.ts). An idle daemon writes no stats lines; the last
+// line of what an operator wants per camera (stats-window.ts): the message for people, the numbers in
+// `interval` for log tools (a pretty terminal log leaves them out, util/log.ts). An idle daemon writes no stats lines; the last
 // partial interval is logged at stop so no part goes uncounted.
 import type { EngineStats } from '../pipeline/engine.js';
 import type { InspectionResult } from '../pipeline/result.js';
@@ -24,7 +25,7 @@ export function createStatsLog(o: StatsLogOptions): Sink {
   const flush = (): void => {
     if (!window) return;
     const s = window.take(o.engineStats().cameras, now());
-    if (!idle(s)) o.log.info({ stats: s }, formatStatsLine(s));
+    if (!idle(s)) o.log.info({ interval: s }, formatStatsLine(s));
   };
   return {
     name: 'stats-log',

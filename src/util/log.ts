@@ -30,7 +30,10 @@ export function createLogger(opts: LogOptions = {}): Logger {
         destination: dest,
         colorize: true,
         translateTime: 'SYS:HH:MM:ss.l',
-        ignore: 'pid,hostname',
+        // `interval`: the periodic stats line's numbers, which its message already says (sinks/stats-log.ts).
+        ignore: 'pid,hostname,interval',
+        // One line per record: a person at a terminal scans lines; a field per line tripled the output.
+        singleLine: true,
         sync: true,
       })
     : dest;
