@@ -131,7 +131,8 @@ async function train(o: TrainOpts): Promise<void> {
         log.warn({ path, reason }, 'unreadable image skipped');
       },
     });
-    log.info({ images: images.length, skipped, dir: resolve(o.images) }, 'good images loaded');
+    // debug: the teach-in's 'images ready' line says the same with the holdout split; skips were warned.
+    log.debug({ images: images.length, skipped, dir: resolve(o.images) }, 'good images loaded');
     const result = await teachIn({
       bundleDir: resolve(o.model),
       images: images.map((i) => i.image),
