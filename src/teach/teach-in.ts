@@ -510,10 +510,7 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
   };
   const manifest = saveStudents(bundle.dir, students, { training, thresholds });
   if (o.checkpoint !== false) removeCheckpoint(bundle.dir);
-  log?.info(
-    { modelId: manifest.modelId, dir: bundle.dir },
-    'teach-in done: students and thresholds saved to the bundle',
-  );
+  log?.info({ modelId: manifest.modelId, dir: bundle.dir }, 'teach-in done: saved to the bundle');
   return {
     manifest,
     thresholds,
