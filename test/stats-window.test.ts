@@ -2,7 +2,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { InspectionResult, Verdict, VerdictReason } from '../src/pipeline/result.js';
+import type { EngineStats } from '../src/pipeline/engine.js';
+import { createStatsLog } from '../src/sinks/stats-log.js';
 import { StatsWindow, formatStatsLine, idle } from '../src/sinks/stats-window.js';
+import { captureLog } from './helpers/log-capture.js';
 
 function result(
   cameraId: string,
@@ -88,5 +91,37 @@ describe('stats window', () => {
     assert.equal(s.cameras.top.parts, 100000);
     assert.ok(Math.abs(s.cameras.top.latencyP50Ms! - 50) <= 5, String(s.cameras.top.latencyP50Ms));
     assert.ok(s.cameras.top.latencyP99Ms! >= 95, String(s.cameras.top.latencyP99Ms));
+  });
+});
+
+describe('stats log', () => {
+  const engine = (frames: number) => () => ({ cameras: { top: counts(frames) } }) as unknown as EngineStats;
+
+  test('an idle interval writes nothing; the partial interval is written at stop', async () => {
+    const c = captureLog({ level: 'info' });
+    let frames = 0;
+    const sink = createStatsLog({ log: c.log, intervalSec: 1, engineStats: () => engine(frames)() });
+    await sink.start();
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(c.records(), [], 'idle: no stats line');
+    frames = 1;
+    sink.result(result('top', 'reject', 'score', 12));
+    await sink.stop();
+    const lines = c.records();
+    assert.equal(lines.length, 1);
+    assert.match(String(lines[0].msg), /top 0 ok, 1 reject, 0 error/);
+    assert.equal(lines.filter((r) => r.msg === 'decision').length, 0, 'decisions only at debug');
+  });
+
+  test('interval 0: no stats lines, decisions still at debug', async () => {
+    const c = captureLog({ level: 'debug' });
+    const sink = createStatsLog({ log: c.log, intervalSec: 0, engineStats: engine(1) });
+    await sink.start();
+    sink.result(result('top', 'ok', 'pass', 8.4));
+    await sink.stop();
+    assert.deepEqual(
+      c.records().map((r) => [r.level, r.msg, r.camera, r.verdict, r.reason, r.latencyMs]),
+      [['debug', 'decision', 'top', 'ok', 'pass', 8]],
+    );
   });
 });
