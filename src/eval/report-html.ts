@@ -128,11 +128,7 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:
 .worst td{text-align:center;vertical-align:middle}.worst img{display:block;image-rendering:pixelated}
 .caption{text-align:left!important;font-size:12px;max-width:220px;word-break:break-all}.note{color:#a40}.none{color:#999}`;
 
-export function writeHtmlReport(
-  path: string,
-  evals: readonly CategoryEvaluation[],
-  meta: ReportMeta,
-): void {
+export function writeHtmlReport(path: string, evals: readonly CategoryEvaluation[], meta: ReportMeta): void {
   const html =
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>pinpoint eval — ${escapeHtml(meta.modelId)}</title><style>${STYLE}</style></head><body>` +
     `<h1>pinpoint eval</h1><p>Dataset ${escapeHtml(meta.data)} (${escapeHtml(meta.layout)} layout); model ${escapeHtml(meta.modelId)}` +
