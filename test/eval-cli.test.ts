@@ -250,7 +250,10 @@ test('pinpoint eval --train on a synthetic MVTec-layout set: table, eval.json, r
   );
   assert.equal(again.categories[0].imageAuroc, json.categories[1].imageAuroc, 'same bundle, same scores');
 
-  // Clear errors: unknown category, unknown layout.
+  // Clear errors: teach-in options without --train, unknown category, unknown layout.
+  const usage = await runCli(['eval', '--model', base, '--data', data, '--epochs', '3']);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /only apply with --train/);
   const bad = await runCli([
     'eval',
     '--model',

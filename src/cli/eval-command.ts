@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { createBundle, loadBundle, type Bundle } from '../model/bundle.js';
 import { resizeModeOf } from '../model/manifest.js';
 import { InferenceError, openAnomalyModel, type AnomalyModel, type Device } from '../pipeline/inference.js';
-import { teachIn, TeachInError } from '../teach/teach-in.js';
+import { DEFAULT_LR, teachIn, TeachInError } from '../teach/teach-in.js';
 import { NonFiniteLossError } from '../teach/trainer.js';
 import { ImageReadError, readImage, type RgbImage } from '../util/image-io.js';
 import { createLogger, type Logger } from '../util/log.js';
@@ -21,7 +21,13 @@ import { formatTable } from '../eval/report-table.js';
 import { CliError, EXIT } from './exit.js';
 import { inferImages, type ImageFailure } from './infer-command.js';
 import { asUserError, DEV_TEACHER_WARNING } from './model-command.js';
-import { intOption } from './parse-options.js';
+import { intOption, numberOption } from './parse-options.js';
+
+function learningRate(v: string): number {
+  const n = numberOption(v);
+  if (!(n > 0 && n < 1)) throw new CliError(`--lr must be in (0, 1), got ${v}`, EXIT.usage);
+  return n;
+}
 
 interface EvalOpts {
   model: string;
@@ -35,6 +41,7 @@ interface EvalOpts {
   threads: number;
   batch: number;
   epochs?: number;
+  lr?: number;
   seed?: number;
   worst: number;
 }
@@ -60,14 +67,19 @@ export function registerEval(program: Command): void {
     .option('--threads <n>', 'onnxruntime threads (0 = all cores)', intOption(0, 256), 0)
     .option('--batch <n>', 'images per model call', intOption(1, 64), 4)
     .option('--epochs <n>', 'with --train: fixed epochs instead of the automatic schedule', intOption(1))
+    .option(
+      '--lr <x>',
+      `with --train: Adam learning rate (default ${DEFAULT_LR}; the paper's code used 1e-4)`,
+      learningRate,
+    )
     .option('--seed <n>', 'with --train: seed of the teach-in (default 0)', intOption(0))
     .option('--worst <n>', 'worst cases of each kind shown in the report', intOption(0, 50), 4)
     .action(async (o: EvalOpts) => {
       if (!['auto', 'cpu', 'cuda', 'tensorrt', 'webgpu'].includes(o.device)) {
         throw new CliError(`--device ${o.device}: expected auto, cpu, cuda, tensorrt or webgpu`, EXIT.usage);
       }
-      if (!o.train && (o.epochs !== undefined || o.seed !== undefined)) {
-        throw new CliError('--epochs and --seed only apply with --train', EXIT.usage);
+      if (!o.train && (o.epochs !== undefined || o.seed !== undefined || o.lr !== undefined)) {
+        throw new CliError('--epochs, --lr and --seed only apply with --train', EXIT.usage);
       }
       try {
         await evalCommand(o);
@@ -152,7 +164,7 @@ async function trainCategory(
   const r = await teachIn({
     bundleDir: dir,
     images: readable(c.train, log),
-    options: { epochs: o.epochs, seed: o.seed, device: o.device, threads: o.threads },
+    options: { epochs: o.epochs, lr: o.lr, seed: o.seed, device: o.device, threads: o.threads },
     log,
   });
   process.stderr.write(

@@ -58,9 +58,12 @@ function worstGrid(e: CategoryEvaluation): string {
     ...e.worst.defective.map((w) => ({ kind: 'defective, low score', w })),
   ];
   if (cases.length === 0) return '<p>No worst cases to show.</p>';
-  const vmax = Math.max(1e-9, ...cases.map((c) => c.w.map.data.reduce((a, b) => Math.max(a, b), 0)));
+  // One colour scale for the whole grid (min..max of its maps), so the rows compare.
+  const vals = cases.flatMap((c) => [Math.min(...c.w.map.data), Math.max(...c.w.map.data)]);
+  const vmin = Math.min(...vals);
+  const vmax = Math.max(vmin + 1e-9, ...vals);
   const rows = cases.map(({ kind, w }) => {
-    const im = caseImages(w, vmax);
+    const im = caseImages(w, vmin, vmax);
     const cell = (src: string | null, alt: string): string =>
       src
         ? `<td><img src="${src}" alt="${alt}" width="${w.map.width}" height="${w.map.height}"></td>`
@@ -75,7 +78,7 @@ function worstGrid(e: CategoryEvaluation): string {
     );
   });
   return (
-    `<table class="worst" id="worst-${slug(e.name)}"><tr><th></th><th>image</th><th>ground truth</th><th>heatmap (0…${vmax.toPrecision(3)})</th><th>overlay</th></tr>` +
+    `<table class="worst" id="worst-${slug(e.name)}"><tr><th></th><th>image</th><th>ground truth</th><th>heatmap (${vmin.toPrecision(3)}…${vmax.toPrecision(3)})</th><th>overlay</th></tr>` +
     rows.join('') +
     '</table>'
   );

@@ -104,7 +104,9 @@ export function scoreHistogram(id: string, good: number[], bad: number[], thresh
   const line =
     tx !== null
       ? `<line x1="${tx.toFixed(1)}" y1="${PAD.t}" x2="${tx.toFixed(1)}" y2="${PAD.t + PH}" stroke="#000" stroke-width="2" stroke-dasharray="5 3"/>` +
-        `<text x="${(tx + 3).toFixed(1)}" y="${PAD.t + 10}" font-size="10">threshold ${fmt(threshold!)}</text>`
+        // The label goes on the side of the line with more room.
+        `<text x="${(tx > PAD.l + PW / 2 ? tx - 3 : tx + 3).toFixed(1)}" y="${PAD.t + 10}" font-size="10" ` +
+        `text-anchor="${tx > PAD.l + PW / 2 ? 'end' : 'start'}">threshold ${fmt(threshold!)}</text>`
       : '';
   const legend =
     `<rect x="${PAD.l + PW - 90}" y="${PAD.t + 18}" width="10" height="10" fill="${GOOD_COLOR}"/><text x="${PAD.l + PW - 76}" y="${PAD.t + 27}" font-size="10">good (${good.length})</text>` +

@@ -54,15 +54,15 @@ function shrink(
   }
 }
 
-/** `vmax`: the map value drawn as full red (shared by the grid so the colours compare). */
-export function caseImages(w: WorstCase, vmax: number): CaseImages {
+/** `vmin`..`vmax`: the map values drawn as dark blue..dark red (shared by the grid so the colours compare). */
+export function caseImages(w: WorstCase, vmin: number, vmax: number): CaseImages {
   const { width: tw, height: th, data: map } = w.map;
   const img = readImage(w.item.path);
   const rgb = shrink(img.width, img.height, 3, img.data, tw, th);
   const heat = new Uint8Array(tw * th * 3);
   const over = new Uint8Array(tw * th * 3);
   for (let i = 0; i < tw * th; i++) {
-    const c = heatColor(map[i] / vmax);
+    const c = heatColor((map[i] - vmin) / (vmax - vmin));
     for (let k = 0; k < 3; k++) {
       heat[i * 3 + k] = c[k];
       over[i * 3 + k] = Math.round(0.5 * rgb[i * 3 + k] + 0.5 * c[k]);
