@@ -3,7 +3,9 @@
 // category without defective images, and the binned pixel metrics against exact sorts on random maps.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { CategoryEvaluator } from '../src/eval/category-evaluator.js';
 import { categoryMetrics, meanMetrics } from '../src/eval/category-metrics.js';
+import type { TestItem } from '../src/eval/dataset.js';
 import { imageAuroc, imageF1Max, imageRocCurve } from '../src/eval/image-metrics.js';
 import { pixelAuroc, pixelF1Max } from '../src/eval/pixel-metrics.js';
 import { PixelTally, type LabelledMask } from '../src/eval/pixel-tally.js';
@@ -270,5 +272,29 @@ describe('image metrics and category summary', () => {
     assert.equal(mean.imageAuroc, 0.8);
     assert.equal(mean.aupro['30%'], 0.6);
     assert.equal(mean.msPerFrame, 12.5);
+  });
+});
+
+describe('category evaluator', () => {
+  test('defective images without masks: image metrics only, their pixels not counted as good', () => {
+    const item = (path: string, defective: boolean): TestItem => ({
+      path,
+      type: defective ? 'bad' : 'good',
+      defective,
+      mask: null,
+    });
+    const ev = new CategoryEvaluator(
+      { name: 'own', train: null, test: [item('g.png', false), item('b.png', true)] },
+      1,
+    );
+    ev.add(item('g.png', false), 0.2, new Float32Array(12).fill(0.2), 4, 3);
+    ev.add(item('b.png', true), 0.9, new Float32Array(12).fill(0.9), 4, 3);
+    const r = ev.finish(5, 0.5);
+    assert.equal(r.metrics.imageAuroc, 1);
+    assert.equal(r.metrics.pixelAuroc, null);
+    assert.match(r.metrics.notes.join('\n'), /no ground-truth masks/);
+    assert.equal(r.worst.good[0].score, 0.2);
+    assert.equal(r.worst.defective[0].score, 0.9);
+    assert.equal(r.threshold, 0.5);
   });
 });

@@ -62,7 +62,8 @@ export class CategoryEvaluator {
       const m = readMask(item.mask, width, height);
       mask = classify(labelRegions(m.data, width, height), this.quartiles);
     }
-    this.tally.add(map, mask);
+    // A defective image without ground truth says nothing about its pixels: they are not counted as good.
+    if (!item.defective || item.mask) this.tally.add(map, mask);
     this.images.push({ path: item.path, type: item.type, defective: item.defective, score });
     this.worst.offer(item, score, map, width, height);
   }
