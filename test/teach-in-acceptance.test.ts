@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBundle, loadBundle } from '../src/model/bundle.js';
 import { writeDevTeacher } from '../src/model/dev-teacher.js';
-import { auroc } from '../src/pipeline/metrics.js';
+import { auroc } from '../src/pipeline/ranking-metrics.js';
 import { makeDataset } from '../src/synthetic/parts.js';
 import { evaluateBundle } from '../src/teach/evaluate.js';
 import { writeImage } from '../src/util/image-io.js';

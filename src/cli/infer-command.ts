@@ -41,6 +41,8 @@ export interface InferOptions {
   minArea: number;
   batch: number;
   saveMaps?: string;
+  /** Receives each image's anomaly map (H·W, the image's own size) before onResult (`pinpoint eval`). */
+  onMap?: (r: ImageResult, map: Float32Array) => void;
 }
 
 /**
@@ -100,6 +102,7 @@ export async function inferImages(
           continue;
         }
       }
+      opts.onMap?.(r, map);
       onResult(r);
     }
   }

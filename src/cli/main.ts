@@ -3,7 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import { configCheck, configSchemaCommand } from './config-commands.js';
 import { doctorExitCode, formatChecks, runDoctor } from './doctor.js';
-import { CliError, EXIT, notImplemented } from './exit.js';
+import { CliError, EXIT } from './exit.js';
+import { registerEval } from './eval-command.js';
 import { registerInfer } from './infer-command.js';
 import { registerModel } from './model-command.js';
 import { registerTrain } from './train-command.js';
@@ -48,11 +49,7 @@ export function buildProgram(): Command {
 
   registerTrain(program);
   registerInfer(program);
-  program
-    .command('eval')
-    .description('evaluate a bundle on a labelled set')
-    .allowUnknownOption()
-    .action(() => notImplemented('eval'));
+  registerEval(program);
   return program;
 }
 

@@ -5,7 +5,7 @@ import type { Image } from '../pipeline/image.js';
 import { openAnomalyModel, type SessionOptions } from '../pipeline/inference.js';
 import { computeLetterbox, letterbox } from '../pipeline/letterbox.js';
 import { postprocess } from '../pipeline/anomaly-map.js';
-import { auroc, PixelAuroc } from '../pipeline/metrics.js';
+import { auroc, PixelAuroc } from '../pipeline/ranking-metrics.js';
 
 export interface LabelledImage {
   image: Image;

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { auroc, aurocSplit, PixelAuroc } from '../src/pipeline/metrics.js';
+import { auroc, aurocSplit, PixelAuroc } from '../src/pipeline/ranking-metrics.js';
 import { Rng } from '../src/util/random.js';
 
 /** The definition, O(n·m): P(pos > neg) + ½·P(pos = neg). */
