@@ -126,6 +126,8 @@ export async function startApp(o: AppOptions): Promise<App> {
     device: config.inference.device,
     threads: config.inference.threads,
     fp16: config.inference.fp16,
+    deviceId: config.inference.deviceId,
+    maxBatch: config.pipeline.batch.maxBatch,
     cacheDir: config.model.cacheDir ? resolve(o.configDir, config.model.cacheDir) : undefined,
     logLevel: levelFromEnv(config.logging.level),
     logPretty: config.logging.pretty,

@@ -4,7 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadBundle } from '../model/bundle.js';
 import { createLogger } from '../util/log.js';
-import type { AnomalyModel, SessionOptions } from './inference.js';
+import type { AnomalyModel, Precision, SessionOptions } from './inference.js';
 import { openAnomalyModel } from './inference.js';
 import type { ResizeMode } from '../model/manifest.js';
 import type { LevelWithSilent } from 'pino';
@@ -22,7 +22,16 @@ export type ToWorker =
   { type: 'run'; id: number; input: SharedArrayBuffer; batch: number } | { type: 'release' };
 
 export type FromWorker =
-  | { type: 'ready'; size: number; resize: ResizeMode; grid: number; modelId: string; provider: string }
+  | {
+      type: 'ready';
+      size: number;
+      resize: ResizeMode;
+      grid: number;
+      modelId: string;
+      provider: string;
+      precision: Precision;
+      staticBatch?: number;
+    }
   | { type: 'failed'; name: string; message: string }
   | { type: 'result'; id: number; output?: Float32Array; error?: string }
   | { type: 'released' };
@@ -42,6 +51,8 @@ if (port) {
       grid: model.grid,
       modelId: model.modelId,
       provider: model.provider,
+      precision: model.precision,
+      staticBatch: model.staticBatch,
     });
   } catch (e) {
     send({ type: 'failed', name: (e as Error).name, message: (e as Error).message });

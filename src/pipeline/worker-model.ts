@@ -5,12 +5,14 @@ import { Worker } from 'node:worker_threads';
 import type { LevelWithSilent } from 'pino';
 import { BundleError } from '../model/bundle.js';
 import type { EngineModel } from './engine.js';
-import type { SessionOptions } from './inference.js';
+import type { Precision, SessionOptions } from './inference.js';
 import { InferenceError } from './inference.js';
 import type { FromWorker, ToWorker, WorkerInit } from './inference-worker.js';
 
 export interface WorkerModel extends EngineModel {
   readonly provider: string;
+  readonly precision: Precision;
+  readonly staticBatch?: number;
   readonly sharedInput: true;
   release(): Promise<void>;
 }
@@ -94,6 +96,8 @@ export async function openModelInWorker(bundleDir: string, o: WorkerModelOptions
     grid,
     modelId: ready.modelId,
     provider: ready.provider,
+    precision: ready.precision,
+    staticBatch: ready.staticBatch,
     sharedInput: true,
     run(pixels, batch) {
       if (dead) return Promise.reject(dead);
