@@ -10,6 +10,7 @@ import { EMPTY, NEVER, Subject, catchError, filter, map, merge, retry, takeUntil
 import type { Observable, Subscription } from 'rxjs';
 import type { CameraConfig, Config } from './config/schema.js';
 import { readManifest } from './model/bundle.js';
+import { thresholdsForPrecision } from './model/manifest.js';
 import { Engine } from './pipeline/engine.js';
 import type { EngineCamera, EngineStats } from './pipeline/engine.js';
 import type { PartTrigger } from './pipeline/triggers.js';
@@ -142,9 +143,12 @@ export async function startApp(o: AppOptions): Promise<App> {
   const delay = o.testInferDelayMs ?? 0;
   if (delay > 0) log.warn({ ms: delay }, `TEST ONLY: inference slowed by ${delay} ms per batch`);
 
+  // Thresholds hold only in the precision they were calibrated in (fp16 maps differ near the decision).
+  const bundleThresholds = thresholdsForPrecision(m, model.precision);
+  if (bundleThresholds.mismatch) log.error(bundleThresholds.mismatch);
   const engineCameras = new Map<string, EngineCamera>();
   for (const { id, cfg } of cameras) {
-    const v = resolveVerdictSettings(m.thresholds, config.verdict, cfg.verdict);
+    const v = resolveVerdictSettings(bundleThresholds.thresholds, config.verdict, cfg.verdict);
     if (!v.thresholds) {
       log.error(
         { camera: id, missing: v.missing },
