@@ -15,6 +15,8 @@ import { Engine } from './pipeline/engine.js';
 import type { EngineCamera, EngineStats } from './pipeline/engine.js';
 import type { PartTrigger } from './pipeline/triggers.js';
 import { openModelInWorker } from './pipeline/worker-model.js';
+import { resolveCacheDir } from './pipeline/inference.js';
+import { reportWarmUp } from './pipeline/warm-up-report.js';
 import type { WorkerModel } from './pipeline/worker-model.js';
 import { resolveVerdictSettings } from './pipeline/verdict.js';
 import { createMqttSink } from './sinks/mqtt.js';
@@ -122,6 +124,7 @@ export async function startApp(o: AppOptions): Promise<App> {
       'pipeline.inputSize differs from the bundle: the bundle was built for its size, which is used',
     );
   }
+  const cacheDir = config.model.cacheDir ? resolve(o.configDir, config.model.cacheDir) : undefined;
   // In a worker thread: onnxruntime-node runs sessions synchronously on the calling thread.
   const model = await openModelInWorker(bundleDir, {
     device: config.inference.device,
@@ -129,7 +132,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     fp16: config.inference.fp16,
     deviceId: config.inference.deviceId,
     maxBatch: config.pipeline.batch.maxBatch,
-    cacheDir: config.model.cacheDir ? resolve(o.configDir, config.model.cacheDir) : undefined,
+    cacheDir,
     logLevel: levelFromEnv(config.logging.level),
     logPretty: config.logging.pretty,
     testDelayMs: o.testInferDelayMs,
@@ -176,7 +179,26 @@ export async function startApp(o: AppOptions): Promise<App> {
     onTriggerAccepted: (t) => accepted$.next(t),
   });
 
-  await engine.warmUp();
+  // Every batch size the engine will run is set up before READY; the times say whether the deadline holds.
+  const tWarm = performance.now();
+  const warm = await engine.warmUp();
+  reportWarmUp(
+    warm,
+    {
+      modelId: model.modelId,
+      provider: model.provider,
+      precision: model.precision,
+      size: model.size,
+      maxBatch: config.pipeline.batch.maxBatch,
+      maxWaitMs: config.pipeline.batch.maxWaitMs,
+      deadlineMs: config.verdict.deadlineMs,
+      staticBatch: model.staticBatch,
+      cameras: cameras.map((c) => ({ fps: 'fps' in c.cfg ? c.cfg.fps : undefined })),
+      cacheDir: resolveCacheDir(bundleDir, cacheDir),
+      log,
+    },
+    performance.now() - tWarm,
+  );
 
   const mqttSink =
     o.mqtt === false

@@ -23,6 +23,7 @@ import type { PartFrame, PartTrigger } from './triggers.js';
 import { correlateTriggers } from './triggers.js';
 import type { PartRef, Thresholds, VerdictSettings } from './verdict.js';
 import { inspectGrid } from './verdict.js';
+import { warmUpBatches } from './warm-up.js';
 
 /** Batches outstanding at once: one running on the session, one letterboxed and waiting. */
 export const CREDITS = 2;
@@ -43,6 +44,10 @@ export interface EngineModel {
   run(pixels: Uint8Array, batch: number): Promise<Float32Array>;
   /** The model wants its input over shared memory (it runs in a worker thread: worker-model.ts). */
   readonly sharedInput?: boolean;
+  /** Execution provider (warm-up covers every batch size on a GPU); absent = cpu. */
+  readonly provider?: string;
+  /** The session pads every batch to this size (TensorRT): the only size to warm up. */
+  readonly staticBatch?: number;
 }
 
 export interface EngineCamera {
@@ -126,30 +131,44 @@ export class Engine {
   }
 
   /**
-   * Runs one dummy frame through letterbox, inference and post-processing before the first real one: loading
+   * Runs dummy frames through letterbox, inference and post-processing before the first real one: loading
    * OpenCV, the session's first run and the first operator set-up block the main thread for up to a second,
-   * which would make the first parts miss their deadline.
+   * and on a GPU every new batch size sets up kernels (cuDNN search, TensorRT engines: warm-up.ts), which
+   * would make the first parts miss their deadline. Returns the measured ms per batch size (on a GPU the
+   * second run of each size; on the CPU the only run, an upper bound).
    */
-  async warmUp(): Promise<void> {
+  async warmUp(): Promise<Map<number, number>> {
     const { model } = this.o;
     const S = model.size;
+    const provider = model.provider ?? 'cpu';
+    const sizes = warmUpBatches(provider, this.o.maxBatch, model.staticBatch);
+    const largest = Math.max(...sizes);
+    const bytes = largest * S * S * 3;
+    const buffer = new Uint8Array(model.sharedInput ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
     const image = {
       width: 64,
       height: 48,
       channels: 3 as const,
       data: new Uint8Array(64 * 48 * 3).fill(128),
     };
-    const pixels = new Uint8Array(
-      model.sharedInput ? new SharedArrayBuffer(S * S * 3) : new ArrayBuffer(S * S * 3),
-    );
     const lb = computeLetterbox(image.width, image.height, S);
-    letterbox(image, S, pixels, model.resize);
-    const grid = await model.run(pixels, 1);
-    inspectGrid(grid.subarray(0, model.grid * model.grid), model.grid, lb, {
+    for (let i = 0; i < largest; i++)
+      letterbox(image, S, buffer.subarray(i * S * S * 3, (i + 1) * S * S * 3), model.resize);
+    const ms = new Map<number, number>();
+    let grid: Float32Array | undefined;
+    for (const b of sizes) {
+      const pixels = buffer.subarray(0, b * S * S * 3);
+      if (provider !== 'cpu') await model.run(pixels, b); // per-shape set-up, not timed
+      const t0 = performance.now();
+      grid = await model.run(pixels, b);
+      ms.set(b, performance.now() - t0);
+    }
+    inspectGrid(grid!.subarray(0, model.grid * model.grid), model.grid, lb, {
       thresholds: { reject: 1, pixel: 1 },
       minBlobArea: 1,
       ignore: [],
     });
+    return ms;
   }
 
   /** Parts in flight (admitted, not yet out of the pipeline). */
