@@ -10,6 +10,7 @@ import {
   executionProviders,
   hasGpuDeviceNode,
   providersToProbe,
+  webgpuAttentionLimit,
 } from '../src/model/providers.js';
 import { createBundle, loadBundle } from '../src/model/bundle.js';
 import { writeDevTeacher } from '../src/model/dev-teacher.js';
@@ -128,5 +129,26 @@ describe('static batch (the TensorRT mode) on a real CPU session', () => {
       await dynamic.release();
       await fixed.release();
     }
+  });
+});
+
+describe('webgpu attention size limit', () => {
+  test('ViT-B at S=1036 fits no batch in fp32 and batch 1 in fp16; S=518 fits a batch of 11', () => {
+    const tokens = (s: number) => (s / 14) ** 2 + 1 + 4;
+    const fp32 = webgpuAttentionLimit({ batch: 1, heads: 12, tokens: tokens(1036), fp16: false });
+    assert.match(
+      fp32 ?? '',
+      /1\.34 GiB .* no batch fits: use cuda, a smaller pipeline\.inputSize, or inference\.fp16/,
+    );
+    assert.equal(webgpuAttentionLimit({ batch: 1, heads: 12, tokens: tokens(1036), fp16: true }), undefined);
+    assert.match(
+      webgpuAttentionLimit({ batch: 2, heads: 12, tokens: tokens(1036), fp16: true }) ?? '',
+      /maxBatch ≤ 1/,
+    );
+    assert.equal(webgpuAttentionLimit({ batch: 11, heads: 12, tokens: tokens(518), fp16: false }), undefined);
+    assert.match(
+      webgpuAttentionLimit({ batch: 12, heads: 12, tokens: tokens(518), fp16: false }) ?? '',
+      /≤ 11/,
+    );
   });
 });

@@ -141,3 +141,32 @@ function firstLine(s: string): string {
       ?.trim() ?? 'unknown error'
   );
 }
+
+/**
+ * WebGPU's attention kernels materialise the full [B, heads, T, T] probability matrix in one storage buffer
+ * (the CPU and CUDA kernels tile it). Adapters cap a binding well below that for ViT-B at large S (1.44 GB an
+ * image at S = 1036 in fp32), and the failure then comes mid-run; so the size is checked before a session is
+ * made. 1 GiB: the largest maxStorageBufferBindingSize common desktop adapters grant.
+ */
+export const WEBGPU_MAX_ATTENTION_BYTES = 2 ** 30;
+
+/** Why a model does not fit WebGPU at this batch, or undefined when it does. */
+export function webgpuAttentionLimit(a: {
+  batch: number;
+  heads: number;
+  tokens: number;
+  fp16: boolean;
+}): string | undefined {
+  const perImage = a.heads * a.tokens * a.tokens * (a.fp16 ? 2 : 4);
+  const bytes = a.batch * perImage;
+  if (bytes <= WEBGPU_MAX_ATTENTION_BYTES) return undefined;
+  const fits = Math.floor(WEBGPU_MAX_ATTENTION_BYTES / perImage);
+  const gib = (n: number) => (n / 2 ** 30).toFixed(2);
+  return (
+    `webgpu attention needs ${gib(bytes)} GiB in one buffer at batch ${a.batch} (${a.tokens} tokens, ` +
+    `${a.heads} heads${a.fp16 ? ', fp16' : ''}), over the ${gib(WEBGPU_MAX_ATTENTION_BYTES)} GiB an adapter grants: ` +
+    (fits >= 1
+      ? `set pipeline.batch.maxBatch ≤ ${fits}`
+      : `no batch fits: use cuda, a smaller pipeline.inputSize${a.fp16 ? '' : ', or inference.fp16'}`)
+  );
+}

@@ -28,6 +28,7 @@ import {
   executionProviders,
   probeExecutionProviders,
   providersToProbe,
+  webgpuAttentionLimit,
   type ProviderName,
   type ProviderProbe,
 } from '../model/providers.js';
@@ -319,6 +320,14 @@ async function openSession(
     const gpu = GPU.has(provider);
     if (opts.fp16 && !gpu) log?.warn('fp16 is ignored on the CPU: its kernels are float32');
     const fp16 = opts.fp16 === true && gpu;
+    const tooBig = provider === 'webgpu' ? webgpuFit(bundle, opts.maxBatch ?? 1, fp16) : undefined;
+    if (tooBig) {
+      if (device !== 'auto') throw new InferenceError(`inference device 'webgpu': ${tooBig}`);
+      log?.debug({ provider, reason: tooBig }, 'execution provider webgpu skipped');
+      skipped.push(provider);
+      failures.push(`${provider}: ${tooBig}`);
+      continue;
+    }
     const fused = opts.fusedAttention ?? provider !== 'tensorrt';
     const spec = graphFor(provider, fp16, fused);
     let graph = loadOrBuild(spec, spec.cache === false ? undefined : cacheDir, log);
@@ -367,6 +376,13 @@ function firstLine(e: unknown): string {
       .find((l) => l.trim().length > 0)
       ?.trim() ?? 'unknown error'
   );
+}
+
+/** Whether the bundle's attention fits WebGPU's buffers at this batch (see webgpuAttentionLimit). */
+function webgpuFit(bundle: Bundle, batch: number, fp16: boolean): string | undefined {
+  const { arch } = bundle.teacher;
+  const g = patchGrid(bundle.manifest.input.size, arch.patch);
+  return webgpuAttentionLimit({ batch, heads: arch.heads, tokens: g * g + 1 + arch.registers, fp16 });
 }
 
 function resizedPosEmbed(bundle: Bundle): Float32Array {
