@@ -42,8 +42,12 @@ export interface EngineModel {
   readonly modelId: string;
   /** pixels: B·S·S·3 bytes; resolves to B·g·g Δ values. Called with one batch in flight at a time. */
   run(pixels: Uint8Array, batch: number): Promise<Float32Array>;
-  /** The model wants its input over shared memory (it runs in a worker thread: worker-model.ts). */
-  readonly sharedInput?: boolean;
+  /**
+   * Runs a batch whose whole buffer is transferred to another thread and back (worker-model.ts): resolves with
+   * the output and the buffer again (a new object over the same memory), which replaces the old one in the
+   * pool. A rejection carries `input` too (a fresh buffer when the old one was lost), so the pool never shrinks.
+   */
+  runTransfer?(buffer: Uint8Array, batch: number): Promise<{ output: Float32Array; input: Uint8Array }>;
   /** Execution provider (warm-up covers every batch size on a GPU); absent = cpu. */
   readonly provider?: string;
   /** The session pads every batch to this size (TensorRT): the only size to warm up. */
@@ -97,6 +101,21 @@ interface Job {
   image: Image;
 }
 
+/** Runs a prepared batch; with a transferring model the buffer that comes back replaces the one sent. */
+function runBatch(model: EngineModel, b: Prepared<unknown>): Promise<Float32Array> {
+  if (!model.runTransfer) return model.run(b.pixels, b.frames.length);
+  return model.runTransfer(b.buffer, b.frames.length).then(
+    (r) => {
+      b.buffer = r.input;
+      return r.output;
+    },
+    (e: Error & { input?: Uint8Array }) => {
+      if (e.input) b.buffer = e.input;
+      throw e;
+    },
+  );
+}
+
 /** Scratch anomaly maps kept per frame size (a few sizes per deployment at most). */
 const MAX_SCRATCH = 8;
 
@@ -144,7 +163,7 @@ export class Engine {
     const sizes = warmUpBatches(provider, this.o.maxBatch, model.staticBatch);
     const largest = Math.max(...sizes);
     const bytes = largest * S * S * 3;
-    const buffer = new Uint8Array(model.sharedInput ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+    const buffer = new Uint8Array(bytes);
     const image = {
       width: 64,
       height: 48,
@@ -199,7 +218,7 @@ export class Engine {
       this.ledger = ledger;
       this.ledgerStats = ledger.stats;
       const credit$ = new Subject<void>();
-      const pool = new BufferPool(CREDITS, this.o.maxBatch * S * S * 3, model.sharedInput === true);
+      const pool = new BufferPool(CREDITS, this.o.maxBatch * S * S * 3);
 
       const admit = (f: EngineFrame): Job | null => {
         const ref: PartRef = {
@@ -268,7 +287,7 @@ export class Engine {
             }),
           ),
           inferSerially<Prepared<Job>>(
-            (b) => model.run(b.pixels, b.frames.length),
+            (b) => runBatch(model, b),
             (b) => {
               pool.release(b.buffer);
               credit$.next();
