@@ -54,7 +54,7 @@ async function handOver(copy: boolean, n: number): Promise<number> {
 async function inFlight(depth: 1 | 2, bundleDir: string, batches: number): Promise<number> {
   const model = await openModelInWorker(bundleDir, { device: 'cpu', threads: 1, logLevel: 'warn' });
   const S = model.size;
-  const pool = [0, 1].map(() => new Uint8Array(4 * S * S * 3).fill(100));
+  const pool: Uint8Array[] = [0, 1].map(() => new Uint8Array(4 * S * S * 3).fill(100));
   await model.run(pool[0].slice(), 4);
   const t0 = performance.now();
   let started = 0;

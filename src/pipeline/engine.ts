@@ -25,7 +25,7 @@ import type { PartRef, Thresholds, VerdictSettings } from './verdict.js';
 import { inspectGrid } from './verdict.js';
 import { warmUpBatches } from './warm-up.js';
 
-/** Batches outstanding at once: one running on the session, one letterboxed and waiting. */
+/** Batches outstanding at once: one running on the session, one letterboxed and waiting (at the worker). */
 export const CREDITS = 2;
 
 /** What the engine needs of a frame (a source's Frame is one). */
@@ -292,6 +292,8 @@ export class Engine {
               pool.release(b.buffer);
               credit$.next();
             },
+            // A worker-thread model queues runs itself: both batches go to it, the second starts there at once.
+            model.runTransfer ? CREDITS : 1,
           ),
         )
         .subscribe({
