@@ -10,10 +10,13 @@ import { EMPTY, NEVER, Subject, catchError, filter, map, merge, retry, takeUntil
 import type { Observable, Subscription } from 'rxjs';
 import type { CameraConfig, Config } from './config/schema.js';
 import { readManifest } from './model/bundle.js';
+import { thresholdsForPrecision } from './model/manifest.js';
 import { Engine } from './pipeline/engine.js';
 import type { EngineCamera, EngineStats } from './pipeline/engine.js';
 import type { PartTrigger } from './pipeline/triggers.js';
 import { openModelInWorker } from './pipeline/worker-model.js';
+import { resolveCacheDir } from './pipeline/inference.js';
+import { reportWarmUp } from './pipeline/warm-up-report.js';
 import type { WorkerModel } from './pipeline/worker-model.js';
 import { resolveVerdictSettings } from './pipeline/verdict.js';
 import { createMqttSink } from './sinks/mqtt.js';
@@ -120,12 +123,15 @@ export async function startApp(o: AppOptions): Promise<App> {
       'pipeline.inputSize differs from the bundle: the bundle was built for its size, which is used',
     );
   }
+  const cacheDir = config.model.cacheDir ? resolve(o.configDir, config.model.cacheDir) : undefined;
   // In a worker thread: onnxruntime-node runs sessions synchronously on the calling thread.
   const model = await openModelInWorker(bundleDir, {
     device: config.inference.device,
     threads: config.inference.threads,
     fp16: config.inference.fp16,
-    cacheDir: config.model.cacheDir ? resolve(o.configDir, config.model.cacheDir) : undefined,
+    deviceId: config.inference.deviceId,
+    maxBatch: config.pipeline.batch.maxBatch,
+    cacheDir,
     log,
     testDelayMs: o.testInferDelayMs,
   });
@@ -138,9 +144,12 @@ export async function startApp(o: AppOptions): Promise<App> {
   const delay = o.testInferDelayMs ?? 0;
   if (delay > 0) log.warn({ ms: delay }, `TEST ONLY: inference slowed by ${delay} ms per batch`);
 
+  // Thresholds hold only in the precision they were calibrated in (fp16 maps differ near the decision).
+  const bundleThresholds = thresholdsForPrecision(m, model.precision);
+  if (bundleThresholds.mismatch) log.error(bundleThresholds.mismatch);
   const engineCameras = new Map<string, EngineCamera>();
   for (const { id, cfg } of cameras) {
-    const v = resolveVerdictSettings(m.thresholds, config.verdict, cfg.verdict);
+    const v = resolveVerdictSettings(bundleThresholds.thresholds, config.verdict, cfg.verdict);
     if (!v.thresholds) {
       log.error(
         { camera: id, missing: v.missing },
@@ -168,7 +177,26 @@ export async function startApp(o: AppOptions): Promise<App> {
     onTriggerAccepted: (t) => accepted$.next(t),
   });
 
-  await engine.warmUp();
+  // Every batch size the engine will run is set up before READY; the times say whether the deadline holds.
+  const tWarm = performance.now();
+  const warm = await engine.warmUp();
+  reportWarmUp(
+    warm,
+    {
+      modelId: model.modelId,
+      provider: model.provider,
+      precision: model.precision,
+      size: model.size,
+      maxBatch: config.pipeline.batch.maxBatch,
+      maxWaitMs: config.pipeline.batch.maxWaitMs,
+      deadlineMs: config.verdict.deadlineMs,
+      staticBatch: model.staticBatch,
+      cameras: cameras.map((c) => ({ fps: 'fps' in c.cfg ? c.cfg.fps : undefined })),
+      cacheDir: resolveCacheDir(bundleDir, cacheDir),
+      log,
+    },
+    performance.now() - tWarm,
+  );
 
   const mqttSink =
     o.mqtt === false

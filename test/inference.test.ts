@@ -14,6 +14,7 @@ import {
   openFeatureModel,
   type SessionOptions,
 } from '../src/pipeline/inference.js';
+import { hasGpuDeviceNode } from '../src/model/providers.js';
 import { createLogger } from '../src/util/log.js';
 import { Rng } from '../src/util/random.js';
 
@@ -65,7 +66,7 @@ const opts = (extra: SessionOptions = {}): SessionOptions => ({
 });
 
 describe('inference session', () => {
-  test('auto picks cpu here, logging why each GPU provider was skipped; output matches the float64 reference', async () => {
+  test('auto picks cpu here, GPU providers skipped quietly; output matches the float64 reference', async () => {
     const c = capture();
     const model = await openAnomalyModel(bundle, opts({ device: 'auto', log: c.log }));
     try {
@@ -73,12 +74,10 @@ describe('inference session', () => {
       assert.equal(model.size, S);
       assert.equal(model.grid, 4);
       assert.equal(model.modelId, bundle.manifest.modelId);
-      const skipped = c.lines().filter((l) => /skipped/.test(String(l.msg)));
-      assert.deepEqual(
-        skipped.map((l) => l.provider),
-        ['tensorrt', 'cuda', 'webgpu'],
-      );
-      for (const l of skipped) assert.ok(String(l.reason).length > 10, `a reason for ${String(l.provider)}`);
+      // Skips are debug lines (this logger is at info); without a GPU device node none is even probed.
+      const skipped = c.lines().filter((l) => /skipped|not usable/.test(String(l.msg)));
+      if (!hasGpuDeviceNode()) assert.deepEqual(skipped, []);
+      else assert.ok(skipped.length <= 1, 'at most one info line about unusable providers');
 
       const px = frames(2, 1);
       const out = await model.run(px, 2);

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hasGpuDeviceNode } from '../src/model/providers.js';
 import { runCli } from './helpers/cli.js';
 import { createBundle, loadBundle, readManifest, saveStudents } from '../src/model/bundle.js';
 import { intOption, layersOption } from '../src/cli/parse-options.js';
@@ -221,6 +222,12 @@ describe('pinpoint infer', () => {
     assert.equal(h.code, 0, h.stderr);
     assert.match(h.stdout, /landscape\.png\s+150×97\s+score [\d.]+\s+REJECT\s+1 blob/);
     assert.match(h.stderr, /DEV TEACHER/);
+    // The default device (auto) on this CPU host: nothing on stderr but infer's own dev-teacher warning
+    // (no Dawn/Vulkan lines from probing webgpu, no provider-skip lines).
+    const auto = await runCli(['infer', '--model', bundleDir, a]);
+    assert.equal(auto.code, 0, auto.stderr);
+    assert.match(auto.stdout, /landscape\.png/);
+    if (!hasGpuDeviceNode()) assert.equal(auto.stderr.replace(/^warning: .*DEV TEACHER.*\n/m, ''), '');
     const gpu = await runCli(['infer', '--model', bundleDir, a, '--device', 'cuda']);
     assert.equal(gpu.code, 1);
     assert.match(gpu.stderr, /inference device 'cuda' is not available on this host/);

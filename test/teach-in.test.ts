@@ -74,6 +74,7 @@ describe('teach-in', () => {
     assert.ok(m.thresholds && m.thresholds.reject > 0 && m.thresholds.pixel > 0);
     assert.ok(m.thresholds.reject >= 1.1 * (m.thresholds.scoreMax as number) - 1e-12);
     assert.equal(m.thresholds.holdout, 2);
+    assert.equal(m.thresholds.precision, 'fp32', 'the CPU calibrates in fp32 and says so');
     assert.equal(m.training?.steps, 6);
     assert.equal(m.training?.stoppedBy, 'epochs');
     assert.ok(!existsSync(checkpointPath(join(tmp, 'b0'))), 'checkpoint removed when done');

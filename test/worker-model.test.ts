@@ -33,7 +33,7 @@ describe('model in a worker thread', () => {
   test('the same Δ grids as a session on this thread; the event loop runs meanwhile', async () => {
     const S = model.size;
     assert.deepEqual([S, model.grid, model.provider], [56, 4, 'cpu']);
-    const pixels = new Uint8Array(new SharedArrayBuffer(2 * S * S * 3));
+    const pixels = new Uint8Array(2 * S * S * 3);
     for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 7919) % 251;
     let ticks = 0;
     const timer = setInterval(() => ticks++, 10);
@@ -49,10 +49,21 @@ describe('model in a worker thread', () => {
     }
   });
 
-  test('input that is not shared memory, or the wrong size, is refused', async () => {
+  test('a transferred batch comes back over the same bytes with the same grids; bad input is refused', async () => {
     const S = model.size;
-    await assert.rejects(model.run(new Uint8Array(S * S * 3), 1), /SharedArrayBuffer/);
-    await assert.rejects(model.run(new Uint8Array(new SharedArrayBuffer(S * S * 3)), 2), /not a batch of 2/);
+    const frame = S * S * 3;
+    const pool = new Uint8Array(3 * frame); // a pool buffer of maxBatch 3, holding a batch of 2
+    for (let i = 0; i < 2 * frame; i++) pool[i] = (i * 7919) % 251;
+    const copy = pool.slice();
+    const want = await model.run(copy.subarray(0, 2 * frame), 2);
+    const r = await model.runTransfer(pool, 2);
+    assert.equal(pool.length, 0, 'the sent buffer was transferred, not copied');
+    assert.equal(r.input.length, 3 * frame);
+    assert.deepEqual(r.input, copy, 'the same bytes come back');
+    assert.deepEqual(r.output, want);
+    await assert.rejects(model.run(new Uint8Array(frame), 2), /not a batch of 2/);
+    await assert.rejects(model.runTransfer(r.input.subarray(frame), 1), /whole ArrayBuffer/);
+    await assert.rejects(model.runTransfer(new Uint8Array(frame), 2), /cannot hold a batch of 2/);
   });
 
   test('a bundle that cannot be opened fails with its own error class and message', async () => {

@@ -3,7 +3,16 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Config } from '../config/schema.js';
-import { probeExecutionProviders, type ProviderProbe } from '../model/providers.js';
+import {
+  GPU_PROVIDERS,
+  hasGpuDeviceNode,
+  probeExecutionProviders,
+  providerLibraryDir,
+  type ProviderName,
+  type ProviderProbe,
+} from '../model/providers.js';
+import { deviceNodeCheck, driverCheck, providerLibraryCheck, PROVIDER_FILES } from './gpu-doctor.js';
+import { deadlineCheck } from './deadline-check.js';
 import { probeBroker } from '../sinks/mqtt-probe.js';
 import { cv } from '../util/cv.js';
 
@@ -46,7 +55,8 @@ async function gstElement(name: string): Promise<boolean> {
   }
 }
 
-export async function runDoctor(config?: Config): Promise<Check[]> {
+/** configDir: where the config file is (model paths in it are relative to it). */
+export async function runDoctor(config?: Config, configDir = process.cwd()): Promise<Check[]> {
   const checks: Check[] = [];
   const cams = Object.values(config?.cameras ?? {}).filter((c) => c.enabled);
   const needsGige = cams.some((c) => c.type === 'gige');
@@ -68,20 +78,14 @@ export async function runDoctor(config?: Config): Promise<Check[]> {
       detail: `onnxruntime-node ${ort.env.versions.node ?? '?'}`,
       required: true,
     });
-    providers = await probeExecutionProviders();
+    providers = await probeExecutionProviders(doctorProbes(config?.inference.device ?? 'auto'), {
+      deviceId: config?.inference.deviceId,
+    });
   } catch (err) {
     checks.push({ name: 'onnxruntime', ok: false, detail: (err as Error).message, required: true });
   }
-  const device = config?.inference.device ?? 'auto';
-  for (const p of providers) {
-    const required = p.name === 'cpu' ? device === 'cpu' || device === 'auto' || !config : device === p.name;
-    checks.push({
-      name: `provider ${p.name}`,
-      ok: p.usable,
-      detail: p.usable ? 'usable' : `unusable: ${p.reason}`,
-      required,
-    });
-  }
+  checks.push(...(await gpuChecks(config, providers)));
+  if (config) checks.push(deadlineCheck(config, configDir));
 
   try {
     const b = parseOpenCvBuild(cv().getBuildInformation());
@@ -119,6 +123,45 @@ export async function runDoctor(config?: Config): Promise<Check[]> {
     const r = await probeBroker(config.mqtt, 5000);
     checks.push({ name: 'mqtt broker', ok: r.ok, detail: r.detail, required: true });
   }
+  return checks;
+}
+
+/**
+ * The CPU always; a GPU provider when the config names it or the host has a GPU device node. Probing webgpu
+ * on a host without one only prints Dawn's Vulkan warnings.
+ */
+function doctorProbes(device: string): ProviderName[] {
+  const gpu = hasGpuDeviceNode();
+  return ['cpu', ...GPU_PROVIDERS.filter((p) => gpu || device === p)];
+}
+
+/** Per provider: probe result (or why not probed), its libraries (ldd), the device nodes and the driver. */
+async function gpuChecks(config: Config | undefined, probes: readonly ProviderProbe[]): Promise<Check[]> {
+  const device = config?.inference.device ?? 'auto';
+  const checks: Check[] = [];
+  const dir = providerLibraryDir();
+  for (const name of ['cpu', ...GPU_PROVIDERS] as const) {
+    const required = name === 'cpu' ? device === 'cpu' || device === 'auto' || !config : device === name;
+    const p = probes.find((x) => x.name === name);
+    checks.push({
+      name: `provider ${name}`,
+      ok: p?.usable ?? false,
+      detail: !p
+        ? 'not probed: no GPU device node on this host'
+        : p.usable
+          ? 'usable'
+          : `unusable: ${p.reason}`,
+      required,
+    });
+    if (name === 'cuda' || name === 'tensorrt') {
+      const file = dir ? `${dir}${PROVIDER_FILES[name]}` : undefined;
+      const c = await providerLibraryCheck(name, file);
+      checks.push({ ...c, required: device === name });
+    }
+  }
+  const nvidia = device === 'cuda' || device === 'tensorrt';
+  checks.push({ ...deviceNodeCheck(), required: nvidia });
+  checks.push({ ...driverCheck(), required: nvidia });
   return checks;
 }
 

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { loadBundle } from '../model/bundle.js';
 import { postprocess } from '../pipeline/anomaly-map.js';
 import { findBlobs, type Blob } from '../pipeline/blobs.js';
+import { thresholdsForPrecision } from '../model/manifest.js';
 import { InferenceError, openAnomalyModel, type AnomalyModel, type Device } from '../pipeline/inference.js';
 import { computeLetterbox, letterbox } from '../pipeline/letterbox.js';
 import { readImage, writeNpy, type RgbImage } from '../util/image-io.js';
@@ -172,9 +173,11 @@ async function inferCommand(images: string[], o: CliOptions): Promise<void> {
   }
   const results: ImageResult[] = [];
   const failures: ImageFailure[] = [];
+  const calibrated = thresholdsForPrecision(m, model.precision);
+  if (calibrated.mismatch) process.stderr.write(`warning: ${calibrated.mismatch}\n`);
   const opts: InferOptions = {
-    reject: o.rejectThreshold ?? m.thresholds?.reject,
-    pixel: o.pixelThreshold ?? m.thresholds?.pixel,
+    reject: o.rejectThreshold ?? calibrated.thresholds?.reject,
+    pixel: o.pixelThreshold ?? calibrated.thresholds?.pixel,
     minArea: o.minArea,
     batch: o.batch,
     saveMaps: o.saveMaps,

@@ -35,6 +35,7 @@ interface TrainOpts {
   resume?: boolean;
   device?: Device;
   threads?: number;
+  fp16?: boolean;
   rejectMargin?: number;
   rejectK?: number;
   pixelQuantile?: number;
@@ -83,6 +84,7 @@ export function registerTrain(program: Command): void {
     .option('--resume', "continue from the bundle's checkpoint of an interrupted teach-in")
     .option('--device <d>', 'auto, cpu, cuda, tensorrt or webgpu (default auto)', deviceOption)
     .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)', intOption(0, 256))
+    .option('--fp16', 'calibrate the thresholds in float16, for a daemon with inference.fp16 on a GPU')
     .option(
       '--reject-margin <x>',
       `reject ≥ x · max held-out score (default ${DEFAULT_RULE.margin})`,
@@ -145,6 +147,7 @@ async function train(o: TrainOpts): Promise<void> {
         resume: o.resume,
         device: o.device,
         threads: o.threads,
+        fp16: o.fp16,
         calibration: {
           ...(o.rejectMargin !== undefined ? { margin: o.rejectMargin } : {}),
           ...(o.rejectK !== undefined ? { k: o.rejectK } : {}),

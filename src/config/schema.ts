@@ -152,6 +152,8 @@ const inferenceSchema = z
     threads: z.int().min(0).max(256).default(0),
     /** fp16 weights and activations (GPU only; the CPU always runs fp32). */
     fp16: z.boolean().default(false),
+    /** GPU ordinal for cuda/tensorrt (nvidia-smi's index); ignored by cpu and webgpu. */
+    deviceId: z.int().min(0).max(63).default(0),
   })
   .prefault({});
 

@@ -46,7 +46,11 @@ export interface Manifest {
   layers: [number, number];
   students: { file: 'students.safetensors'; sha256: string; seed: number; hidden: number };
   training?: Record<string, unknown> & { trainedAt: string };
-  thresholds?: { reject: number; pixel: number; rule: string } & Record<string, unknown>;
+  /** precision: what the calibration session ran in; absent in bundles made before it was recorded = fp32. */
+  thresholds?: { reject: number; pixel: number; rule: string; precision?: 'fp32' | 'fp16' } & Record<
+    string,
+    unknown
+  >;
 }
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected a lowercase hex sha256 (64 characters)');
@@ -92,7 +96,12 @@ export const manifestSchema = z
     }),
     training: z.looseObject({ trainedAt: z.string().min(1) }).optional(),
     thresholds: z
-      .looseObject({ reject: z.number().positive(), pixel: z.number().positive(), rule: z.string() })
+      .looseObject({
+        reject: z.number().positive(),
+        pixel: z.number().positive(),
+        rule: z.string(),
+        precision: z.enum(['fp32', 'fp16']).optional(),
+      })
       .optional(),
   })
   .superRefine((m, ctx) => {
@@ -152,4 +161,24 @@ export function computeModelId(
 /** The resize mode a bundle was taught with. */
 export function resizeModeOf(m: Pick<Manifest, 'input'>): ResizeMode {
   return m.input.resize ?? LEGACY_RESIZE_MODE;
+}
+
+/**
+ * The bundle's thresholds when they were calibrated in the precision the session runs, else why not: fp16
+ * maps differ from fp32 ones by more than a threshold's margin near the decision, so a threshold is only
+ * valid in its own precision. Bundles from before the field was recorded were calibrated in fp32.
+ */
+export function thresholdsForPrecision(
+  m: Pick<Manifest, 'thresholds'>,
+  precision: 'fp32' | 'fp16',
+): { thresholds?: Manifest['thresholds']; mismatch?: string } {
+  if (!m.thresholds) return {};
+  const recorded = m.thresholds.precision ?? 'fp32';
+  if (recorded === precision) return { thresholds: m.thresholds };
+  return {
+    mismatch:
+      `the bundle's thresholds were calibrated in ${recorded} and the model runs in ${precision}: ` +
+      `teach in again on this device (pinpoint train${precision === 'fp16' ? ' --fp16' : ''}), ` +
+      `set inference.fp16: ${recorded === 'fp16'}, or set verdict.rejectThreshold and verdict.pixelThreshold`,
+  };
 }

@@ -1,9 +1,25 @@
-// Execution providers: which ones load on this host, and why the others do not.
+// Execution providers: which ones load on this host, why the others do not, and the options each gets.
+//
+// What onnxruntime-node 1.30 passes on (js/node/src/session_options_helper.cc): for `cuda` and `tensorrt`
+// only `deviceId`; every other CUDA/TensorRT provider option (cuDNN algorithm search, TensorRT fp16, engine
+// cache, optimisation profiles) is dropped, and because the binding uses the V2 options struct the
+// ORT_TENSORRT_* environment variables are ignored too. `webgpu` takes a fixed list of string options. The
+// choices around those limits (static batch on TensorRT, warm-up of every batch size, cuda before tensorrt
+// in `auto`) are in docs/gpu.md.
+import { existsSync, readdirSync } from 'node:fs';
 import type { InferenceSession } from 'onnxruntime-node';
 import { identityModel } from './onnx/probe-model.js';
 
 export const PROVIDERS = ['cpu', 'cuda', 'tensorrt', 'webgpu'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
+export const GPU_PROVIDERS: readonly ProviderName[] = ['cuda', 'tensorrt', 'webgpu'];
+
+/**
+ * `auto` order, from measurement and from the binding's limits: CUDA first, because TensorRT through this
+ * binding can have no engine cache (every start rebuilds its engines, minutes for ViT-B) and no fp16 flag;
+ * TensorRT only when CUDA itself does not load; WebGPU (Vulkan) before the CPU.
+ */
+export const AUTO_ORDER: readonly ProviderName[] = ['cuda', 'tensorrt', 'webgpu', 'cpu'];
 
 export interface ProviderProbe {
   name: ProviderName;
@@ -11,17 +27,79 @@ export interface ProviderProbe {
   reason: string;
 }
 
-/** Tries a one-node model on each provider; a provider is usable only if a session runs on it. */
-export async function probeExecutionProviders(): Promise<ProviderProbe[]> {
+export interface ProviderSettings {
+  /** GPU ordinal for cuda/tensorrt (inference.deviceId). */
+  deviceId?: number;
+}
+
+/** The executionProviders entry for a provider: only the keys the binding really reads (see above). */
+export function executionProviders(
+  provider: ProviderName,
+  s: ProviderSettings = {},
+): InferenceSession.ExecutionProviderConfig[] {
+  const deviceId = s.deviceId ?? 0;
+  switch (provider) {
+    case 'cuda':
+      return [{ name: 'cuda', deviceId }];
+    case 'tensorrt':
+      // Nodes TensorRT does not take go to CUDA rather than to the CPU.
+      return [
+        { name: 'tensorrt', deviceId },
+        { name: 'cuda', deviceId },
+      ];
+    case 'webgpu':
+      // Validation costs time on every dispatch; the graph is ours and fixed. Buffers are reused by size
+      // bucket, so batches of every size share them instead of growing the cache.
+      return [{ name: 'webgpu', validationMode: 'disabled', storageBufferCacheMode: 'bucket' }];
+    case 'cpu':
+      return ['cpu'];
+  }
+}
+
+/**
+ * Whether this host has a GPU device node at all (/dev/nvidia0…, /dev/dri/renderD*). Without one, probing a
+ * GPU provider only wakes Dawn's Vulkan loader (warnings on stderr) to learn what is already known.
+ */
+export function hasGpuDeviceNode(dev = '/dev'): boolean {
+  try {
+    if (readdirSync(dev).some((n) => /^nvidia\d+$/.test(n))) return true;
+  } catch {
+    return false;
+  }
+  try {
+    return readdirSync(`${dev}/dri`).some((n) => n.startsWith('renderD'));
+  } catch {
+    return false;
+  }
+}
+
+/** The providers worth probing for a device setting: `auto` skips the GPU ones on a host with no GPU node. */
+export function providersToProbe(device: string, gpuPresent = hasGpuDeviceNode()): ProviderName[] {
+  if (device === 'auto') return gpuPresent ? [...AUTO_ORDER] : ['cpu'];
+  return (PROVIDERS as readonly string[]).includes(device) ? [device as ProviderName] : [];
+}
+
+/** Tries a one-node model on each named provider; a provider is usable only if a session runs on it. */
+export async function probeExecutionProviders(
+  names: readonly ProviderName[] = PROVIDERS,
+  settings: ProviderSettings = {},
+): Promise<ProviderProbe[]> {
   const ort = await import('onnxruntime-node');
   // Failed provider loads are expected here and reported as reasons, not as log noise.
   ort.env.logLevel = 'fatal';
   const model = identityModel();
   const out: ProviderProbe[] = [];
-  for (const name of PROVIDERS) {
+  for (const name of names) {
+    if (name === 'cpu') {
+      out.push({ name, usable: true, reason: '' });
+      continue;
+    }
     let session: InferenceSession | undefined;
     try {
-      session = await ort.InferenceSession.create(model, { executionProviders: [name], logSeverityLevel: 4 });
+      session = await ort.InferenceSession.create(model, {
+        executionProviders: executionProviders(name, settings),
+        logSeverityLevel: 4,
+      });
       const x = new ort.Tensor('float32', new Float32Array([1, 2]), [2]);
       await session.run({ x });
       out.push({ name, usable: true, reason: '' });
@@ -34,10 +112,23 @@ export async function probeExecutionProviders(): Promise<ProviderProbe[]> {
   return out;
 }
 
+/** Where onnxruntime-node keeps its provider libraries (the CUDA ones only after `npm run setup:gpu`). */
+export function providerLibraryDir(): string | undefined {
+  try {
+    const main = import.meta.resolve('onnxruntime-node');
+    const root = new URL('../../', main); // dist/index.js → package root
+    const dir = new URL(`bin/napi-v6/${process.platform}/${process.arch}/`, root);
+    const path = decodeURIComponent(dir.pathname);
+    return existsSync(path) ? path : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The CPU-only npm install lacks the GPU provider libraries; say so instead of a dlopen error. */
 function explain(name: ProviderName, message: string): string {
   if ((name === 'cuda' || name === 'tensorrt') && /Failed to load shared library/i.test(message)) {
-    return `${message} (the ${name} provider libraries are not installed: this is the CPU build; on a CUDA host run \`npm run setup:gpu\`)`;
+    return `${message} (run \`pinpoint doctor\`: it names the missing library and the remedy)`;
   }
   return message;
 }
@@ -48,5 +139,34 @@ function firstLine(s: string): string {
       .split('\n')
       .find((l) => l.trim().length > 0)
       ?.trim() ?? 'unknown error'
+  );
+}
+
+/**
+ * WebGPU's attention kernels materialise the full [B, heads, T, T] probability matrix in one storage buffer
+ * (the CPU and CUDA kernels tile it). Adapters cap a binding well below that for ViT-B at large S (1.44 GB an
+ * image at S = 1036 in fp32), and the failure then comes mid-run; so the size is checked before a session is
+ * made. 1 GiB: the largest maxStorageBufferBindingSize common desktop adapters grant.
+ */
+export const WEBGPU_MAX_ATTENTION_BYTES = 2 ** 30;
+
+/** Why a model does not fit WebGPU at this batch, or undefined when it does. */
+export function webgpuAttentionLimit(a: {
+  batch: number;
+  heads: number;
+  tokens: number;
+  fp16: boolean;
+}): string | undefined {
+  const perImage = a.heads * a.tokens * a.tokens * (a.fp16 ? 2 : 4);
+  const bytes = a.batch * perImage;
+  if (bytes <= WEBGPU_MAX_ATTENTION_BYTES) return undefined;
+  const fits = Math.floor(WEBGPU_MAX_ATTENTION_BYTES / perImage);
+  const gib = (n: number) => (n / 2 ** 30).toFixed(2);
+  return (
+    `webgpu attention needs ${gib(bytes)} GiB in one buffer at batch ${a.batch} (${a.tokens} tokens, ` +
+    `${a.heads} heads${a.fp16 ? ', fp16' : ''}), over the ${gib(WEBGPU_MAX_ATTENTION_BYTES)} GiB an adapter grants: ` +
+    (fits >= 1
+      ? `set pipeline.batch.maxBatch ≤ ${fits}`
+      : `no batch fits: use cuda, a smaller pipeline.inputSize${a.fp16 ? '' : ', or inference.fp16'}`)
   );
 }

@@ -1,7 +1,8 @@
 // From batches of frames to Δ grids: letterbox every frame straight into a pooled contiguous batch buffer
-// (the model's input tensor, no intermediate copies), then run the batches one at a time on the session.
-// While batch k runs on onnxruntime's threads, batch k+1 is already letterboxed and waiting, so the session
-// starts it the moment k resolves, before k's frames are post-processed on the main thread.
+// (the model's input tensor, no intermediate copies), then run the batches in order on the session.
+// While batch k runs on onnxruntime's threads, batch k+1 is already letterboxed and waiting (at the worker
+// thread, for a model that queues runs), so the session starts it the moment k resolves, before k's frames
+// are post-processed on the main thread.
 import { Observable } from 'rxjs';
 import type { OperatorFunction } from 'rxjs';
 import type { Image } from './image.js';
@@ -89,45 +90,54 @@ export interface Ran<B> {
 }
 
 /**
- * Runs each batch through `run`, one at a time, in order. When a run resolves, the next waiting batch is
- * started, then `done(batch)` returns its resources (buffer, batcher credit: the next batch may be closed and
- * prepared while the session works), and only then is the finished one emitted for post-processing. The
+ * Runs each batch through `run`, in order, with at most `maxInFlight` runs outstanding (1: one at a time; 2:
+ * for a model that queues runs itself, like the worker thread, so the next batch starts there without a round
+ * trip through this thread). When a run resolves, the next waiting batch is started, then `done(batch)` returns
+ * its resources (buffer, batcher credit: the next batch may be closed and prepared while the session works),
+ * and only then is the finished one emitted for post-processing, always in the order the batches came. The
  * waiting list is bounded by the batcher's credits. An empty batch skips `run`.
  * Completes when the source has completed and the last run has been emitted.
  */
 export function inferSerially<B extends { frames: readonly unknown[] }>(
   run: (batch: B) => Promise<Float32Array>,
   done: (batch: B) => void,
+  maxInFlight = 1,
 ): OperatorFunction<B, Ran<B>> {
   return (source) =>
     new Observable<Ran<B>>((subscriber) => {
       const waiting: B[] = [];
-      let busy = false;
+      /** Started runs in start order; a finished one is emitted once all before it are. */
+      const running: { batch: B; result?: Omit<Ran<B>, 'batch'> }[] = [];
       /** Inside finish(): the source may complete from done(), but this batch is not emitted yet. */
       let emitting = false;
       let sourceDone = false;
       let closed = false;
 
-      const finish = (batch: B, r: Omit<Ran<B>, 'batch'>): void => {
-        busy = false;
+      const idle = (): boolean => running.length === 0 && waiting.length === 0;
+      const finish = (entry: (typeof running)[number], r: Omit<Ran<B>, 'batch'>): void => {
+        entry.result = r;
         emitting = true;
         // The session first: a batch already prepared starts now. Then the resources: the batcher may close
         // the next batch into the freed buffer (it starts at once if none was waiting). Post-processing last.
-        if (!closed) start();
-        done(batch);
-        if (closed) return;
-        subscriber.next({ batch, ...r });
+        while (running.length > 0 && running[0].result) {
+          const head = running.shift()!;
+          if (!closed) start();
+          done(head.batch);
+          if (closed) return;
+          subscriber.next({ batch: head.batch, ...head.result! });
+        }
         emitting = false;
-        if (sourceDone && !busy && waiting.length === 0) subscriber.complete();
+        if (sourceDone && idle()) subscriber.complete();
       };
       const start = (): void => {
-        while (!busy && waiting.length > 0) {
+        while (running.length < maxInFlight && waiting.length > 0) {
           const batch = waiting.shift()!;
           if (batch.frames.length === 0) {
             done(batch);
             continue;
           }
-          busy = true;
+          const entry: (typeof running)[number] = { batch };
+          running.push(entry);
           const t0 = performance.now();
           let p: Promise<Float32Array>;
           try {
@@ -136,9 +146,9 @@ export function inferSerially<B extends { frames: readonly unknown[] }>(
             p = Promise.reject(e as Error);
           }
           p.then(
-            (output) => finish(batch, { output, ms: performance.now() - t0 }),
+            (output) => finish(entry, { output, ms: performance.now() - t0 }),
             (error: unknown) =>
-              finish(batch, {
+              finish(entry, {
                 error: error instanceof Error ? error : new Error(String(error)),
                 ms: performance.now() - t0,
               }),
@@ -153,7 +163,7 @@ export function inferSerially<B extends { frames: readonly unknown[] }>(
         error: (e: unknown) => subscriber.error(e),
         complete: () => {
           sourceDone = true;
-          if (!busy && !emitting && waiting.length === 0) subscriber.complete();
+          if (!emitting && idle()) subscriber.complete();
         },
       });
       return () => {

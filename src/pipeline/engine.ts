@@ -23,8 +23,9 @@ import type { PartFrame, PartTrigger } from './triggers.js';
 import { correlateTriggers } from './triggers.js';
 import type { PartRef, Thresholds, VerdictSettings } from './verdict.js';
 import { inspectGrid } from './verdict.js';
+import { warmUpBatches } from './warm-up.js';
 
-/** Batches outstanding at once: one running on the session, one letterboxed and waiting. */
+/** Batches outstanding at once: one running on the session, one letterboxed and waiting (at the worker). */
 export const CREDITS = 2;
 
 /** What the engine needs of a frame (a source's Frame is one). */
@@ -41,8 +42,16 @@ export interface EngineModel {
   readonly modelId: string;
   /** pixels: B·S·S·3 bytes; resolves to B·g·g Δ values. Called with one batch in flight at a time. */
   run(pixels: Uint8Array, batch: number): Promise<Float32Array>;
-  /** The model wants its input over shared memory (it runs in a worker thread: worker-model.ts). */
-  readonly sharedInput?: boolean;
+  /**
+   * Runs a batch whose whole buffer is transferred to another thread and back (worker-model.ts): resolves with
+   * the output and the buffer again (a new object over the same memory), which replaces the old one in the
+   * pool. A rejection carries `input` too (a fresh buffer when the old one was lost), so the pool never shrinks.
+   */
+  runTransfer?(buffer: Uint8Array, batch: number): Promise<{ output: Float32Array; input: Uint8Array }>;
+  /** Execution provider (warm-up covers every batch size on a GPU); absent = cpu. */
+  readonly provider?: string;
+  /** The session pads every batch to this size (TensorRT): the only size to warm up. */
+  readonly staticBatch?: number;
 }
 
 export interface EngineCamera {
@@ -92,6 +101,21 @@ interface Job {
   image: Image;
 }
 
+/** Runs a prepared batch; with a transferring model the buffer that comes back replaces the one sent. */
+function runBatch(model: EngineModel, b: Prepared<unknown>): Promise<Float32Array> {
+  if (!model.runTransfer) return model.run(b.pixels, b.frames.length);
+  return model.runTransfer(b.buffer, b.frames.length).then(
+    (r) => {
+      b.buffer = r.input;
+      return r.output;
+    },
+    (e: Error & { input?: Uint8Array }) => {
+      if (e.input) b.buffer = e.input;
+      throw e;
+    },
+  );
+}
+
 /** Scratch anomaly maps kept per frame size (a few sizes per deployment at most). */
 const MAX_SCRATCH = 8;
 
@@ -126,30 +150,44 @@ export class Engine {
   }
 
   /**
-   * Runs one dummy frame through letterbox, inference and post-processing before the first real one: loading
+   * Runs dummy frames through letterbox, inference and post-processing before the first real one: loading
    * OpenCV, the session's first run and the first operator set-up block the main thread for up to a second,
-   * which would make the first parts miss their deadline.
+   * and on a GPU every new batch size sets up kernels (cuDNN search, TensorRT engines: warm-up.ts), which
+   * would make the first parts miss their deadline. Returns the measured ms per batch size (on a GPU the
+   * second run of each size; on the CPU the only run, an upper bound).
    */
-  async warmUp(): Promise<void> {
+  async warmUp(): Promise<Map<number, number>> {
     const { model } = this.o;
     const S = model.size;
+    const provider = model.provider ?? 'cpu';
+    const sizes = warmUpBatches(provider, this.o.maxBatch, model.staticBatch);
+    const largest = Math.max(...sizes);
+    const bytes = largest * S * S * 3;
+    const buffer = new Uint8Array(bytes);
     const image = {
       width: 64,
       height: 48,
       channels: 3 as const,
       data: new Uint8Array(64 * 48 * 3).fill(128),
     };
-    const pixels = new Uint8Array(
-      model.sharedInput ? new SharedArrayBuffer(S * S * 3) : new ArrayBuffer(S * S * 3),
-    );
     const lb = computeLetterbox(image.width, image.height, S);
-    letterbox(image, S, pixels, model.resize);
-    const grid = await model.run(pixels, 1);
-    inspectGrid(grid.subarray(0, model.grid * model.grid), model.grid, lb, {
+    for (let i = 0; i < largest; i++)
+      letterbox(image, S, buffer.subarray(i * S * S * 3, (i + 1) * S * S * 3), model.resize);
+    const ms = new Map<number, number>();
+    let grid: Float32Array | undefined;
+    for (const b of sizes) {
+      const pixels = buffer.subarray(0, b * S * S * 3);
+      if (provider !== 'cpu') await model.run(pixels, b); // per-shape set-up, not timed
+      const t0 = performance.now();
+      grid = await model.run(pixels, b);
+      ms.set(b, performance.now() - t0);
+    }
+    inspectGrid(grid!.subarray(0, model.grid * model.grid), model.grid, lb, {
       thresholds: { reject: 1, pixel: 1 },
       minBlobArea: 1,
       ignore: [],
     });
+    return ms;
   }
 
   /** Parts in flight (admitted, not yet out of the pipeline). */
@@ -180,7 +218,7 @@ export class Engine {
       this.ledger = ledger;
       this.ledgerStats = ledger.stats;
       const credit$ = new Subject<void>();
-      const pool = new BufferPool(CREDITS, this.o.maxBatch * S * S * 3, model.sharedInput === true);
+      const pool = new BufferPool(CREDITS, this.o.maxBatch * S * S * 3);
 
       const admit = (f: EngineFrame): Job | null => {
         const ref: PartRef = {
@@ -249,11 +287,13 @@ export class Engine {
             }),
           ),
           inferSerially<Prepared<Job>>(
-            (b) => model.run(b.pixels, b.frames.length),
+            (b) => runBatch(model, b),
             (b) => {
               pool.release(b.buffer);
               credit$.next();
             },
+            // A worker-thread model queues runs itself: both batches go to it, the second starts there at once.
+            model.runTransfer ? CREDITS : 1,
           ),
         )
         .subscribe({

@@ -4,7 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadBundle } from '../model/bundle.js';
 import { relayingLogger } from '../util/log-relay.js';
-import type { AnomalyModel, SessionOptions } from './inference.js';
+import type { AnomalyModel, Precision, SessionOptions } from './inference.js';
 import { openAnomalyModel } from './inference.js';
 import type { ResizeMode } from '../model/manifest.js';
 import type { LevelWithSilent } from 'pino';
@@ -18,13 +18,22 @@ export interface WorkerInit {
   testDelayMs?: number;
 }
 
-export type ToWorker =
-  { type: 'run'; id: number; input: SharedArrayBuffer; batch: number } | { type: 'release' };
+/** input: transferred here (the first batch·S·S·3 bytes are the batch) and transferred back with the result. */
+export type ToWorker = { type: 'run'; id: number; input: ArrayBuffer; batch: number } | { type: 'release' };
 
 export type FromWorker =
-  | { type: 'ready'; size: number; resize: ResizeMode; grid: number; modelId: string; provider: string }
+  | {
+      type: 'ready';
+      size: number;
+      resize: ResizeMode;
+      grid: number;
+      modelId: string;
+      provider: string;
+      precision: Precision;
+      staticBatch?: number;
+    }
   | { type: 'failed'; name: string; message: string }
-  | { type: 'result'; id: number; output?: Float32Array; error?: string }
+  | { type: 'result'; id: number; input: ArrayBuffer; output?: Float32Array; error?: string }
   | { type: 'released' }
   | { type: 'log'; line: string };
 
@@ -45,6 +54,8 @@ if (port) {
       grid: model.grid,
       modelId: model.modelId,
       provider: model.provider,
+      precision: model.precision,
+      staticBatch: model.staticBatch,
     });
   } catch (e) {
     send({ type: 'failed', name: (e as Error).name, message: (e as Error).message });
@@ -52,8 +63,9 @@ if (port) {
   if (model) {
     const m = model;
     const frame = m.size * m.size * 3;
-    // onnxruntime refuses tensors over shared memory: one private copy per batch, on this thread.
-    let local = new Uint8Array(0);
+    // The session takes one run at a time; a batch posted while another runs waits here, on this thread, and
+    // starts the moment the first resolves (no round trip to the main thread in between).
+    let queue: Promise<void> = Promise.resolve();
     port.on('message', (msg: ToWorker) => {
       if (msg.type === 'release') {
         void m.release().finally(() => {
@@ -63,15 +75,18 @@ if (port) {
         return;
       }
       if (init.testDelayMs) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, init.testDelayMs);
-      const n = msg.batch * frame;
-      if (local.length < n) local = new Uint8Array(n);
-      local.set(new Uint8Array(msg.input, 0, n));
-      m.run(local.subarray(0, n), msg.batch).then(
-        (out) => {
-          const output = out.slice(); // the session's output memory is not ours to transfer
-          send({ type: 'result', id: msg.id, output }, [output.buffer]);
-        },
-        (e: unknown) => send({ type: 'result', id: msg.id, error: (e as Error).message ?? String(e) }),
+      // The batch buffer was transferred, not copied (onnxruntime refuses shared memory); it goes back with
+      // the result so the engine's pool keeps its size.
+      const { input } = msg;
+      queue = queue.then(() =>
+        m.run(new Uint8Array(input, 0, msg.batch * frame), msg.batch).then(
+          (out) => {
+            const output = out.slice(); // the session's output memory is not ours to transfer
+            send({ type: 'result', id: msg.id, input, output }, [output.buffer, input]);
+          },
+          (e: unknown) =>
+            send({ type: 'result', id: msg.id, input, error: (e as Error).message ?? String(e) }, [input]),
+        ),
       );
     });
   }

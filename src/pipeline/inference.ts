@@ -1,8 +1,11 @@
 // onnxruntime sessions over a model bundle: picks the execution provider, builds the fused ONNX graph
 // once and caches it on disk by content hash, and runs batches of letterboxed uint8 frames.
 //
-// Provider choice (inference.device): `auto` tries tensorrt, cuda, webgpu, then cpu, logging why each
-// GPU provider was skipped; an explicit choice that cannot load is an error, never a silent CPU run.
+// Provider choice (inference.device): `auto` tries cuda, tensorrt, webgpu, then cpu (model/providers.ts says
+// why), probing GPU providers only on a host with a GPU device node; skips are logged at debug and summed up
+// in one info line. An explicit choice that cannot load is an error, never a silent CPU run.
+// TensorRT runs a static batch (partial batches padded to `staticBatch`): the binding cannot pass it
+// optimisation profiles, so every new batch size would build a new engine (minutes) mid-shift.
 //
 // Attention: com.microsoft MultiHeadAttention is the default on every provider but TensorRT (which fuses
 // plain attention itself and has no kernel for the contrib op). Measured on CPU (bench/model.bench.ts):
@@ -20,12 +23,21 @@ import type { Bundle } from '../model/bundle.js';
 import { buildAnomalyGraph, buildFeatureGraph } from '../model/anomaly-graph.js';
 import { interpolatePosEmbed } from '../model/pos-embed.js';
 import { resizeModeOf, type ResizeMode } from '../model/manifest.js';
-import { probeExecutionProviders, type ProviderName, type ProviderProbe } from '../model/providers.js';
+import {
+  AUTO_ORDER,
+  executionProviders,
+  probeExecutionProviders,
+  providersToProbe,
+  webgpuAttentionLimit,
+  type ProviderName,
+  type ProviderProbe,
+} from '../model/providers.js';
 import { patchGrid } from '../model/teacher-graph.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Logger } from '../util/log.js';
 
 export type Device = 'auto' | 'cpu' | 'cuda' | 'tensorrt' | 'webgpu';
+export type Precision = 'fp32' | 'fp16';
 
 export interface SessionOptions {
   device?: Device;
@@ -37,6 +49,12 @@ export interface SessionOptions {
   fusedAttention?: boolean;
   /** Where built graphs are cached; default `<bundle>/.cache`, else `$XDG_CACHE_HOME/pinpoint`. */
   cacheDir?: string;
+  /** GPU ordinal for cuda/tensorrt. */
+  deviceId?: number;
+  /** The largest batch the caller will run (pipeline.batch.maxBatch): TensorRT always runs this batch. */
+  maxBatch?: number;
+  /** Pad every batch to maxBatch; default: on TensorRT only (tests and the smoke script measure it elsewhere). */
+  staticBatch?: boolean;
   log?: Logger;
 }
 
@@ -47,6 +65,10 @@ export interface AnomalyModel {
   readonly grid: number;
   readonly modelId: string;
   readonly provider: string;
+  /** Whether the teacher runs in float16 (thresholds are only valid in the precision they were set in). */
+  readonly precision: Precision;
+  /** Batches are padded to this size before the session sees them (TensorRT), else undefined. */
+  readonly staticBatch?: number;
   /** pixels: B·S·S·3 uint8 RGB letterboxed frames, contiguous; returns B·g·g float32 raw Δ grids. One call in flight at a time. */
   run(pixels: Uint8Array, batch: number): Promise<Float32Array>;
   release(): Promise<void>;
@@ -72,7 +94,6 @@ export class InferenceError extends Error {
 
 /** Bump when graph semantics change in a way the source hash below would not see. */
 const GRAPH_FORMAT = 1;
-const AUTO_ORDER: readonly ProviderName[] = ['tensorrt', 'cuda', 'webgpu', 'cpu'];
 const GPU = new Set<ProviderName>(['cuda', 'tensorrt', 'webgpu']);
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -212,22 +233,30 @@ function sha256(b: Uint8Array): string {
 
 type Ort = typeof OrtModule;
 
-let probes: Promise<ProviderProbe[]> | undefined;
-/** The probe loads provider libraries; once per process is enough. */
-function probeOnce(): Promise<ProviderProbe[]> {
-  probes ??= probeExecutionProviders();
-  return probes;
+const probes = new Map<string, Promise<ProviderProbe>>();
+/** The probe loads provider libraries; once per provider and process is enough (train opens several sessions). */
+async function probeOnce(names: readonly ProviderName[], deviceId: number): Promise<ProviderProbe[]> {
+  return Promise.all(
+    names.map((n) => {
+      const key = `${n}:${deviceId}`;
+      let p = probes.get(key);
+      if (!p) {
+        p = probeExecutionProviders([n], { deviceId }).then((r) => r[0]);
+        probes.set(key, p);
+      }
+      return p;
+    }),
+  );
 }
 
-function sessionOptions(
+/** The full onnxruntime session options for a provider (exported for the tests and the GPU smoke script). */
+export function sessionOptions(
   provider: ProviderName,
   threads: number | undefined,
+  deviceId = 0,
 ): InferenceSession.SessionOptions {
-  // TensorRT leaves unsupported nodes to CUDA rather than to the CPU.
-  const executionProviders: InferenceSession.ExecutionProviderConfig[] =
-    provider === 'tensorrt' ? ['tensorrt', 'cuda'] : [provider];
   return {
-    executionProviders,
+    executionProviders: executionProviders(provider, { deviceId }),
     graphOptimizationLevel: 'all',
     ...(threads && threads > 0 ? { intraOpNumThreads: threads } : {}),
     logSeverityLevel: 3,
@@ -238,7 +267,11 @@ export interface Opened {
   session: InferenceSession;
   provider: ProviderName;
   ort: Ort;
+  precision: Precision;
 }
+
+/** The skip summary goes out once per process (train opens a session per step). */
+let skippedLogged = false;
 
 /**
  * Walks the candidate providers: a provider whose probe failed is skipped (auto) or fatal (explicit); the
@@ -256,9 +289,14 @@ async function openSession(
     throw new InferenceError(`unknown inference device '${device}' (auto, cpu, cuda, tensorrt or webgpu)`);
   }
   const ort = await import('onnxruntime-node');
-  const candidates = device === 'auto' ? AUTO_ORDER : [device];
+  const deviceId = opts.deviceId ?? 0;
+  const toProbe = providersToProbe(device);
+  const candidates = device === 'auto' ? AUTO_ORDER.filter((p) => toProbe.includes(p)) : [device];
   // The CPU needs no probe; probing loads the GPU provider libraries (and Dawn's Vulkan warnings) for nothing.
-  const probed = device === 'cpu' ? [] : await probeOnce();
+  const probed = await probeOnce(
+    toProbe.filter((p) => p !== 'cpu'),
+    deviceId,
+  );
   const cacheDir = resolveCacheDir(bundle.dir, opts.cacheDir);
   if (!cacheDir)
     log?.warn(
@@ -266,6 +304,7 @@ async function openSession(
       'no writable cache directory: the model graph is rebuilt on every start',
     );
   const failures: string[] = [];
+  const skipped: string[] = [];
   for (const provider of candidates) {
     const probe = probed.find((p) => p.name === provider);
     if (probe && !probe.usable) {
@@ -274,31 +313,50 @@ async function openSession(
           `inference device '${provider}' is not available on this host: ${probe.reason}`,
         );
       }
-      log?.info({ provider, reason: probe.reason }, `execution provider ${provider} skipped`);
+      log?.debug({ provider, reason: probe.reason }, `execution provider ${provider} skipped`);
+      skipped.push(provider);
       failures.push(`${provider}: ${probe.reason}`);
       continue;
     }
     const gpu = GPU.has(provider);
     if (opts.fp16 && !gpu) log?.warn('fp16 is ignored on the CPU: its kernels are float32');
     const fp16 = opts.fp16 === true && gpu;
+    const tooBig = provider === 'webgpu' ? webgpuFit(bundle, opts.maxBatch ?? 1, fp16) : undefined;
+    if (tooBig) {
+      if (device !== 'auto') throw new InferenceError(`inference device 'webgpu': ${tooBig}`);
+      log?.debug({ provider, reason: tooBig }, 'execution provider webgpu skipped');
+      skipped.push(provider);
+      failures.push(`${provider}: ${tooBig}`);
+      continue;
+    }
     const fused = opts.fusedAttention ?? provider !== 'tensorrt';
     const spec = graphFor(provider, fp16, fused);
     let graph = loadOrBuild(spec, spec.cache === false ? undefined : cacheDir, log);
     try {
       let session: InferenceSession;
       try {
-        session = await ort.InferenceSession.create(graph.bytes, sessionOptions(provider, opts.threads));
+        session = await ort.InferenceSession.create(
+          graph.bytes,
+          sessionOptions(provider, opts.threads, deviceId),
+        );
       } catch (e) {
         if (!graph.hit) throw e;
         log?.warn({ file: graph.file, err: firstLine(e) }, 'cached model graph does not load; rebuilding it');
         graph = loadOrBuild(spec, cacheDir, log, true);
-        session = await ort.InferenceSession.create(graph.bytes, sessionOptions(provider, opts.threads));
+        session = await ort.InferenceSession.create(
+          graph.bytes,
+          sessionOptions(provider, opts.threads, deviceId),
+        );
+      }
+      if (skipped.length > 0 && !skippedLogged) {
+        skippedLogged = true;
+        log?.info(`execution providers ${skipped.join(', ')} not usable here (pinpoint doctor says why)`);
       }
       log?.info(
         { provider, fp16, fusedAttention: fused, cache: graph.hit ? 'hit' : 'built', file: graph.file },
         `inference session on ${provider}`,
       );
-      return { session, provider, ort };
+      return { session, provider, ort, precision: fp16 ? 'fp16' : 'fp32' };
     } catch (e) {
       const why = firstLine(e);
       if (device !== 'auto') {
@@ -321,6 +379,13 @@ function firstLine(e: unknown): string {
   );
 }
 
+/** Whether the bundle's attention fits WebGPU's buffers at this batch (see webgpuAttentionLimit). */
+function webgpuFit(bundle: Bundle, batch: number, fp16: boolean): string | undefined {
+  const { arch } = bundle.teacher;
+  const g = patchGrid(bundle.manifest.input.size, arch.patch);
+  return webgpuAttentionLimit({ batch, heads: arch.heads, tokens: g * g + 1 + arch.registers, fp16 });
+}
+
 function resizedPosEmbed(bundle: Bundle): Float32Array {
   const { arch } = bundle.teacher;
   const g = patchGrid(bundle.manifest.input.size, arch.patch);
@@ -331,11 +396,15 @@ function resizedPosEmbed(bundle: Bundle): Float32Array {
 class Runner {
   private busy = false;
   private released = false;
+  /** The padded input of a static-batch session, allocated once. */
+  private padded: Uint8Array | undefined;
 
+  /** staticBatch: every run is padded to this many frames (the outputs of the padding are ignored). */
   constructor(
     private readonly o: Opened,
     private readonly size: number,
     private readonly what: string,
+    readonly staticBatch?: number,
   ) {}
 
   async run(pixels: Uint8Array, batch: number): Promise<InferenceSession.OnnxValueMapType> {
@@ -350,9 +419,20 @@ class Runner {
         `${this.what}: pixels hold ${pixels?.length} bytes, a batch of ${batch} ${S}×${S} RGB frames needs ${batch * S * S * 3}`,
       );
     }
+    const fixed = this.staticBatch;
+    if (fixed !== undefined && batch > fixed)
+      throw new InferenceError(`${this.what}: batch ${batch} is over the static batch ${fixed}`);
     this.busy = true;
     try {
-      const input = new this.o.ort.Tensor('uint8', pixels, [batch, S, S, 3]);
+      let data = pixels;
+      if (fixed !== undefined && batch < fixed) {
+        // Zero padding: frames are independent through the network, so the padded rows change nothing.
+        this.padded ??= new Uint8Array(fixed * S * S * 3);
+        this.padded.set(pixels);
+        data = this.padded;
+      }
+      const rows = fixed ?? batch;
+      const input = new this.o.ort.Tensor('uint8', data, [rows, S, S, 3]);
       return await this.o.session.run({ pixels: input });
     } finally {
       this.busy = false;
@@ -373,10 +453,12 @@ function outputF32(
   what: string,
 ): Float32Array {
   const t = out[name];
-  if (!t || t.type !== 'float32' || t.data.length !== length) {
+  // A static-batch session returns the padded rows too; the caller's are the first `length` values.
+  if (!t || t.type !== 'float32' || t.data.length < length) {
     throw new InferenceError(`${what}: output '${name}' is missing or not ${length} float32 values`);
   }
-  return t.data as Float32Array;
+  const data = t.data as Float32Array;
+  return data.length === length ? data : data.subarray(0, length);
 }
 
 /** The fused anomaly model of a loaded bundle: uint8 frames in, Δ grids out. */
@@ -404,13 +486,17 @@ export async function openAnomalyModel(bundle: Bundle, opts: SessionOptions = {}
         fusedAttention: fused,
       }),
   }));
-  const runner = new Runner(o, size, `model ${m.modelId}`);
+  const padded = opts.staticBatch ?? o.provider === 'tensorrt';
+  const staticBatch = padded && opts.maxBatch ? opts.maxBatch : undefined;
+  const runner = new Runner(o, size, `model ${m.modelId}`, staticBatch);
   return {
     size,
     resize: resizeModeOf(m),
     grid,
     modelId: m.modelId,
     provider: o.provider,
+    precision: o.precision,
+    staticBatch,
     async run(pixels, batch) {
       const out = await runner.run(pixels, batch);
       return outputF32(out, 'anomaly', batch * grid * grid, `model ${m.modelId}`);

@@ -1,19 +1,22 @@
 // The anomaly model in a worker thread (see inference-worker.ts for why). The engine letterboxes into batch
-// buffers over shared memory (sharedInput), so handing a batch to the worker copies nothing on the main thread;
-// the Δ grids come back as a transferred Float32Array. One batch in flight at a time, like the session itself.
+// buffers that are transferred to the worker and back (runTransfer), so a batch is never copied: onnxruntime
+// refuses shared memory, which cost a 26 MB copy per batch of 8 at S = 1036 before. The Δ grids come back as
+// a transferred Float32Array. One batch in flight at a time, like the session itself.
 import { Worker } from 'node:worker_threads';
 import type { LevelWithSilent } from 'pino';
 import { BundleError } from '../model/bundle.js';
 import type { Logger } from '../util/log.js';
 import { relayLogLine } from '../util/log-relay.js';
 import type { EngineModel } from './engine.js';
-import type { SessionOptions } from './inference.js';
+import type { Precision, SessionOptions } from './inference.js';
 import { InferenceError } from './inference.js';
 import type { FromWorker, ToWorker, WorkerInit } from './inference-worker.js';
 
 export interface WorkerModel extends EngineModel {
   readonly provider: string;
-  readonly sharedInput: true;
+  readonly precision: Precision;
+  readonly staticBatch?: number;
+  runTransfer: NonNullable<EngineModel['runTransfer']>;
   release(): Promise<void>;
 }
 
@@ -59,12 +62,21 @@ export async function openModelInWorker(bundleDir: string, o: WorkerModelOptions
   worker.on('message', (m: FromWorker) => {
     if (m.type === 'log' && log) relayLogLine(log, m.line);
   });
-  const pending = new Map<number, { resolve: (f: Float32Array) => void; reject: (e: Error) => void }>();
+  const pending = new Map<
+    number,
+    {
+      resolve: (r: { output: Float32Array; input: Uint8Array }) => void;
+      reject: (e: Error) => void;
+      bytes: number;
+    }
+  >();
   let dead: Error | null = null;
   let released: (() => void) | null = null;
   const die = (e: Error): void => {
     dead ??= e;
-    for (const p of pending.values()) p.reject(dead);
+    // Their buffers are gone with the worker; the caller's pool gets fresh ones through the error.
+    for (const p of pending.values())
+      p.reject(Object.assign(new InferenceError(dead.message), { input: new Uint8Array(p.bytes) }));
     pending.clear();
   };
 
@@ -85,8 +97,9 @@ export async function openModelInWorker(bundleDir: string, o: WorkerModelOptions
       const p = pending.get(m.id);
       pending.delete(m.id);
       if (!p) return;
-      if (m.output) p.resolve(m.output);
-      else p.reject(new InferenceError(m.error ?? 'inference failed'));
+      const input = new Uint8Array(m.input);
+      if (m.output) p.resolve({ output: m.output, input });
+      else p.reject(Object.assign(new InferenceError(m.error ?? 'inference failed'), { input }));
     } else if (m.type === 'released') released?.();
   });
   worker.on('error', (e) => die(new InferenceError(`inference worker failed: ${e.message}`)));
@@ -97,29 +110,48 @@ export async function openModelInWorker(bundleDir: string, o: WorkerModelOptions
 
   let nextId = 0;
   const { size, grid } = ready;
+  const frame = size * size * 3;
+  const runTransfer: WorkerModel['runTransfer'] = (buffer, batch) => {
+    if (dead) return Promise.reject(Object.assign(new InferenceError(dead.message), { input: buffer }));
+    if (
+      !(buffer.buffer instanceof ArrayBuffer) ||
+      buffer.byteOffset !== 0 ||
+      buffer.length !== buffer.buffer.byteLength
+    ) {
+      return Promise.reject(
+        new InferenceError('worker model: the batch must be a whole ArrayBuffer (it is transferred)'),
+      );
+    }
+    if (!Number.isInteger(batch) || batch < 1 || batch * frame > buffer.length) {
+      return Promise.reject(
+        new InferenceError(`worker model: ${buffer.length} bytes cannot hold a batch of ${batch}`),
+      );
+    }
+    const id = nextId++;
+    const bytes = buffer.length;
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject, bytes });
+      const msg: ToWorker = { type: 'run', id, input: buffer.buffer as ArrayBuffer, batch };
+      worker.postMessage(msg, [msg.input]);
+    });
+  };
   return {
     size,
     resize: ready.resize,
     grid,
     modelId: ready.modelId,
     provider: ready.provider,
-    sharedInput: true,
+    precision: ready.precision,
+    staticBatch: ready.staticBatch,
+    runTransfer,
+    /** The caller keeps `pixels`: one copy into a buffer of the worker's (warm-up, tools; not the hot path). */
     run(pixels, batch) {
-      if (dead) return Promise.reject(dead);
-      if (!(pixels.buffer instanceof SharedArrayBuffer) || pixels.byteOffset !== 0) {
-        return Promise.reject(new InferenceError('worker model: pixels must start a SharedArrayBuffer'));
-      }
-      if (pixels.length !== batch * size * size * 3) {
+      if (pixels.length !== batch * frame) {
         return Promise.reject(
           new InferenceError(`worker model: ${pixels.length} bytes is not a batch of ${batch}`),
         );
       }
-      const id = nextId++;
-      return new Promise<Float32Array>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        const msg: ToWorker = { type: 'run', id, input: pixels.buffer as SharedArrayBuffer, batch };
-        worker.postMessage(msg);
-      });
+      return runTransfer(Uint8Array.from(pixels), batch).then((r) => r.output);
     },
     release() {
       if (dead) return Promise.resolve();

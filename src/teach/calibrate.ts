@@ -36,6 +36,8 @@ export interface Thresholds {
   pixelMax: number;
   /** Pixels the quantile was taken over (a strided sample when the holdout maps are large). */
   pixelsSampled: number;
+  /** The precision of the session that scored the holdout: the thresholds hold only in it. */
+  precision?: 'fp32' | 'fp16';
   [extra: string]: unknown;
 }
 

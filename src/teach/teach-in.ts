@@ -83,6 +83,8 @@ export interface TeachInOptions {
   resume?: boolean;
   device?: Device;
   threads?: number;
+  /** Calibrate in float16 (the deployment runs inference.fp16 on a GPU); features and training stay fp32. */
+  fp16?: boolean;
   schedule?: Partial<AutoSchedule>;
   calibration?: Partial<CalibrationRule>;
   featureCache?: FeatureCacheOptions;
@@ -460,11 +462,14 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
   let thresholds: Thresholds | undefined;
   const trained = withStudents(bundle, students);
   if (holdFrames.length > 0) {
-    const model = await openAnomalyModel(trained, session);
+    const model = await openAnomalyModel(trained, { ...session, fp16: o.fp16 });
     try {
       p.onProgress?.({ phase: 'calibrate', done: 0, total: holdFrames.length });
       const h = await scoreHoldout(model, holdFrames, o.inferenceBatch ?? 4, signal);
-      thresholds = thresholdsFromHoldout(h.scores, h.pixels, h.pixelMax, rule);
+      thresholds = {
+        ...thresholdsFromHoldout(h.scores, h.pixels, h.pixelMax, rule),
+        precision: model.precision,
+      };
       p.onProgress?.({ phase: 'calibrate', done: holdFrames.length, total: holdFrames.length });
     } finally {
       await model.release();
