@@ -43,19 +43,25 @@ export interface SparkplugHost {
   of(type: string, deviceId?: string): HostMessage[];
   waitFor(pred: () => boolean, what: string, timeoutMs?: number): Promise<void>;
   /** Publishes a command (NCMD, or DCMD with a device) encoded by Tahu. */
-  command(groupId: string, edgeNodeId: string, metrics: object[], deviceId?: string): Promise<void>;
+  command(metrics: object[], deviceId?: string): Promise<void>;
   end(): Promise<void>;
 }
 
 const num = (v: unknown): number | undefined => (v === undefined || v === null ? undefined : Number(v));
 
-export async function sparkplugHost(url: string, groupId: string): Promise<SparkplugHost> {
+/** A host watching one edge node (`groupId`/`edgeNodeId`) and its devices. */
+export async function sparkplugHost(
+  url: string,
+  groupId: string,
+  edgeNodeId: string,
+): Promise<SparkplugHost> {
   const client = await mqtt.connectAsync(url, { reconnectPeriod: 100 });
   const msgs: HostMessage[] = [];
   // alias → datatype and name, per node or device, from the latest birth (as a host keeps them).
   const births = new Map<string, Map<number, { name: string; datatype: number }>>();
   client.on('message', (topic, payload) => {
     const [, , type, , deviceId] = topic.split('/');
+    if (type.endsWith('CMD')) return; // our own commands
     const key = deviceId ?? '';
     const raw = RawPayload.decode(payload);
     if (type === 'NBIRTH' || type === 'DBIRTH') {
@@ -91,7 +97,12 @@ export async function sparkplugHost(url: string, groupId: string): Promise<Spark
       get: (name) => metrics.find((m) => m.name === name)?.value,
     });
   });
-  await client.subscribeAsync(`spBv1.0/${groupId}/#`, { qos: 1 });
+  await client.subscribeAsync(
+    [`spBv1.0/${groupId}/+/${edgeNodeId}`, `spBv1.0/${groupId}/+/${edgeNodeId}/+`],
+    {
+      qos: 1,
+    },
+  );
   return {
     client,
     msgs,
@@ -107,9 +118,9 @@ export async function sparkplugHost(url: string, groupId: string): Promise<Spark
         await new Promise((r) => setTimeout(r, 10));
       }
     },
-    async command(g, node, metrics, deviceId) {
+    async command(metrics, deviceId) {
       const type = deviceId === undefined ? 'NCMD' : 'DCMD';
-      const topic = `spBv1.0/${g}/${type}/${node}${deviceId === undefined ? '' : `/${deviceId}`}`;
+      const topic = `spBv1.0/${groupId}/${type}/${edgeNodeId}${deviceId === undefined ? '' : `/${deviceId}`}`;
       await client.publishAsync(
         topic,
         Buffer.from(tahu.encodePayload({ timestamp: Date.now(), metrics } as never)),

@@ -1,0 +1,375 @@
+// The Sparkplug B sink: pinpoint as one Sparkplug 3.0 edge node on its own MQTT connection (docs/sparkplug.md).
+// The rules live in the pure EdgeNode (edge-node.ts); this file does the I/O around it:
+// - the connection, with the NDEATH of the session's bdSeq as its will (QoS 1, not retained); the bdSeq goes
+//   up by one per session and is persisted (bdseq.ts), the will is re-armed with it when a session ends;
+// - births once subscribed to NCMD/DCMD (and, with primaryHostId, once that host's STATE says online; again
+//   when it comes back), then the backlog of decisions from the outbox, then new ones;
+// - decisions go through an on-disk outbox (reused from the JSON sink, its own directory). DDATA is QoS 0 as
+//   the specification requires, so nothing acknowledges it: a window of decisions is left in the outbox until a
+//   SUBSCRIBE sent after them is acknowledged (the broker handles one connection's packets in order), and
+//   when a session ends the outbox is reopened, which hands the unconfirmed ones out again after the births;
+// - NCMD Rebirth → births again; DCMD Trigger of a software-triggered camera → triggers$; other writes are
+//   refused and logged; a clean stop publishes NDEATH before disconnecting.
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import mqtt from 'mqtt';
+import type { Observable } from 'rxjs';
+import { Subject } from 'rxjs';
+import type { Config } from '../../config/schema.js';
+import { redactUrl } from '../../config/redact.js';
+import type { InspectionResult } from '../../pipeline/result.js';
+import type { SourceState } from '../../sources/types.js';
+import type { Logger } from '../../util/log.js';
+import { createLogThrottle } from '../../util/log-throttle.js';
+import { backoffDelay } from '../mqtt-backoff.js';
+import { mqttClientOptions } from '../mqtt-options.js';
+import { Outbox } from '../mqtt-outbox.js';
+import type { PartTrigger } from '../mqtt-trigger.js';
+import type { Sink } from '../types.js';
+import { BdSeqStore } from './bdseq.js';
+import type { SparkplugCodec } from './codec.js';
+import { loadCodec } from './codec.js';
+import type { Command } from './commands.js';
+import { deviceCommands, nodeCommands } from './commands.js';
+import { EdgeNode } from './edge-node.js';
+import type { HostState } from './host-state.js';
+import { isNewer, parseHostState } from './host-state.js';
+import type { CatalogCamera } from './metrics.js';
+import type { SpMessage } from './payload.js';
+import { spTopic } from './payload.js';
+
+export interface SparkplugSinkStats {
+  /** Decisions published (DDATA, or NDATA for a camera whose device is dead) and confirmed by the broker. */
+  published: number;
+  /** Decisions in the outbox, not yet confirmed (previous runs' included). */
+  outboxSize: number;
+  outboxDropped: number;
+  /** Node births sent (first, after reconnects, for rebirth commands and a returning primary host). */
+  births: number;
+  reconnects: number;
+  triggers: number;
+  /** Command metrics refused (not writable, bad value, camera without software trigger) or undecodable. */
+  refusedCommands: number;
+}
+
+export interface SparkplugSink extends Sink {
+  /** Part triggers written by a host to a camera's `Trigger` metric (hot; completes on stop()). */
+  readonly triggers$: Observable<PartTrigger>;
+  /** Births sent in the current session: decisions are flowing. */
+  readonly online: boolean;
+  /** The bdSeq of the current (or next) session. */
+  readonly bdSeq: number;
+  stats(): SparkplugSinkStats;
+}
+
+export interface SparkplugSinkOptions {
+  log: Logger;
+  cameras: CatalogCamera[];
+  modelId: string;
+  /** stop(): how long to wait for the outbox to drain (default 2000 ms). */
+  stopTimeoutMs?: number;
+  /** start(): how long to wait for the births before resolving anyway (default 5000 ms). */
+  startTimeoutMs?: number;
+}
+
+/** Decisions handed to MQTT before a confirmation is asked for. */
+const WINDOW = 32;
+
+export function createSparkplugSink(cfg: Config['mqtt'], opts: SparkplugSinkOptions): SparkplugSink {
+  const sp = cfg.sparkplug;
+  if (!sp.groupId || !sp.edgeNodeId) throw new Error('mqtt.sparkplug needs groupId and edgeNodeId');
+  const groupId = sp.groupId;
+  const edgeNodeId = sp.edgeNodeId;
+  const log = opts.log.child({ sink: 'sparkplug' });
+  const throttle = createLogThrottle(log);
+  const where = redactUrl(cfg.url);
+  const node = new EdgeNode({ groupId, edgeNodeId, cameras: opts.cameras, modelId: opts.modelId });
+  const bdSeqs = new BdSeqStore(join(sp.dir, 'bdseq'));
+  const ncmd = spTopic(groupId, 'NCMD', edgeNodeId);
+  const dcmd = `${spTopic(groupId, 'DCMD', edgeNodeId)}/+`;
+  const stateTopic = sp.primaryHostId ? `spBv1.0/STATE/${sp.primaryHostId}` : undefined;
+  const triggers = new Subject<PartTrigger>();
+  const st = { published: 0, births: 0, reconnects: 0, triggers: 0, refusedCommands: 0 };
+  let codec: SparkplugCodec | undefined;
+  let outbox: Outbox<InspectionResult> | undefined;
+  let client: MqttClient | undefined;
+  let bdSeq = 0;
+  let connected = false;
+  let everConnected = false;
+  let subscribed = false;
+  let host: HostState | undefined;
+  let attempt = 0;
+  let closed = false;
+  /** Outbox seqs handed to MQTT and awaiting the confirming SUBACK. */
+  let unconfirmed: number[] = [];
+  let confirming = false;
+  let onBirth: (() => void) | undefined;
+  let stopPromise: Promise<void> | undefined;
+
+  const openOutbox = (): Outbox<InspectionResult> =>
+    new Outbox<InspectionResult>({ dir: join(sp.dir, 'outbox'), maxMessages: cfg.outbox.maxMessages, log });
+
+  const willOf = (seq: number): IClientOptions['will'] => ({
+    topic: spTopic(groupId, 'NDEATH', edgeNodeId),
+    payload: Buffer.from((codec as SparkplugCodec).encode(node.death(seq, Date.now()).payload)),
+    qos: 1,
+    retain: false,
+  });
+
+  function send(msgs: SpMessage[]): void {
+    const c = client;
+    if (!c || !codec) return;
+    for (const m of msgs) {
+      c.publish(m.topic, Buffer.from(codec.encode(m.payload)), { qos: 0, retain: false }, (err) => {
+        if (err && !closed) throttle.warn('publish', { topic: m.topic, err: err.message }, 'publish failed');
+      });
+    }
+  }
+
+  function goOnline(): void {
+    if (!connected || !subscribed || node.isOnline || closed) return;
+    if (stateTopic && !host?.online) return;
+    send(node.birth(bdSeq, Date.now()));
+    st.births++;
+    log.info({ bdSeq, devices: node.liveDevices, outbox: outbox?.size ?? 0 }, 'Sparkplug births sent');
+    onBirth?.();
+    pump();
+  }
+
+  /** Hands the next window of decisions to MQTT, then asks the broker to confirm it. */
+  function pump(): void {
+    const ob = outbox;
+    if (!ob || !node.isOnline || confirming || closed) return;
+    for (let e = ob.next(); e; e = unconfirmed.length < WINDOW ? ob.next() : undefined) {
+      const msgs = node.decision(e.item);
+      if (msgs.length === 0) throttle.warn('unknown-camera', { camera: e.item.cameraId }, 'decision dropped');
+      send(msgs);
+      unconfirmed.push(e.seq);
+    }
+    if (unconfirmed.length === 0) return;
+    confirming = true;
+    const batch = unconfirmed;
+    const c = client as MqttClient;
+    // A SUBSCRIBE after the batch: its SUBACK means the broker has taken every PUBLISH before it.
+    c.subscribe(ncmd, { qos: 1 }, (err) => {
+      if (c !== client || batch !== unconfirmed) return; // the session ended: the outbox was reopened
+      confirming = false;
+      if (err) return; // the connection is going; its close reopens the outbox
+      for (const seq of batch) ob.ack(seq);
+      st.published += batch.length;
+      unconfirmed = [];
+      pump();
+    });
+  }
+
+  function onConnect(): void {
+    const c = client as MqttClient;
+    connected = true;
+    if (everConnected) st.reconnects++;
+    everConnected = true;
+    attempt = 0;
+    c.options.reconnectPeriod = backoffDelay(attempt++, cfg.reconnect, Math.random());
+    log.info({ url: where, bdSeq, reconnects: st.reconnects }, 'Sparkplug MQTT connected');
+    // Sparkplug 3.0: subscribe to commands (and the primary host's state) before the births.
+    const topics = [ncmd, dcmd, ...(stateTopic ? [stateTopic] : [])];
+    c.subscribe(topics, { qos: 1 }, (err) => {
+      if (c !== client || !connected) return;
+      if (err) log.error({ err: err.message }, 'Sparkplug: could not subscribe to commands');
+      subscribed = true;
+      goOnline();
+    });
+  }
+
+  function onClose(): void {
+    const c = client as MqttClient;
+    const wasConnected = connected;
+    connected = false;
+    subscribed = false;
+    if (closed) return;
+    c.options.reconnectPeriod = backoffDelay(attempt++, cfg.reconnect, Math.random());
+    if (!wasConnected) return;
+    node.offline();
+    // Unconfirmed decisions come back from the reopened outbox, after the next births.
+    unconfirmed = [];
+    confirming = false;
+    outbox?.close();
+    outbox = openOutbox();
+    // The session is over: the broker has published (or will publish) its will. The next one gets a new bdSeq.
+    bdSeq = bdSeqs.next();
+    c.options.will = willOf(bdSeq);
+    log.warn(
+      { url: where, nextBdSeq: bdSeq, outbox: outbox.size },
+      'Sparkplug connection lost; decisions wait',
+    );
+  }
+
+  function onMessage(topic: string, payload: Buffer, packet: { retain?: boolean }): void {
+    try {
+      if (topic === stateTopic) return onHostState(payload);
+      if (packet.retain) return refuse({ reason: `retained command on ${topic} ignored` });
+      let decoded;
+      try {
+        decoded = (codec as SparkplugCodec).decode(payload);
+      } catch {
+        return refuse({ reason: `${topic}: not a Sparkplug B payload` });
+      }
+      const parts = topic.split('/');
+      const cmds =
+        topic === ncmd
+          ? nodeCommands(decoded, node.catalog)
+          : deviceCommands(parts[4], decoded, node.catalog);
+      for (const cmd of cmds) apply(cmd);
+    } catch (err) {
+      log.error({ err }, 'Sparkplug command handling failed');
+    }
+  }
+
+  function apply(cmd: Command): void {
+    if (cmd.kind === 'refused') return refuse(cmd);
+    if (cmd.kind === 'rebirth') {
+      log.info('Sparkplug rebirth requested');
+      if (!node.isOnline) return;
+      send(node.rebirth(Date.now()));
+      st.births++;
+      return;
+    }
+    st.triggers++;
+    triggers.next({ cameraId: cmd.cameraId, partId: cmd.partId, time: Date.now() });
+  }
+
+  function refuse(cmd: { reason: string }): void {
+    st.refusedCommands++;
+    throttle.warn('command-refused', { reason: cmd.reason }, 'Sparkplug command refused');
+  }
+
+  function onHostState(payload: Buffer): void {
+    const s = parseHostState(payload);
+    if (!s) return refuse({ reason: `${stateTopic}: not a STATE payload` });
+    if (!isNewer(s, host)) return;
+    const was = host?.online ?? false;
+    host = s;
+    if (s.online && !was) {
+      log.info({ host: sp.primaryHostId }, 'Sparkplug primary host online');
+      goOnline();
+    } else if (!s.online && was) {
+      // Nothing is published while the host is away; the births go out again when it is back.
+      log.warn({ host: sp.primaryHostId }, 'Sparkplug primary host offline; decisions wait');
+      node.offline();
+    }
+  }
+
+  async function start(): Promise<void> {
+    if (client) return;
+    codec = await loadCodec();
+    outbox = openOutbox();
+    bdSeq = bdSeqs.next();
+    const c = mqtt.connect(cfg.url, {
+      ...mqttClientOptions(cfg),
+      clientId: `${cfg.clientId ?? `pinpoint-${hostname()}-${process.pid}`}-spb`,
+      clean: true,
+      resubscribe: false,
+      reconnectPeriod: backoffDelay(attempt++, cfg.reconnect, Math.random()),
+      reconnectOnConnackError: true,
+      connectTimeout: 10_000,
+      queueQoSZero: false,
+      will: willOf(bdSeq),
+    });
+    client = c;
+    c.on('connect', onConnect);
+    c.on('close', onClose);
+    c.on('error', (err) =>
+      throttle.warn('connect', { url: where, err: err.message }, 'Sparkplug MQTT problem'),
+    );
+    c.on('message', onMessage);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, opts.startTimeoutMs ?? 5000);
+      function done(): void {
+        clearTimeout(timer);
+        onBirth = undefined;
+        resolve();
+      }
+      onBirth = done;
+    });
+    if (!node.isOnline) log.warn({ url: where, primaryHost: sp.primaryHostId }, 'Sparkplug not online yet');
+  }
+
+  function result(r: InspectionResult): void {
+    if (!outbox || closed)
+      return throttle.warn('not-running', { partId: r.partId }, 'Sparkplug sink not running');
+    try {
+      if (outbox.append(r) > 0)
+        throttle.warn('outbox-full', { dropped: outbox.dropped }, 'Sparkplug outbox full');
+    } catch (err) {
+      // Late beats lost: publish it directly when we can (it is then not replayed after a cut).
+      throttle.warn('outbox-write', { err: (err as Error).message }, 'Sparkplug outbox write failed');
+      send(node.decision(r));
+      return;
+    }
+    pump();
+  }
+
+  function cameraState(cameraId: string, state: SourceState): void {
+    send(node.cameraState(cameraId, state, Date.now()));
+  }
+
+  async function stop(): Promise<void> {
+    stopPromise ??= (async () => {
+      const c = client;
+      const until = Date.now() + (opts.stopTimeoutMs ?? 2000);
+      while (outbox && outbox.size > 0 && node.isOnline && Date.now() < until) await sleep(10);
+      triggers.complete();
+      closed = true;
+      if (c && connected && codec) {
+        // A clean stop says so itself; the DISCONNECT that follows makes the broker drop the will.
+        const death = node.death(bdSeq, Date.now());
+        await Promise.race([
+          c
+            .publishAsync(death.topic, Buffer.from(codec.encode(death.payload)), { qos: 1 })
+            .catch(() => undefined),
+          sleep(1000),
+        ]);
+      }
+      if (c) await endClient(c);
+      const left = outbox?.size ?? 0;
+      outbox?.close();
+      log.info({ published: st.published, leftInOutbox: left }, 'Sparkplug sink stopped');
+    })();
+    return stopPromise;
+  }
+
+  return {
+    name: 'sparkplug',
+    triggers$: triggers.asObservable(),
+    get online() {
+      return node.isOnline;
+    },
+    get bdSeq() {
+      return bdSeq;
+    },
+    start,
+    result,
+    cameraState,
+    stop,
+    stats: () => ({
+      ...st,
+      outboxSize: outbox?.size ?? 0,
+      outboxDropped: outbox?.dropped ?? 0,
+    }),
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function endClient(c: MqttClient): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      c.stream?.destroy();
+      resolve();
+    }, 1000);
+    c.end(false, {}, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
