@@ -18,6 +18,8 @@ import type { WorkerModel } from './pipeline/worker-model.js';
 import { resolveVerdictSettings } from './pipeline/verdict.js';
 import { createMqttSink } from './sinks/mqtt.js';
 import type { MqttSink } from './sinks/mqtt.js';
+import { createSparkplugSink } from './sinks/sparkplug/sink.js';
+import type { SparkplugSink } from './sinks/sparkplug/sink.js';
 import type { Sink } from './sinks/types.js';
 import { sourcePlugin } from './sources/registry.js';
 import type { Frame, SourcePlugin, SourceState } from './sources/types.js';
@@ -55,8 +57,10 @@ export interface AppOptions {
 
 export interface App {
   readonly engine: Engine;
-  /** Absent when started with `mqtt: false`. */
+  /** Absent when started with `mqtt: false` or with `mqtt.json: false`. */
   readonly mqtt: MqttSink | undefined;
+  /** The Sparkplug B edge node; absent unless `mqtt.sparkplug.enabled`. */
+  readonly sparkplug: SparkplugSink | undefined;
   readonly model: WorkerModel;
   /** Resolves once the app has stopped: all finite sources ended, or stop() was called. */
   readonly done: Promise<void>;
@@ -173,7 +177,7 @@ export async function startApp(o: AppOptions): Promise<App> {
   await engine.warmUp();
 
   const mqttSink =
-    o.mqtt === false
+    o.mqtt === false || !config.mqtt.json
       ? undefined
       : createMqttSink(
           {
@@ -182,7 +186,30 @@ export async function startApp(o: AppOptions): Promise<App> {
           },
           { log, cameras: cameras.map((c) => c.id), modelId: model.modelId },
         );
-  const sinks: Sink[] = [...(mqttSink ? [mqttSink] : []), ...(o.sinks ?? [])];
+  // ---- Sparkplug B edge node (issue 16); the sink registry takes this over at merge. ----
+  const sparkplugSink =
+    o.mqtt !== false && config.mqtt.sparkplug.enabled
+      ? createSparkplugSink(
+          {
+            ...config.mqtt,
+            sparkplug: { ...config.mqtt.sparkplug, dir: resolve(o.configDir, config.mqtt.sparkplug.dir) },
+          },
+          {
+            log,
+            cameras: cameras.map(({ id, cfg }) => ({
+              id,
+              softwareTrigger: cfg.type === 'gige' && cfg.softwareTrigger,
+            })),
+            modelId: model.modelId,
+          },
+        )
+      : undefined;
+  // ---- end Sparkplug B ----
+  const sinks: Sink[] = [
+    ...(mqttSink ? [mqttSink] : []),
+    ...(sparkplugSink ? [sparkplugSink] : []),
+    ...(o.sinks ?? []),
+  ];
   const each = (what: string, f: (s: Sink) => void): void => {
     for (const s of sinks) {
       try {
@@ -196,7 +223,7 @@ export async function startApp(o: AppOptions): Promise<App> {
   await Promise.all(sinks.map((s) => s.start()));
 
   const stop$ = new Subject<void>();
-  const partTriggers$ = mqttSink?.triggers$ ?? NEVER;
+  const partTriggers$ = merge(mqttSink?.triggers$ ?? NEVER, sparkplugSink?.triggers$ ?? NEVER);
   const frames$ = merge(
     ...cameras.map(({ id, cfg, plugin }) => {
       const clog = log.child({ camera: id });
@@ -279,6 +306,7 @@ export async function startApp(o: AppOptions): Promise<App> {
   return {
     engine,
     mqtt: mqttSink,
+    sparkplug: sparkplugSink,
     model,
     done,
     stop,
