@@ -311,3 +311,40 @@ describe('Sparkplug B sink', () => {
     await host.end();
   });
 });
+
+describe('mqtt.sparkplug config', () => {
+  const issues = (mqtt: Record<string, unknown>): string[] => {
+    const r = configSchema.safeParse({ mqtt });
+    return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+
+  test('defaults: off, JSON topics on', () => {
+    const m = configSchema.parse({}).mqtt;
+    assert.equal(m.json, true);
+    assert.deepEqual(m.sparkplug, { enabled: false, dir: '/var/lib/pinpoint/sparkplug' });
+  });
+
+  test('refused: enabled without ids, ids with topic characters, json off without Sparkplug, unknown keys', () => {
+    assert.match(
+      issues({ sparkplug: { enabled: true } }).join(),
+      /mqtt\.sparkplug\.groupId: enabled: true needs/,
+    );
+    assert.match(
+      issues({ sparkplug: { enabled: true, groupId: 'a/b', edgeNodeId: 'n' } }).join(),
+      /mqtt\.sparkplug\.groupId: no \/ \+ #/,
+    );
+    assert.match(
+      issues({ sparkplug: { enabled: true, groupId: 'g', edgeNodeId: 'n#' } }).join(),
+      /edgeNodeId: no \/ \+ #/,
+    );
+    assert.match(issues({ json: false }).join(), /mqtt\.json: json: false needs sparkplug\.enabled/);
+    assert.match(
+      issues({ sparkplug: { enabled: true, groupId: 'g', edgeNodeId: 'n', qos: 1 } }).join(),
+      /qos/,
+    );
+    assert.deepEqual(
+      issues({ json: false, sparkplug: { enabled: true, groupId: 'g', edgeNodeId: 'n' } }),
+      [],
+    );
+  });
+});
