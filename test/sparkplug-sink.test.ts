@@ -11,7 +11,7 @@ import { configSchema } from '../src/config/schema.js';
 import type { PartTrigger } from '../src/sinks/mqtt-trigger.js';
 import { createSparkplugSink, type SparkplugSink } from '../src/sinks/sparkplug/sink.js';
 import { createLogger } from '../src/util/log.js';
-import { startMosquitto, type Broker } from './helpers/mosquitto.js';
+import { freePort, startMosquitto, type Broker } from './helpers/mosquitto.js';
 import { makeResult } from './helpers/mqtt.js';
 import { sparkplugHost, type HostMessage, type SparkplugHost } from './helpers/sparkplug-host.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
@@ -233,6 +233,38 @@ describe('Sparkplug B sink', () => {
     );
     assertSeqContinuous(host.msgs);
     await s.stop();
+    await host.end();
+  });
+
+  test('a restart with a backlog: the decisions of the broker-less run follow the births, historical', async () => {
+    const dir = tmp();
+    const dead = `mqtt://127.0.0.1:${await freePort()}`;
+    const s1 = sink(dead, dir, { edgeNodeId: 'restart' });
+    await s1.start();
+    assert.equal(s1.online, false);
+    const t0 = Date.now() - 1000;
+    for (let i = 0; i < 6; i++) s1.result(makeResult('top', i, t0 + i));
+    await s1.stop();
+    assert.equal(s1.stats().outboxSize, 6);
+
+    const host = await hostOn(broker.url, 'restart');
+    const s2 = sink(broker.url, dir, { edgeNodeId: 'restart' });
+    await s2.start();
+    await host.waitFor(
+      () => host.of('NDATA').filter((m) => m.get('Cameras/top/Part ID')).length === 6,
+      'backlog',
+    );
+    assert.equal(host.of('NBIRTH')[0].get('bdSeq'), 1, 'the first run used bdSeq 0');
+    // No camera has streamed in this run yet: the decisions of the dead device go out on the node.
+    const backlog = host.of('NDATA').filter((m) => m.get('Cameras/top/Part ID'));
+    assert.deepEqual(
+      backlog.map((m) => [m.get('Cameras/top/Part ID'), m.timestamp]),
+      Array.from({ length: 6 }, (_, i) => [`top-part-${i}`, t0 + i]),
+    );
+    assert.ok(backlog.every((m) => m.metrics.every((x) => x.historical)));
+    assert.equal(s2.stats().outboxSize, 0);
+    assertSeqContinuous(host.msgs);
+    await s2.stop();
     await host.end();
   });
 
