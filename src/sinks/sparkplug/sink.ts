@@ -4,10 +4,8 @@
 //   up by one per session and is persisted (bdseq.ts), the will is re-armed with it when a session ends;
 // - births once subscribed to NCMD/DCMD (and, with primaryHostId, once that host's STATE says online; again
 //   when it comes back), then the backlog of decisions from the outbox, then new ones;
-// - decisions go through an on-disk outbox (reused from the JSON sink, its own directory). DDATA is QoS 0 as
-//   the specification requires, so nothing acknowledges it: a window of decisions is left in the outbox until a
-//   SUBSCRIBE sent after them is acknowledged (the broker handles one connection's packets in order), and
-//   when a session ends the outbox is reopened, which hands the unconfirmed ones out again after the births;
+// - decisions go through the on-disk DecisionOutbox (delivery.ts), confirmed per window by a SUBSCRIBE's
+//   SUBACK (DDATA is QoS 0) and handed out again after the next births when a session ends;
 // - NCMD Rebirth → births again; DCMD Trigger of a software-triggered camera → triggers$; other writes are
 //   refused and logged; a clean stop publishes NDEATH before disconnecting.
 import { hostname } from 'node:os';
@@ -24,7 +22,6 @@ import type { Logger } from '../../util/log.js';
 import { createLogThrottle } from '../../util/log-throttle.js';
 import { backoffDelay } from '../mqtt-backoff.js';
 import { mqttClientOptions } from '../mqtt-options.js';
-import { Outbox } from '../mqtt-outbox.js';
 import type { PartTrigger } from '../mqtt-trigger.js';
 import type { Sink } from '../types.js';
 import { BdSeqStore } from './bdseq.js';
@@ -32,6 +29,8 @@ import type { SparkplugCodec } from './codec.js';
 import { loadCodec } from './codec.js';
 import type { Command } from './commands.js';
 import { deviceCommands, nodeCommands } from './commands.js';
+import type { DeliveryLink } from './delivery.js';
+import { DecisionOutbox } from './delivery.js';
 import { EdgeNode } from './edge-node.js';
 import type { HostState } from './host-state.js';
 import { isNewer, parseHostState } from './host-state.js';
@@ -73,9 +72,6 @@ export interface SparkplugSinkOptions {
   startTimeoutMs?: number;
 }
 
-/** Decisions handed to MQTT before a confirmation is asked for. */
-const WINDOW = 32;
-
 export function createSparkplugSink(cfg: Config['mqtt'], opts: SparkplugSinkOptions): SparkplugSink {
   const sp = cfg.sparkplug;
   if (!sp.groupId || !sp.edgeNodeId) throw new Error('mqtt.sparkplug needs groupId and edgeNodeId');
@@ -90,9 +86,9 @@ export function createSparkplugSink(cfg: Config['mqtt'], opts: SparkplugSinkOpti
   const dcmd = `${spTopic(groupId, 'DCMD', edgeNodeId)}/+`;
   const stateTopic = sp.primaryHostId ? `spBv1.0/STATE/${sp.primaryHostId}` : undefined;
   const triggers = new Subject<PartTrigger>();
-  const st = { published: 0, births: 0, reconnects: 0, triggers: 0, refusedCommands: 0 };
+  const st = { births: 0, reconnects: 0, triggers: 0, refusedCommands: 0 };
   let codec: SparkplugCodec | undefined;
-  let outbox: Outbox<InspectionResult> | undefined;
+  let outbox: DecisionOutbox | undefined;
   let client: MqttClient | undefined;
   let bdSeq = 0;
   let connected = false;
@@ -101,14 +97,8 @@ export function createSparkplugSink(cfg: Config['mqtt'], opts: SparkplugSinkOpti
   let host: HostState | undefined;
   let attempt = 0;
   let closed = false;
-  /** Outbox seqs handed to MQTT and awaiting the confirming SUBACK. */
-  let unconfirmed: number[] = [];
-  let confirming = false;
   let onBirth: (() => void) | undefined;
   let stopPromise: Promise<void> | undefined;
-
-  const openOutbox = (): Outbox<InspectionResult> =>
-    new Outbox<InspectionResult>({ dir: join(sp.dir, 'outbox'), maxMessages: cfg.outbox.maxMessages, log });
 
   const willOf = (seq: number): IClientOptions['will'] => ({
     topic: spTopic(groupId, 'NDEATH', edgeNodeId),
@@ -137,30 +127,23 @@ export function createSparkplugSink(cfg: Config['mqtt'], opts: SparkplugSinkOpti
     pump();
   }
 
-  /** Hands the next window of decisions to MQTT, then asks the broker to confirm it. */
-  function pump(): void {
-    const ob = outbox;
-    if (!ob || !node.isOnline || confirming || closed) return;
-    for (let e = ob.next(); e; e = unconfirmed.length < WINDOW ? ob.next() : undefined) {
-      const msgs = node.decision(e.item);
-      if (msgs.length === 0) throttle.warn('unknown-camera', { camera: e.item.cameraId }, 'decision dropped');
+  const link: DeliveryLink = {
+    ready: () => node.isOnline && !closed,
+    send(r) {
+      const msgs = node.decision(r);
+      if (msgs.length === 0) throttle.warn('unknown-camera', { camera: r.cameraId }, 'decision dropped');
       send(msgs);
-      unconfirmed.push(e.seq);
-    }
-    if (unconfirmed.length === 0) return;
-    confirming = true;
-    const batch = unconfirmed;
-    const c = client as MqttClient;
-    // A SUBSCRIBE after the batch: its SUBACK means the broker has taken every PUBLISH before it.
-    c.subscribe(ncmd, { qos: 1 }, (err) => {
-      if (c !== client || batch !== unconfirmed) return; // the session ended: the outbox was reopened
-      confirming = false;
-      if (err) return; // the connection is going; its close reopens the outbox
-      for (const seq of batch) ob.ack(seq);
-      st.published += batch.length;
-      unconfirmed = [];
-      pump();
-    });
+    },
+    barrier(done) {
+      const c = client as MqttClient;
+      // Its own NCMD topic again: a no-op for the broker, and its SUBACK comes after every earlier PUBLISH.
+      c.subscribe(ncmd, { qos: 1 }, (err) => done(!err && c === client && connected));
+    },
+  };
+
+  /** Hands decisions to MQTT while the node is born. */
+  function pump(): void {
+    outbox?.pump(link);
   }
 
   function onConnect(): void {
@@ -190,16 +173,13 @@ export function createSparkplugSink(cfg: Config['mqtt'], opts: SparkplugSinkOpti
     c.options.reconnectPeriod = backoffDelay(attempt++, cfg.reconnect, Math.random());
     if (!wasConnected) return;
     node.offline();
-    // Unconfirmed decisions come back from the reopened outbox, after the next births.
-    unconfirmed = [];
-    confirming = false;
-    outbox?.close();
-    outbox = openOutbox();
+    // Unconfirmed decisions are handed out again, after the next births.
+    outbox?.rewind();
     // The session is over: the broker has published (or will publish) its will. The next one gets a new bdSeq.
     bdSeq = bdSeqs.next();
     c.options.will = willOf(bdSeq);
     log.warn(
-      { url: where, nextBdSeq: bdSeq, outbox: outbox.size },
+      { url: where, nextBdSeq: bdSeq, outbox: outbox?.size ?? 0 },
       'Sparkplug connection lost; decisions wait',
     );
   }
@@ -262,7 +242,7 @@ export function createSparkplugSink(cfg: Config['mqtt'], opts: SparkplugSinkOpti
   async function start(): Promise<void> {
     if (client) return;
     codec = await loadCodec();
-    outbox = openOutbox();
+    outbox = new DecisionOutbox({ dir: join(sp.dir, 'outbox'), maxMessages: cfg.outbox.maxMessages, log });
     bdSeq = bdSeqs.next();
     const c = mqtt.connect(cfg.url, {
       ...mqttClientOptions(cfg),
@@ -333,7 +313,7 @@ export function createSparkplugSink(cfg: Config['mqtt'], opts: SparkplugSinkOpti
       if (c) await endClient(c);
       const left = outbox?.size ?? 0;
       outbox?.close();
-      log.info({ published: st.published, leftInOutbox: left }, 'Sparkplug sink stopped');
+      log.info({ published: outbox?.published ?? 0, leftInOutbox: left }, 'Sparkplug sink stopped');
     })();
     return stopPromise;
   }
@@ -353,6 +333,7 @@ export function createSparkplugSink(cfg: Config['mqtt'], opts: SparkplugSinkOpti
     stop,
     stats: () => ({
       ...st,
+      published: outbox?.published ?? 0,
       outboxSize: outbox?.size ?? 0,
       outboxDropped: outbox?.dropped ?? 0,
     }),
