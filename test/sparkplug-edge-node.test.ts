@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import sparkplugPayload from 'sparkplug-payload';
 import type * as TahuProto from 'sparkplug-payload/lib/sparkplugPayloadProto.js';
 import { loadCodec } from '../src/sinks/sparkplug/codec.js';
-import { deviceCommands, nodeCommands } from '../src/sinks/sparkplug/commands.js';
+import { deviceCommands, nodeCommands, readInbound } from '../src/sinks/sparkplug/commands.js';
 import { EdgeNode } from '../src/sinks/sparkplug/edge-node.js';
 import { isNewer, parseHostState } from '../src/sinks/sparkplug/host-state.js';
 import { DataType } from '../src/sinks/sparkplug/payload.js';
@@ -357,6 +357,35 @@ describe('Sparkplug commands', () => {
     assert.match(JSON.stringify(trig('top', 'x'.repeat(129))), /refused/);
     assert.match(JSON.stringify(trig('top', 'ok', 'Verdict')), /Verdict: not writable/);
     assert.match(JSON.stringify(trig('ghost', 'P')), /unknown device ghost/);
+  });
+});
+
+describe('Sparkplug inbound messages', () => {
+  test('dispatch by topic; retained, undecodable and bad STATE payloads refused', async () => {
+    const codec = await loadCodec();
+    const ctx = {
+      codec,
+      catalog: node().catalog,
+      ncmd: 'spBv1.0/plant/NCMD/line1',
+      stateTopic: 'spBv1.0/STATE/scada',
+    };
+    const cmd = (metrics: object[]) =>
+      tahu.encodePayload({ timestamp: 1, metrics } as Parameters<typeof tahu.encodePayload>[0]);
+    const rebirth = cmd([{ name: 'Node Control/Rebirth', type: 'Boolean', value: true }]);
+    const trigger = cmd([{ name: 'Trigger', type: 'String', value: 'P-9' }]);
+    assert.deepEqual(readInbound(ctx.ncmd, rebirth, false, ctx), [{ kind: 'rebirth' }]);
+    assert.deepEqual(readInbound('spBv1.0/plant/DCMD/line1/top', trigger, false, ctx), [
+      { kind: 'trigger', cameraId: 'top', partId: 'P-9' },
+    ]);
+    assert.match(JSON.stringify(readInbound(ctx.ncmd, rebirth, true, ctx)), /retained command/);
+    assert.match(
+      JSON.stringify(readInbound(ctx.ncmd, Buffer.from('{"json":1}'), false, ctx)),
+      /not a Sparkplug B payload/,
+    );
+    assert.deepEqual(readInbound(ctx.stateTopic, Buffer.from('{"online":true,"timestamp":5}'), true, ctx), [
+      { kind: 'host', state: { online: true, timestamp: 5 } },
+    ]);
+    assert.match(JSON.stringify(readInbound(ctx.stateTopic, Buffer.from('??'), true, ctx)), /not a STATE/);
   });
 });
 

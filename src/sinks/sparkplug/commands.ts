@@ -2,7 +2,9 @@
 // or the reason a write is refused. Pure: the sink logs refusals (rate-limited) and applies the rest.
 // Metrics may name themselves or use the aliases of our births (hosts such as Ignition send aliases).
 import { triggerPayloadSchema } from '../mqtt-payloads.js';
-import type { DecodedPayload } from './codec.js';
+import type { DecodedPayload, SparkplugCodec } from './codec.js';
+import type { HostState } from './host-state.js';
+import { parseHostState } from './host-state.js';
 import type { MetricCatalog, MetricDef } from './metrics.js';
 import { REBIRTH, TRIGGER } from './metrics.js';
 
@@ -46,4 +48,38 @@ export function deviceCommands(deviceId: string, p: DecodedPayload, catalog: Met
     }
     return { kind: 'trigger', cameraId: deviceId, partId: String(parsed.data) };
   });
+}
+
+/** What a received message asks for: commands, or the primary host's new state. */
+export type Inbound = Command | { kind: 'host'; state: HostState };
+
+export interface InboundContext {
+  codec: SparkplugCodec;
+  catalog: MetricCatalog;
+  /** Our NCMD topic; anything else subscribed besides STATE is a DCMD (`…/DCMD/<node>/<device>`). */
+  ncmd: string;
+  stateTopic?: string;
+}
+
+/** A message on one of our subscriptions → what to do about it (never throws). */
+export function readInbound(
+  topic: string,
+  payload: Uint8Array,
+  retained: boolean,
+  ctx: InboundContext,
+): Inbound[] {
+  if (topic === ctx.stateTopic) {
+    const state = parseHostState(payload);
+    return [state ? { kind: 'host', state } : { kind: 'refused', reason: `${topic}: not a STATE payload` }];
+  }
+  // A retained command would be applied again on every reconnect.
+  if (retained) return [{ kind: 'refused', reason: `retained command on ${topic} ignored` }];
+  let decoded: DecodedPayload;
+  try {
+    decoded = ctx.codec.decode(payload);
+  } catch {
+    return [{ kind: 'refused', reason: `${topic}: not a Sparkplug B payload` }];
+  }
+  if (topic === ctx.ncmd) return nodeCommands(decoded, ctx.catalog);
+  return deviceCommands(topic.split('/')[4] ?? '', decoded, ctx.catalog);
 }

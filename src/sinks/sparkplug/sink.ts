@@ -27,13 +27,13 @@ import type { Sink } from '../types.js';
 import { BdSeqStore } from './bdseq.js';
 import type { SparkplugCodec } from './codec.js';
 import { loadCodec } from './codec.js';
-import type { Command } from './commands.js';
-import { deviceCommands, nodeCommands } from './commands.js';
+import type { Inbound } from './commands.js';
+import { readInbound } from './commands.js';
 import type { DeliveryLink } from './delivery.js';
 import { DecisionOutbox } from './delivery.js';
 import { EdgeNode } from './edge-node.js';
 import type { HostState } from './host-state.js';
-import { isNewer, parseHostState } from './host-state.js';
+import { isNewer } from './host-state.js';
 import type { CatalogCamera } from './metrics.js';
 import type { SpMessage } from './payload.js';
 import { spTopic } from './payload.js';
@@ -186,28 +186,18 @@ export function createSparkplugSink(cfg: Config['mqtt'], opts: SparkplugSinkOpti
 
   function onMessage(topic: string, payload: Buffer, packet: { retain?: boolean }): void {
     try {
-      if (topic === stateTopic) return onHostState(payload);
-      if (packet.retain) return refuse({ reason: `retained command on ${topic} ignored` });
-      let decoded;
-      try {
-        decoded = (codec as SparkplugCodec).decode(payload);
-      } catch {
-        return refuse({ reason: `${topic}: not a Sparkplug B payload` });
-      }
-      const parts = topic.split('/');
-      const cmds =
-        topic === ncmd
-          ? nodeCommands(decoded, node.catalog)
-          : deviceCommands(parts[4], decoded, node.catalog);
-      for (const cmd of cmds) apply(cmd);
+      const ctx = { codec: codec as SparkplugCodec, catalog: node.catalog, ncmd, stateTopic };
+      for (const a of readInbound(topic, payload, packet.retain === true, ctx)) apply(a);
     } catch (err) {
+      // A subscriber's exception must not take the MQTT client down.
       log.error({ err }, 'Sparkplug command handling failed');
     }
   }
 
-  function apply(cmd: Command): void {
-    if (cmd.kind === 'refused') return refuse(cmd);
-    if (cmd.kind === 'rebirth') {
+  function apply(a: Inbound): void {
+    if (a.kind === 'refused') return refuse(a);
+    if (a.kind === 'host') return onHostState(a.state);
+    if (a.kind === 'rebirth') {
       log.info('Sparkplug rebirth requested');
       if (!node.isOnline) return;
       send(node.rebirth(Date.now()));
@@ -215,7 +205,7 @@ export function createSparkplugSink(cfg: Config['mqtt'], opts: SparkplugSinkOpti
       return;
     }
     st.triggers++;
-    triggers.next({ cameraId: cmd.cameraId, partId: cmd.partId, time: Date.now() });
+    triggers.next({ cameraId: a.cameraId, partId: a.partId, time: Date.now() });
   }
 
   function refuse(cmd: { reason: string }): void {
@@ -223,9 +213,7 @@ export function createSparkplugSink(cfg: Config['mqtt'], opts: SparkplugSinkOpti
     throttle.warn('command-refused', { reason: cmd.reason }, 'Sparkplug command refused');
   }
 
-  function onHostState(payload: Buffer): void {
-    const s = parseHostState(payload);
-    if (!s) return refuse({ reason: `${stateTopic}: not a STATE payload` });
+  function onHostState(s: HostState): void {
     if (!isNewer(s, host)) return;
     const was = host?.online ?? false;
     host = s;
