@@ -22,6 +22,8 @@ import { resolveVerdictSettings } from './pipeline/verdict.js';
 import { createMqttSink } from './sinks/mqtt.js';
 import type { MqttSink } from './sinks/mqtt.js';
 import { createStatsLog } from './sinks/stats-log.js';
+import { createSparkplugSink } from './sinks/sparkplug/sink.js';
+import type { SparkplugSink } from './sinks/sparkplug/sink.js';
 import type { Sink } from './sinks/types.js';
 import { sourcePlugin } from './sources/registry.js';
 import type { Frame, SourcePlugin, SourceState } from './sources/types.js';
@@ -57,8 +59,10 @@ export interface AppOptions {
 
 export interface App {
   readonly engine: Engine;
-  /** Absent when started with `mqtt: false`. */
+  /** Absent when started with `mqtt: false` or with `mqtt.json: false`. */
   readonly mqtt: MqttSink | undefined;
+  /** The Sparkplug B edge node; absent unless `mqtt.sparkplug.enabled`. */
+  readonly sparkplug: SparkplugSink | undefined;
   readonly model: WorkerModel;
   /** Resolves once the app has stopped: all finite sources ended, or stop() was called. */
   readonly done: Promise<void>;
@@ -199,7 +203,7 @@ export async function startApp(o: AppOptions): Promise<App> {
   );
 
   const mqttSink =
-    o.mqtt === false
+    o.mqtt === false || !config.mqtt.json
       ? undefined
       : createMqttSink(
           {
@@ -213,7 +217,31 @@ export async function startApp(o: AppOptions): Promise<App> {
     intervalSec: config.logging.statsIntervalSec,
     engineStats: () => engine.stats(),
   });
-  const sinks: Sink[] = [...(mqttSink ? [mqttSink] : []), statsLog, ...(o.sinks ?? [])];
+  // ---- Sparkplug B edge node (issue 16); the sink registry takes this over at merge. ----
+  const sparkplugSink =
+    o.mqtt !== false && config.mqtt.sparkplug.enabled
+      ? createSparkplugSink(
+          {
+            ...config.mqtt,
+            sparkplug: { ...config.mqtt.sparkplug, dir: resolve(o.configDir, config.mqtt.sparkplug.dir) },
+          },
+          {
+            log,
+            cameras: cameras.map(({ id, cfg }) => ({
+              id,
+              softwareTrigger: cfg.type === 'gige' && cfg.softwareTrigger,
+            })),
+            modelId: model.modelId,
+          },
+        )
+      : undefined;
+  // ---- end Sparkplug B ----
+  const sinks: Sink[] = [
+    ...(mqttSink ? [mqttSink] : []),
+    ...(sparkplugSink ? [sparkplugSink] : []),
+    statsLog,
+    ...(o.sinks ?? []),
+  ];
   const each = (what: string, f: (s: Sink) => void): void => {
     for (const s of sinks) {
       try {
@@ -227,7 +255,7 @@ export async function startApp(o: AppOptions): Promise<App> {
   await Promise.all(sinks.map((s) => s.start()));
 
   const stop$ = new Subject<void>();
-  const partTriggers$ = mqttSink?.triggers$ ?? NEVER;
+  const partTriggers$ = merge(mqttSink?.triggers$ ?? NEVER, sparkplugSink?.triggers$ ?? NEVER);
   const frames$ = merge(
     ...cameras.map(({ id, cfg, plugin }) => {
       const clog = log.child({ camera: id });
@@ -303,6 +331,7 @@ export async function startApp(o: AppOptions): Promise<App> {
   return {
     engine,
     mqtt: mqttSink,
+    sparkplug: sparkplugSink,
     model,
     done,
     stop,

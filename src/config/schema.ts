@@ -170,6 +170,31 @@ const verdictSchema = z
   })
   .prefault({});
 
+/** Sparkplug B ids: UTF-8 without the MQTT topic separators and wildcards (Sparkplug 3.0, topic namespace). */
+const sparkplugIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[^/+#\p{Cc}]+$/u, 'no / + # or control characters (Sparkplug B id)');
+
+/** Sparkplug B 3.0 edge node (docs/sparkplug.md): pinpoint is one edge node, each camera a device. */
+const sparkplugSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    groupId: sparkplugIdSchema.optional(),
+    edgeNodeId: sparkplugIdSchema.optional(),
+    /** Births wait for this primary host's STATE `online`, and are sent again when it comes back. */
+    primaryHostId: sparkplugIdSchema.optional(),
+    /** bdSeq (persisted across restarts) and the outbox of decisions not yet delivered. */
+    dir: z.string().default('/var/lib/pinpoint/sparkplug'),
+  })
+  .refine((s) => !s.enabled || (s.groupId !== undefined && s.edgeNodeId !== undefined), {
+    path: ['groupId'],
+    message:
+      'enabled: true needs groupId and edgeNodeId (the Sparkplug topic spBv1.0/<groupId>/…/<edgeNodeId>)',
+  })
+  .prefault({});
+
 const mqttSchema = z
   .strictObject({
     url: z.url({ protocol: /^(mqtts?|wss?|tcp|ssl)$/ }).default('mqtt://127.0.0.1:1883'),
@@ -210,6 +235,13 @@ const mqttSchema = z
         maxMessages: z.int().min(1).default(100000),
       })
       .prefault({}),
+    /** The JSON topics under topicPrefix (docs/mqtt.md); false with Sparkplug B as the only MQTT output. */
+    json: z.boolean().default(true),
+    sparkplug: sparkplugSchema,
+  })
+  .refine((m) => m.json || m.sparkplug.enabled, {
+    path: ['json'],
+    message: 'json: false needs sparkplug.enabled: true (otherwise no verdict leaves pinpoint over MQTT)',
   })
   .prefault({});
 
