@@ -119,7 +119,7 @@ function checkHeader(path: string, bytes: Uint8Array, maxPixels: number): void {
   try {
     h = readImageHeader(bytes);
   } catch (e) {
-    if (e instanceof ImageHeaderError) throw new ImageReadError(path, e.message);
+    if (e instanceof ImageHeaderError) throw new ImageReadError(path, `not a decodable image: ${e.message}`);
     throw e;
   }
   if (h.width === 0 || h.height === 0) throw new ImageReadError(path, `${h.width}×${h.height} pixels`);
