@@ -2,6 +2,12 @@
 // compressed file can decode to gigabytes (a 20000×20000 PNG of zeros is about 1 MB on disk, 1.2 GB in
 // memory), so a decoder is only called once the size is known and allowed. Pure: bytes in, numbers out.
 
+/**
+ * Default limit on decoded pixels: a 20 MP line camera with a 3× margin (192 MB as 8-bit RGB). Larger images
+ * need the limit raised on purpose (`maxImagePixels` of a files camera, `--max-image-pixels` of infer/train).
+ */
+export const DEFAULT_MAX_IMAGE_PIXELS = 64_000_000;
+
 export type ImageFormat = 'png' | 'jpeg' | 'bmp' | 'tiff' | 'webp' | 'pnm';
 
 export interface ImageHeader {

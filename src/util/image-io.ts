@@ -6,13 +6,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { cv } from './cv.js';
-import { ImageHeaderError, readImageHeader } from './image-header.js';
+import { DEFAULT_MAX_IMAGE_PIXELS, ImageHeaderError, readImageHeader } from './image-header.js';
 
-/**
- * Default limit on decoded pixels: a 20 MP line camera with a 3× margin (192 MB as 8-bit RGB). Larger images
- * need the limit raised on purpose (`maxImagePixels` of a files camera, `--max-image-pixels` of infer/train).
- */
-export const DEFAULT_MAX_IMAGE_PIXELS = 64_000_000;
+export { DEFAULT_MAX_IMAGE_PIXELS };
 
 export interface RgbImage {
   width: number;
