@@ -216,21 +216,23 @@ export function expandImageArgs(args: readonly string[]): { paths: string[]; fai
   return { paths, failures };
 }
 
+/** Two inputs with the same base name would overwrite each other's map. */
+function assertDistinctMapNames(images: readonly string[]): void {
+  const seen = new Map<string, string>();
+  for (const p of images) {
+    const n = mapName(p);
+    const prev = seen.get(n);
+    if (prev !== undefined && resolve(prev) !== resolve(p)) {
+      throw new CliError(`--save-maps: ${prev} and ${p} would both be saved as ${n}`, EXIT.usage);
+    }
+    seen.set(n, p);
+  }
+}
+
 async function inferCommand(args: string[], o: CliOptions): Promise<void> {
   const expanded = expandImageArgs(args);
   const images = expanded.paths;
-  // Two inputs with the same base name would overwrite each other's map.
-  if (o.saveMaps) {
-    const seen = new Map<string, string>();
-    for (const p of images) {
-      const n = mapName(p);
-      const prev = seen.get(n);
-      if (prev !== undefined && resolve(prev) !== resolve(p)) {
-        throw new CliError(`--save-maps: ${prev} and ${p} would both be saved as ${n}`, EXIT.usage);
-      }
-      seen.set(n, p);
-    }
-  }
+  if (o.saveMaps) assertDistinctMapNames(images);
   let bundle;
   try {
     bundle = loadBundle(o.model);
