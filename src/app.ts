@@ -6,11 +6,12 @@
 // the deadline plus a margin), then the sinks flush and stop (MQTT publishes `stopped`) and the model is released.
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
-import { EMPTY, NEVER, Subject, catchError, filter, map, merge, retry, takeUntil, timer } from 'rxjs';
+import { EMPTY, NEVER, Subject, catchError, filter, map, merge, retry, takeUntil, tap, timer } from 'rxjs';
 import type { Observable, Subscription } from 'rxjs';
 import type { CameraConfig, Config } from './config/schema.js';
 import { readManifest } from './model/bundle.js';
 import { thresholdsForPrecision } from './model/manifest.js';
+import { frameProfileFrom } from './model/frame-profile.js';
 import { Engine } from './pipeline/engine.js';
 import type { EngineCamera, EngineStats } from './pipeline/engine.js';
 import type { PartTrigger } from './pipeline/triggers.js';
@@ -25,6 +26,8 @@ import { createStatsLog } from './sinks/stats-log.js';
 import { createSparkplugSink } from './sinks/sparkplug/sink.js';
 import type { SparkplugSink } from './sinks/sparkplug/sink.js';
 import type { Sink } from './sinks/types.js';
+import { checkFrames } from './sources/frame-check.js';
+import { namePartsOf, runIdAt } from './sources/part-id.js';
 import { sourcePlugin } from './sources/registry.js';
 import type { Frame, SourcePlugin, SourceState } from './sources/types.js';
 import type { Logger } from './util/log.js';
@@ -66,6 +69,10 @@ export interface App {
   readonly model: WorkerModel;
   /** Resolves once the app has stopped: all finite sources ended, or stop() was called. */
   readonly done: Promise<void>;
+  /** This start's id, part of every part id the daemon makes up (src/sources/part-id.ts). */
+  readonly runId: string;
+  /** True once every source ended without delivering a single frame: the daemon should exit non-zero. */
+  readonly sourcesFailed: boolean;
   /** Stops the sources, drains what is in flight, stops the sinks. Idempotent. */
   stop(reason?: string): Promise<void>;
 }
@@ -76,12 +83,14 @@ interface Camera {
   plugin: SourcePlugin;
 }
 
-function enabledCameras(config: Config): Camera[] {
+function enabledCameras(config: Config, configDir: string): Camera[] {
   const out: Camera[] = [];
   for (const [id, cfg] of Object.entries(config.cameras)) {
     if (!cfg.enabled) continue;
     const plugin = sourcePlugin(cfg.type);
     if (!plugin) throw new AppConfigError(`camera ${id}: type '${cfg.type}' is not supported by this build`);
+    const problem = (plugin as SourcePlugin).check?.(id, cfg as never, configDir);
+    if (problem) throw new AppConfigError(problem);
     out.push({ id, cfg, plugin: plugin as SourcePlugin });
   }
   if (out.length === 0) throw new AppConfigError('no enabled cameras in the config');
@@ -113,7 +122,8 @@ export async function startApp(o: AppOptions): Promise<App> {
   const { config } = o;
   const log = o.log ?? createLogger({ level: config.logging.level, pretty: config.logging.pretty });
   const notifier = o.notifier ?? createNotifier();
-  const cameras = enabledCameras(config);
+  const cameras = enabledCameras(config, o.configDir);
+  const runId = runIdAt(Date.now());
   if (!config.model) throw new AppConfigError('model.path is not set: pinpoint run needs a model bundle');
 
   // The manifest only: the worker loads (and verifies) the weights, so they are never held twice.
@@ -255,6 +265,8 @@ export async function startApp(o: AppOptions): Promise<App> {
   await Promise.all(sinks.map((s) => s.start()));
 
   const stop$ = new Subject<void>();
+  const delivered = new Set<string>();
+  const profile = frameProfileFrom(m.training);
   const partTriggers$ = merge(mqttSink?.triggers$ ?? NEVER, sparkplugSink?.triggers$ ?? NEVER);
   const frames$ = merge(
     ...cameras.map(({ id, cfg, plugin }) => {
@@ -272,9 +284,14 @@ export async function startApp(o: AppOptions): Promise<App> {
               map(() => undefined),
             )
           : undefined;
-      const ctx = { log: clog, configDir: o.configDir, onState, softwareTrigger$ };
+      const ctx = { log: clog, configDir: o.configDir, runId, onState, softwareTrigger$ };
       const src = plugin.create(id, cfg as never, ctx);
-      return resilient(src, id, clog, onState).pipe(takeUntil(stop$));
+      return resilient(src, id, clog, onState).pipe(
+        takeUntil(stop$),
+        tap(() => delivered.add(id)),
+        namePartsOf(id, runId),
+        checkFrames({ cameraId: id, size: m.input.size, patch: m.teacher.arch.patch, profile, log: clog }),
+      );
     }),
   );
 
@@ -296,7 +313,13 @@ export async function startApp(o: AppOptions): Promise<App> {
   const stopWatchdog = notifier.startWatchdog(() => !stopping);
   notifier.ready(`inspecting ${cameras.length} camera(s) with model ${model.modelId}`);
   log.info(
-    { cameras: cameras.map((c) => c.id), model: model.modelId, provider: model.provider, size: model.size },
+    {
+      cameras: cameras.map((c) => c.id),
+      model: model.modelId,
+      provider: model.provider,
+      size: model.size,
+      runId,
+    },
     'pinpoint running',
   );
 
@@ -325,8 +348,16 @@ export async function startApp(o: AppOptions): Promise<App> {
     resolveDone();
   };
   const stop = (reason = 'stop requested'): Promise<void> => (stopped ??= shutdown(reason));
-  // Finite sources (a replay, a synthetic count) all ended: stop as if asked to.
-  void engineFinished.then(() => stop('all sources ended'));
+  // Finite sources (a replay, a synthetic count) all ended: stop as if asked to. If none of them delivered a
+  // frame, every source failed: a supervisor must see that (non-zero exit), not a clean stop.
+  let sourcesFailed = false;
+  void engineFinished.then(() => {
+    if (!stopping && delivered.size === 0) {
+      sourcesFailed = true;
+      log.error('every camera source ended without delivering a frame');
+    }
+    return stop('all sources ended');
+  });
 
   return {
     engine,
@@ -334,6 +365,10 @@ export async function startApp(o: AppOptions): Promise<App> {
     sparkplug: sparkplugSink,
     model,
     done,
+    runId,
+    get sourcesFailed() {
+      return sourcesFailed;
+    },
     stop,
   };
 }

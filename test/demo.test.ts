@@ -88,7 +88,9 @@ describe('pinpoint demo', () => {
     });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     for (let i = 1; i <= 6; i++) assert.match(r.stdout, /\[[1-6]\/6\]/);
-    const lines = r.stdout.split('\n').filter((l) => /\b(left|right)-\d+ +(ok|REJECT|ERROR)/.test(l));
+    const lines = r.stdout
+      .split('\n')
+      .filter((l) => /\b(left|right)-[0-9a-z]{8}-\d+ +(ok|REJECT|ERROR)/.test(l));
     assert.equal(lines.length, 6, r.stdout);
     assert.match(r.stdout, /status: online/);
     assert.match(r.stdout, /status: stopped/);
@@ -105,7 +107,7 @@ describe('pinpoint demo', () => {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const until = Date.now() + 60000;
-    while (!/(left|right)-1 /.test(out)) {
+    while (!/(left|right)-[0-9a-z]{8}-1 /.test(out)) {
       if (Date.now() > until || child.exitCode !== null) assert.fail(`no verdicts:\n${out}`);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -147,7 +149,7 @@ describe('pinpoint demo', () => {
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
     const until = Date.now() + 60000;
-    while (!/(left|right)-2 /.test(out)) {
+    while (!/(left|right)-[0-9a-z]{8}-2 /.test(out)) {
       if (Date.now() > until || child.exitCode !== null) assert.fail(`no verdicts:\n${out}`);
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -139,7 +139,7 @@ describe('pinpoint run end to end', () => {
     for (const [cam, raw] of Object.entries(cams)) {
       const truth = truthOf(raw, 20);
       for (const r of rs.filter((x) => x.cameraId === cam)) {
-        assert.equal(r.partId, `${cam}-${r.seq}`);
+        assert.match(r.partId, new RegExp(`^${cam}-[0-9a-z]{8}-${r.seq}$`), 'camera, run id, frame number');
         assert.ok(r.reason === 'pass' || r.reason === 'score', `${r.partId}: ${r.reason} ${r.detail ?? ''}`);
         assert.equal(r.threshold, thresholds.reject);
         const t = truth[r.seq! - 1];

@@ -1,26 +1,38 @@
-// `pinpoint infer --model DIR IMAGE...`: score image files with a bundle. Images go through the model in
+// `pinpoint infer --model DIR IMAGE|FOLDER...`: score image files with a bundle. Images go through the model in
 // batches (each letterboxed straight into its slot of one contiguous input buffer); per image the score,
 // the verdict when thresholds are known, blobs, and optionally the anomaly map as .npy.
 import type { Command } from 'commander';
 import { basename, extname, join, resolve } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { loadBundle } from '../model/bundle.js';
+import { colourModeOf, frameMismatch, frameProfileFrom, patchPixels } from '../model/frame-profile.js';
+import type { FrameProfile } from '../model/frame-profile.js';
+import { ImageFolderError, listImages } from '../model/image-folder.js';
+import type { Manifest } from '../model/manifest.js';
 import { postprocess } from '../pipeline/anomaly-map.js';
 import { findBlobs, type Blob } from '../pipeline/blobs.js';
 import { thresholdsForPrecision } from '../model/manifest.js';
 import { InferenceError, openAnomalyModel, type AnomalyModel, type Device } from '../pipeline/inference.js';
 import { computeLetterbox, letterbox } from '../pipeline/letterbox.js';
-import { readImage, writeNpy, type RgbImage } from '../util/image-io.js';
+import {
+  DEFAULT_MAX_IMAGE_PIXELS,
+  ImageTooLargeError,
+  readImage,
+  writeNpy,
+  type RgbImage,
+} from '../util/image-io.js';
 import { createLogger } from '../util/log.js';
 import { CliError, EXIT } from './exit.js';
 import { asUserError, DEV_TEACHER_WARNING } from './model-command.js';
-import { intOption, numberOption } from './parse-options.js';
+import { intOption, numberOption, pixelsOption } from './parse-options.js';
 
 export interface ImageResult {
   image: string;
   width: number;
   height: number;
   score: number;
+  /** Frame pixels one teacher patch covers: defects much smaller than this may be missed. */
+  patchPx: number;
   /** Present when a reject threshold is known (bundle or --reject-threshold). */
   verdict?: 'ok' | 'reject';
   /** Empty when no pixel threshold is known. */
@@ -44,6 +56,13 @@ export interface InferOptions {
   saveMaps?: string;
   /** Receives each image's anomaly map (H·W, the image's own size) before onResult (`pinpoint eval`). */
   onMap?: (r: ImageResult, map: Float32Array) => void;
+  /** Images above this many pixels are refused before decoding. */
+  maxPixels?: number;
+  /** Teacher patch size, for `patchPx` (14). */
+  patch?: number;
+  /** Called once per kind when an image is unlike the ones the model was taught on. */
+  onMismatch?: (why: string) => void;
+  profile?: FrameProfile;
 }
 
 /**
@@ -62,6 +81,15 @@ export async function inferImages(
   const frame = S * S * 3;
   const input = new Uint8Array(opts.batch * frame);
   if (opts.saveMaps) mkdirSync(opts.saveMaps, { recursive: true });
+  const warned = new Set<string>();
+  const checkProfile = (img: RgbImage): void => {
+    const why = frameMismatch(opts.profile, { ...img, colour: colourModeOf(img) });
+    for (const [kind, text] of Object.entries(why)) {
+      if (warned.has(kind)) continue;
+      warned.add(kind);
+      opts.onMismatch?.(text);
+    }
+  };
   for (let start = 0; start < paths.length; start += opts.batch) {
     const chunk = paths.slice(start, start + opts.batch);
     // Read and letterbox; failed reads are reported in order, without holding up the rest of the batch.
@@ -69,11 +97,13 @@ export async function inferImages(
     const outcome = new Map<string, ImageFailure>();
     for (const path of chunk) {
       try {
-        const img = readImage(path);
+        const img = readImage(path, { maxPixels: opts.maxPixels });
+        checkProfile(img);
         letterbox(img, S, input.subarray(slots.length * frame, (slots.length + 1) * frame), model.resize);
         slots.push({ path, img });
       } catch (e) {
-        outcome.set(path, { image: path, error: (e as Error).message });
+        const hint = e instanceof ImageTooLargeError ? ' (--max-image-pixels raises the limit)' : '';
+        outcome.set(path, { image: path, error: (e as Error).message + hint });
       }
     }
     const grids =
@@ -89,7 +119,8 @@ export async function inferImages(
       const lb = computeLetterbox(img.width, img.height, S);
       const { map, score } = postprocess(grids!.subarray(k * g * g, (k + 1) * g * g), g, lb);
       k++;
-      const r: ImageResult = { image: path, width: img.width, height: img.height, score, blobs: [] };
+      const patchPx = patchPixels(img.width, img.height, S, opts.patch ?? 14);
+      const r: ImageResult = { image: path, width: img.width, height: img.height, score, patchPx, blobs: [] };
       if (opts.reject !== undefined) r.verdict = score > opts.reject ? 'reject' : 'ok';
       if (opts.pixel !== undefined) {
         r.blobs = findBlobs({ width: img.width, height: img.height, data: map }, opts.pixel, opts.minArea);
@@ -115,15 +146,26 @@ export function mapName(path: string): string {
   return b.slice(0, b.length - extname(b).length) + '.npy';
 }
 
-function formatResult(r: ImageResult): string {
-  const parts = [`${r.image}`, `${r.width}×${r.height}`, `score ${r.score.toPrecision(5)}`];
+/**
+ * Decimals that show `ref` (the reject threshold, or the first score) with at least 4 significant digits: every
+ * score of a run is printed with the same number, so the column lines up and compares by eye.
+ */
+export function scoreDecimals(ref: number): number {
+  if (!(ref > 0) || !Number.isFinite(ref)) return 6;
+  return Math.min(12, Math.max(4, 3 - Math.floor(Math.log10(ref))));
+}
+
+function formatResult(r: ImageResult, decimals: number): string {
+  const parts = [`${r.image}`, `${r.width}×${r.height}`, `score ${r.score.toFixed(decimals)}`];
   if (r.verdict) parts.push(r.verdict.toUpperCase());
   if (r.blobs.length > 0 || r.verdict) parts.push(`${r.blobs.length} blob${r.blobs.length === 1 ? '' : 's'}`);
+  parts.push(`(patch ≈ ${r.patchPx.toFixed(1)} px)`);
   let s = parts.join('  ') + '\n';
   for (const b of r.blobs.slice(0, 10)) {
     s +=
-      `    blob at x ${b.box.x} y ${b.box.y} size ${b.box.width}×${b.box.height}  area ${b.area}  ` +
-      `peak ${b.peak.toPrecision(4)}  mean ${b.mean.toPrecision(4)}\n`;
+      `    blob centre x ${b.centroid.x.toFixed(1)} y ${b.centroid.y.toFixed(1)}  ` +
+      `box x ${b.box.x} y ${b.box.y} ${b.box.width}×${b.box.height}  area ${b.area}  ` +
+      `peak ${b.peak.toFixed(decimals)}  mean ${b.mean.toFixed(decimals)}\n`;
   }
   if (r.blobs.length > 10) s += `    … ${r.blobs.length - 10} more\n`;
   return s;
@@ -141,21 +183,60 @@ interface CliOptions {
   rejectThreshold?: number;
   pixelThreshold?: number;
   verbose?: boolean;
+  maxImagePixels: number;
 }
 
-async function inferCommand(images: string[], o: CliOptions): Promise<void> {
-  // Two inputs with the same base name would overwrite each other's map.
-  if (o.saveMaps) {
-    const seen = new Map<string, string>();
-    for (const p of images) {
-      const n = mapName(p);
-      const prev = seen.get(n);
-      if (prev !== undefined && resolve(prev) !== resolve(p)) {
-        throw new CliError(`--save-maps: ${prev} and ${p} would both be saved as ${n}`, EXIT.usage);
-      }
-      seen.set(n, p);
+/** Why the results carry no verdict, or undefined when they do. */
+function noVerdictReason(m: Manifest, reject: number | undefined): string | undefined {
+  if (reject !== undefined) return undefined;
+  if (!m.training) {
+    return 'the bundle is not taught in (no thresholds): `pinpoint train --model DIR --images GOOD_DIR` calibrates them, or pass --reject-threshold';
+  }
+  return 'the bundle was taught in without held-out images, so no thresholds were calibrated: train again with --holdout > 0, or pass --reject-threshold';
+}
+
+/** The images named on the command line: files as given, folders searched recursively (sorted). */
+export function expandImageArgs(args: readonly string[]): { paths: string[]; failures: ImageFailure[] } {
+  const paths: string[] = [];
+  const failures: ImageFailure[] = [];
+  for (const a of args) {
+    let dir = false;
+    try {
+      dir = statSync(a).isDirectory();
+    } catch {
+      // Missing: readImage reports it as this image's failure, in order.
+    }
+    if (!dir) {
+      paths.push(a);
+      continue;
+    }
+    try {
+      paths.push(...listImages(a));
+    } catch (e) {
+      if (!(e instanceof ImageFolderError)) throw e;
+      failures.push({ image: a, error: e.message });
     }
   }
+  return { paths, failures };
+}
+
+/** Two inputs with the same base name would overwrite each other's map. */
+function assertDistinctMapNames(images: readonly string[]): void {
+  const seen = new Map<string, string>();
+  for (const p of images) {
+    const n = mapName(p);
+    const prev = seen.get(n);
+    if (prev !== undefined && resolve(prev) !== resolve(p)) {
+      throw new CliError(`--save-maps: ${prev} and ${p} would both be saved as ${n}`, EXIT.usage);
+    }
+    seen.set(n, p);
+  }
+}
+
+async function inferCommand(args: string[], o: CliOptions): Promise<void> {
+  const expanded = expandImageArgs(args);
+  const images = expanded.paths;
+  if (o.saveMaps) assertDistinctMapNames(images);
   let bundle;
   try {
     bundle = loadBundle(o.model);
@@ -175,21 +256,36 @@ async function inferCommand(images: string[], o: CliOptions): Promise<void> {
   const failures: ImageFailure[] = [];
   const calibrated = thresholdsForPrecision(m, model.precision);
   if (calibrated.mismatch) process.stderr.write(`warning: ${calibrated.mismatch}\n`);
+  for (const f of expanded.failures) {
+    failures.push(f);
+    process.stderr.write(`error: ${f.error}\n`);
+  }
   const opts: InferOptions = {
     reject: o.rejectThreshold ?? calibrated.thresholds?.reject,
     pixel: o.pixelThreshold ?? calibrated.thresholds?.pixel,
     minArea: o.minArea,
     batch: o.batch,
     saveMaps: o.saveMaps,
+    maxPixels: o.maxImagePixels,
+    patch: m.teacher.arch.patch,
+    profile: frameProfileFrom(m.training),
+    onMismatch: (why) => process.stderr.write(`warning: ${why}\n`),
   };
+  const noVerdict = noVerdictReason(m, opts.reject);
+  if (!o.json) {
+    process.stdout.write(thresholdLine(m.modelId, opts));
+    if (noVerdict) process.stderr.write(`note: no verdicts: ${noVerdict}\n`);
+  }
+  let decimals = opts.reject !== undefined ? scoreDecimals(opts.reject) : undefined;
   try {
     await inferImages(
       model,
       images,
       opts,
       (r) => {
+        decimals ??= scoreDecimals(r.score);
         if (o.json) results.push(r);
-        else process.stdout.write(formatResult(r));
+        else process.stdout.write(formatResult(r, decimals));
       },
       (f) => {
         failures.push(f);
@@ -208,6 +304,7 @@ async function inferCommand(images: string[], o: CliOptions): Promise<void> {
         provider: model.provider,
         devTeacher: m.teacher.devTeacher,
         thresholds: { reject: opts.reject ?? null, pixel: opts.pixel ?? null, minArea: opts.minArea },
+        noVerdict: noVerdict ?? null,
       },
       results,
       failures,
@@ -217,12 +314,22 @@ async function inferCommand(images: string[], o: CliOptions): Promise<void> {
   if (failures.length > 0) process.exitCode = EXIT.failure;
 }
 
+/** The thresholds the verdicts and blobs of this run use, as one line above the results. */
+function thresholdLine(modelId: string, opts: InferOptions): string {
+  const reject = opts.reject !== undefined ? `reject score > ${opts.reject}` : 'no reject threshold';
+  const pixel =
+    opts.pixel !== undefined
+      ? `blob pixels > ${opts.pixel}, min area ${opts.minArea} px`
+      : 'no blob threshold';
+  return `model ${modelId}: ${reject}, ${pixel}\n`;
+}
+
 export function registerInfer(program: Command): void {
   program
     .command('infer')
     .description('score images with a bundle: score, verdict (when thresholds are known) and blobs per image')
     .requiredOption('--model <dir>', 'model bundle directory')
-    .argument('<images...>', 'image files (png, jpg, bmp, tif…)')
+    .argument('<images...>', 'image files (png, jpg, bmp, tif…) or folders of them (searched recursively)')
     .option('--json', 'machine-readable output')
     .option('--save-maps <dir>', 'write each anomaly map as float32 <image name>.npy of the image’s own H×W')
     .option('--device <name>', 'auto | cpu | cuda | tensorrt | webgpu', 'auto')
@@ -232,6 +339,12 @@ export function registerInfer(program: Command): void {
     .option('--min-area <px>', 'smallest blob reported, in pixels', intOption(1), 16)
     .option('--reject-threshold <score>', 'override the bundle’s reject threshold', numberOption)
     .option('--pixel-threshold <value>', 'override the bundle’s blob pixel threshold', numberOption)
+    .option(
+      '--max-image-pixels <n>',
+      'images with more pixels are refused unread (a count, or megapixels like 100MP)',
+      pixelsOption,
+      DEFAULT_MAX_IMAGE_PIXELS,
+    )
     .option('-v, --verbose', 'log provider choice and graph cache use')
     .action(async (images: string[], o: CliOptions) => {
       if (!['auto', 'cpu', 'cuda', 'tensorrt', 'webgpu'].includes(o.device)) {

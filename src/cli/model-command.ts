@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { BundleError, createBundle, loadBundle, readManifest } from '../model/bundle.js';
 import { writeDevTeacher } from '../model/dev-teacher.js';
+import { frameProfileFrom, patchPixels } from '../model/frame-profile.js';
 import { ManifestError, type Manifest } from '../model/manifest.js';
 import { SafetensorsError } from '../model/safetensors.js';
 import { WeightsError } from '../model/teacher-weights.js';
@@ -34,6 +35,7 @@ export function formatBundleInfo(dir: string, m: Manifest, problem?: string): st
       'input',
       `${m.input.size}×${m.input.size} px (${g}×${g} patches), mean ${fmt3(m.input.mean)}, std ${fmt3(m.input.std)}`,
     ],
+    ['resolution', resolutionLine(m)],
     ['layers', `${m.layers[0]}, ${m.layers[1]}`],
     ['students', `seed ${m.students.seed}, hidden ${m.students.hidden}, sha256 ${short(m.students.sha256)}`],
   );
@@ -49,6 +51,18 @@ export function formatBundleInfo(dir: string, m: Manifest, problem?: string): st
   } else rows.push(['thresholds', 'none: infer prints scores without verdicts']);
   rows.push(['status', problem ? `BROKEN: ${problem}` : 'ok (teacher and students match their sha256)']);
   return rows.map(([k, v]) => `${k.padEnd(11)} ${v}`).join('\n') + '\n';
+}
+
+/** What the geometry resolves: one patch in frame pixels on the taught frames, or as a share of a frame. */
+function resolutionLine(m: Manifest): string {
+  const g = m.input.size / m.teacher.arch.patch;
+  const f = frameProfileFrom(m.training);
+  if (!f) return `one patch = 1/${g} of a frame's longer side: defects much smaller may be missed`;
+  const px = patchPixels(f.width, f.height, m.input.size, m.teacher.arch.patch);
+  return (
+    `taught on ${f.width}×${f.height} ${f.colour} images: one patch ≈ ${px.toFixed(1)} px, ` +
+    'defects much smaller may be missed'
+  );
 }
 
 function fmt3(v: readonly number[]): string {

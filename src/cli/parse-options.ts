@@ -22,3 +22,13 @@ export function layersOption(v: string): [number, number] {
   if (!m) throw new InvalidArgumentError(`'${v}' is not two block numbers like 8,12`);
   return [Number(m[1]), Number(m[2])];
 }
+
+/** A pixel count: an integer ("64000000") or megapixels with an MP suffix ("64MP", "100 mp"). */
+export function pixelsOption(v: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(mp)?\s*$/i.exec(v);
+  const n = m ? Math.round(Number(m[1]) * (m[2] ? 1e6 : 1)) : NaN;
+  if (!(n >= 1 && Number.isSafeInteger(n))) {
+    throw new InvalidArgumentError(`'${v}' is not a pixel count (an integer, or megapixels like 100MP)`);
+  }
+  return n;
+}

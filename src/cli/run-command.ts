@@ -60,6 +60,7 @@ export async function runDaemon(configFile: string): Promise<void> {
     process.off('SIGINT', onSignal);
     process.off('disconnect', onParentGone);
   }
+  if (app.sourcesFailed) process.exitCode = EXIT.failure;
   // Everything is closed; a handle some library forgot must not keep a stopped daemon alive.
   setTimeout(() => process.exit(process.exitCode ?? EXIT.ok), 3000).unref();
 }

@@ -21,8 +21,9 @@ import { NonFiniteLossError } from '../teach/trainer.js';
 import { InferenceError, type Device } from '../pipeline/inference.js';
 import { asUserError, DEV_TEACHER_WARNING } from './model-command.js';
 import { CliError, EXIT } from './exit.js';
-import { intOption, numberOption } from './parse-options.js';
+import { intOption, numberOption, pixelsOption } from './parse-options.js';
 import { ProgressBar } from './progress-bar.js';
+import { DEFAULT_MAX_IMAGE_PIXELS, ImageTooLargeError } from '../util/image-io.js';
 
 interface TrainOpts {
   model: string;
@@ -41,6 +42,7 @@ interface TrainOpts {
   pixelQuantile?: number;
   pixelMargin?: number;
   json?: boolean;
+  maxImagePixels: number;
 }
 
 const DEVICES = ['auto', 'cpu', 'cuda', 'tensorrt', 'webgpu'];
@@ -105,6 +107,12 @@ export function registerTrain(program: Command): void {
       `blob threshold = x · that quantile (default ${DEFAULT_RULE.pixelMargin})`,
       positive,
     )
+    .option(
+      '--max-image-pixels <n>',
+      'images with more pixels are skipped unread (a count, or megapixels like 100MP)',
+      pixelsOption,
+      DEFAULT_MAX_IMAGE_PIXELS,
+    )
     .option('--json', 'print the result as JSON')
     .action(async (o: TrainOpts) => {
       await train(o);
@@ -127,10 +135,13 @@ async function train(o: TrainOpts): Promise<void> {
   try {
     let skipped = 0;
     const images = loadImages(resolve(o.images), {
-      onSkip: (path, reason) => {
+      maxPixels: o.maxImagePixels,
+      onSkip: (path, reason, err) => {
         skipped++;
         bar?.clear();
-        log.warn({ path, reason }, 'unreadable image skipped');
+        if (err instanceof ImageTooLargeError) {
+          log.warn({ path, reason }, 'image too large: skipped (--max-image-pixels raises the limit)');
+        } else log.warn({ path, reason }, 'unreadable image skipped');
       },
     });
     // debug: the teach-in's 'images ready' line says the same with the holdout split; skips were warned.

@@ -1,6 +1,7 @@
 // The deployment config: the one source of truth for its types, defaults and validation.
 // Every object is strict, so a mistyped key is an error rather than a silently ignored setting.
 import { z } from 'zod';
+import { DEFAULT_MAX_IMAGE_PIXELS } from '../util/image-header.js';
 
 /** Camera ids end up in MQTT topics, file names and log lines: keep them to a safe alphabet. */
 export const cameraIdSchema = z
@@ -87,6 +88,8 @@ const filesCamera = z.strictObject({
   path: z.string().min(1),
   fps: z.number().positive().max(1000).default(2),
   loop: z.boolean().default(true),
+  /** Images with more pixels are skipped unread, with a warning: a 1 MB PNG can decode to gigabytes. */
+  maxImagePixels: z.int().min(1).default(DEFAULT_MAX_IMAGE_PIXELS),
   ...cameraCommon,
 });
 

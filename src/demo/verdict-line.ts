@@ -61,7 +61,7 @@ export function formatVerdictLine(
       : `score ${r.score.toFixed(3)} ${r.score > (r.threshold ?? Infinity) ? '>' : '≤'} ${(r.threshold ?? NaN).toFixed(3)}`;
   const parts = [
     paint(c, '2', clock(r.decideTime)),
-    r.partId.padEnd(14),
+    r.partId.padEnd(20), // <camera>-<run>-<seq>: a run id of 8 characters
     verdict,
     score,
     `${String(Math.round(r.latencyMs)).padStart(5)} ms`,

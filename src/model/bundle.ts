@@ -118,7 +118,9 @@ export function createBundle(opts: CreateBundleOptions): Manifest {
   const teacherPath = resolve(opts.teacherPath);
   const outDir = resolve(opts.outDir);
   if (existsSync(join(outDir, MANIFEST_FILE)) && !opts.force) {
-    throw new BundleError(`${outDir} already holds a model bundle; refusing to overwrite it (use force)`);
+    throw new BundleError(
+      `${outDir} already holds a model bundle; refusing to overwrite it (--force replaces it; its training is lost)`,
+    );
   }
   const buf = readFile(teacherPath, 'teacher weights');
   const teacher = parseTeacher(buf, teacherPath, { heads: opts.heads });

@@ -66,19 +66,22 @@ export interface LoadedImage {
   image: RgbImage;
 }
 
-/** Reads every image under `dir`; unreadable ones go to `onSkip` and are left out. */
+/**
+ * Reads every image under `dir`; unreadable ones (and those above `maxPixels`, refused before decoding) go to
+ * `onSkip` and are left out.
+ */
 export function loadImages(
   dir: string,
-  opts: { onSkip?: (path: string, reason: string) => void } = {},
+  opts: { onSkip?: (path: string, reason: string, error: ImageReadError) => void; maxPixels?: number } = {},
 ): LoadedImage[] {
   const paths = listImages(dir);
   const out: LoadedImage[] = [];
   for (const path of paths) {
     try {
-      out.push({ path, image: readImage(path) });
+      out.push({ path, image: readImage(path, { maxPixels: opts.maxPixels }) });
     } catch (e) {
       if (!(e instanceof ImageReadError)) throw e;
-      opts.onSkip?.(path, e.reason);
+      opts.onSkip?.(path, e.reason, e);
     }
   }
   if (out.length === 0) throw new ImageFolderError(dir, `none of its ${paths.length} images could be read`);

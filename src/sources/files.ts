@@ -1,11 +1,15 @@
 // Saved images as a camera: a folder (recursive) or a glob replayed at a fixed rate, once or in a loop (the
-// list is read again at the start of every pass, so files added meanwhile join). Unreadable files are
-// logged once and skipped; an empty folder is reported as stalled and looked at again later.
+// list is read again at the start of every pass, so files added meanwhile join). Unreadable files, and files
+// above `maxImagePixels` (refused from their header, before decoding), are logged once and skipped; an empty
+// folder is reported as stalled and looked at again later. At start (check()), a folder that does not exist,
+// or nothing to replay once (loop: false), is a config error: the daemon does not start without its camera.
+import { statSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { Observable } from 'rxjs';
 import { ImageFolderError, listImages } from '../model/image-folder.js';
-import { ImageReadError, readImage } from '../util/image-io.js';
+import { ImageReadError, ImageTooLargeError, readImage } from '../util/image-io.js';
 import { pace } from './pace.js';
+import { partIdFor } from './part-id.js';
 import type { Frame, SourcePlugin } from './types.js';
 
 const GLOB_CHARS = /[*?[]/;
@@ -42,6 +46,14 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
+/** The folder a replay lists: the path itself, or a glob's deepest directory without wildcards. */
+export function replayRoot(path: string): string {
+  if (!GLOB_CHARS.test(path)) return path;
+  const parts = path.split(sep);
+  const fixed = parts.findIndex((p) => GLOB_CHARS.test(p));
+  return parts.slice(0, fixed).join(sep) || sep;
+}
+
 /** The images a `files` camera replays, sorted; empty when there are none (yet). */
 export function listReplay(path: string): string[] {
   if (!GLOB_CHARS.test(path)) {
@@ -52,10 +64,7 @@ export function listReplay(path: string): string[] {
       throw e;
     }
   }
-  // List below the deepest directory without wildcards, then match the whole pattern.
-  const parts = path.split(sep);
-  const fixed = parts.findIndex((p) => GLOB_CHARS.test(p));
-  const root = parts.slice(0, fixed).join(sep) || sep;
+  const root = replayRoot(path);
   const re = globToRegExp(path);
   let all: string[];
   try {
@@ -74,10 +83,27 @@ const MAX_WARNED = 1000;
 
 export const filesSource: SourcePlugin<'files'> = {
   type: 'files',
+  check(id, cfg, configDir) {
+    const path = resolve(configDir, cfg.path);
+    const root = replayRoot(path);
+    let dir = false;
+    try {
+      dir = statSync(root).isDirectory();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return `cameras.${id}.path: ${root} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`}`;
+    }
+    if (!dir) return `cameras.${id}.path: ${root} is not a directory`;
+    if (!cfg.loop && listReplay(path).length === 0) {
+      return `cameras.${id}.path: no images at ${path}, and loop: false leaves nothing to replay`;
+    }
+    return undefined;
+  },
   create(id, cfg, ctx) {
     const path = resolve(ctx.configDir, cfg.path);
     let seq = 0;
     const warned = new Set<string>();
+    let warnedEmpty = false;
     return new Observable<Frame>((subscriber) => {
       let list: string[] = [];
       let next = 0;
@@ -97,6 +123,10 @@ export const filesSource: SourcePlugin<'files'> = {
         next = 0;
         emittedThisPass = 0;
         if (list.length > 0) return true;
+        if (!warnedEmpty) {
+          warnedEmpty = true;
+          ctx.log.warn({ camera: id, path }, 'no images to replay yet: looking again every 2 s');
+        }
         streaming = false;
         ctx.onState('stalled', `no images at ${path}`);
         if (!cfg.loop) return finish(`no images at ${path}`);
@@ -118,13 +148,18 @@ export const filesSource: SourcePlugin<'files'> = {
         const file = list[next++];
         let image;
         try {
-          image = readImage(file);
+          image = readImage(file, { maxPixels: cfg.maxImagePixels });
         } catch (e) {
-          // A file deleted mid-pass or a corrupt one: skip it; the replay goes on.
+          // A file deleted mid-pass, a corrupt one, one too large to decode: skip it; the replay goes on.
           if (!warned.has(file) && warned.size < MAX_WARNED) {
             warned.add(file);
             const reason = e instanceof ImageReadError ? e.reason : String(e);
-            ctx.log.warn({ file, reason }, 'unreadable image skipped');
+            if (e instanceof ImageTooLargeError) {
+              ctx.log.warn(
+                { file, reason },
+                `image too large: skipped (cameras.${id}.maxImagePixels raises the limit)`,
+              );
+            } else ctx.log.warn({ file, reason }, 'unreadable image skipped');
           }
           return true;
         }
@@ -139,7 +174,7 @@ export const filesSource: SourcePlugin<'files'> = {
           cameraId: id,
           seq,
           captureTime: Date.now(),
-          partId: `${id}-${seq}-${base}`,
+          partId: partIdFor(id, seq, ctx.runId, base),
           image,
         });
         return true;

@@ -7,6 +7,7 @@ import type { SyntheticPart } from '../synthetic/parts.js';
 import { makePart } from '../synthetic/parts.js';
 import { Rng } from '../util/random.js';
 import { pace } from './pace.js';
+import { partIdFor } from './part-id.js';
 import type { Frame, SourcePlugin } from './types.js';
 
 type SyntheticConfig = Extract<CameraConfig, { type: 'synthetic' }>;
@@ -50,7 +51,7 @@ export const syntheticSource: SourcePlugin<'synthetic'> = {
           cameraId: id,
           seq,
           captureTime: Date.now(),
-          partId: `${id}-${seq}`,
+          partId: partIdFor(id, seq, ctx.runId),
           image: { width: part.width, height: part.height, channels: 3, data: part.rgb },
           truth: { mask: part.mask, defect: part.defect },
         });

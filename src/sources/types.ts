@@ -38,6 +38,11 @@ export interface SourceContext {
   log: Logger;
   /** Directory of the config file: relative paths in a camera's config resolve against it. */
   configDir: string;
+  /**
+   * This start of the daemon (src/sources/part-id.ts): sources that name their parts put it in the id, so ids
+   * never repeat across restarts. Absent (tests): ids without it.
+   */
+  runId?: string;
   /** Reports state changes (logged and published retained over MQTT by the app). */
   onState(state: SourceState, detail?: string): void;
   /**
@@ -55,4 +60,9 @@ export interface SourcePlugin<T extends CameraType = CameraType> {
    * only when a finite source (files with loop: false, synthetic with count) is exhausted.
    */
   create(id: string, cfg: Extract<CameraConfig, { type: T }>, ctx: SourceContext): Observable<Frame>;
+  /**
+   * Problems that make the camera's config unusable from the start (a replay folder that does not exist): the
+   * daemon refuses to start with this message (exit 2) rather than running without the camera.
+   */
+  check?(id: string, cfg: Extract<CameraConfig, { type: T }>, configDir: string): string | undefined;
 }

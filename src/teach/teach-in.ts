@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import type { Bundle } from '../model/bundle.js';
 import { loadBundle, saveStudents, sha256 } from '../model/bundle.js';
 import { computeModelId, resizeModeOf, type Manifest, type ResizeMode } from '../model/manifest.js';
+import { colourModeOf, frameProfileOf, type ColourMode, type FrameProfile } from '../model/frame-profile.js';
 import { encodeSafetensors } from '../model/safetensors.js';
 import { initStudents, studentsToTensors } from '../model/students.js';
 import type { StudentWeights } from '../model/types.js';
@@ -185,18 +186,20 @@ async function collectFrames(
   mode: ResizeMode,
   onProgress?: (p: TeachInProgress) => void,
   signal?: AbortSignal,
-): Promise<{ frames: Frame[]; sha: string }> {
+): Promise<{ frames: Frame[]; sha: string; profile: FrameProfile }> {
   const frames: Frame[] = [];
+  const seen: { width: number; height: number; colour: ColourMode }[] = [];
   const h = createHash('sha256');
   for await (const img of images) {
     signal?.throwIfAborted();
+    seen.push({ width: img.width, height: img.height, colour: colourModeOf(img) });
     const pixels = letterbox(img, size, undefined, mode);
     h.update(`${img.width}x${img.height}\n`).update(pixels);
     frames.push({ index: frames.length, width: img.width, height: img.height, pixels });
     onProgress?.({ phase: 'images', done: frames.length });
   }
   if (frames.length === 0) throw new TeachInError('teach-in needs good images, got none');
-  return { frames, sha: h.digest('hex') };
+  return { frames, sha: h.digest('hex'), profile: frameProfileOf(seen) };
 }
 
 function validate(o: TeachInOptions): void {
@@ -241,7 +244,7 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
   const m = bundle.manifest;
   const S = m.input.size;
 
-  const { frames, sha } = await collectFrames(p.images, S, resizeModeOf(m), p.onProgress, signal);
+  const { frames, sha, profile } = await collectFrames(p.images, S, resizeModeOf(m), p.onProgress, signal);
   const holdoutIdx = chooseHoldout(frames.length, o.holdout ?? DEFAULT_HOLDOUT, seed);
   const held = new Set(holdoutIdx);
   const trainFrames = frames.filter((f) => !held.has(f.index));
@@ -493,6 +496,7 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
     trainImages: trainFrames.length,
     holdoutImages: holdFrames.length,
     imagesSha256: sha,
+    frames: profile,
     seed,
     lr,
     rowsPerStep: B,

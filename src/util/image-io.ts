@@ -1,9 +1,14 @@
 // Image files in and out through OpenCV, always as 8-bit HWC RGB in memory; and NumPy .npy for anomaly
 // maps. Files are read and written by Node (clear ENOENT/EACCES errors, any path) and only the bytes go
 // through OpenCV: imread on a missing file logs to stderr, and imdecode of an empty buffer aborts the process.
+// The header is read before decoding and images above a pixel limit are refused: a 1 MB PNG can decode to
+// gigabytes, and the native decoder then aborts the whole process (no exception to catch).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { cv } from './cv.js';
+import { DEFAULT_MAX_IMAGE_PIXELS, ImageHeaderError, readImageHeader } from './image-header.js';
+
+export { DEFAULT_MAX_IMAGE_PIXELS };
 
 export interface RgbImage {
   width: number;
@@ -31,8 +36,35 @@ export class ImageReadError extends Error {
   }
 }
 
-/** Reads png/jpg/bmp/tif…; grey, 16-bit and alpha inputs become 8-bit RGB (alpha dropped). */
-export function readImage(path: string): RgbImage {
+/** An image whose header gives more pixels than allowed: refused before it is decoded. */
+export class ImageTooLargeError extends ImageReadError {
+  constructor(
+    path: string,
+    readonly width: number,
+    readonly height: number,
+    readonly maxPixels: number,
+  ) {
+    super(
+      path,
+      `${width}×${height} pixels (${megapixels(width * height)}) is above the limit of ` +
+        `${megapixels(maxPixels)}`,
+    );
+    this.name = 'ImageTooLargeError';
+  }
+}
+
+const megapixels = (n: number): string => `${+(n / 1e6).toFixed(1)} MP`;
+
+export interface ReadImageOptions {
+  /** Images with more pixels than this are refused before decoding. Default DEFAULT_MAX_IMAGE_PIXELS. */
+  maxPixels?: number;
+}
+
+/**
+ * Reads png/jpg/bmp/tif/webp/pnm; grey, 16-bit and alpha inputs become 8-bit RGB (alpha dropped). Throws
+ * ImageTooLargeError (before decoding) above `maxPixels`, ImageReadError for anything else unusable.
+ */
+export function readImage(path: string, opts: ReadImageOptions = {}): RgbImage {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
@@ -40,6 +72,7 @@ export function readImage(path: string): RgbImage {
     throw new ImageReadError(path, (e as NodeJS.ErrnoException).code ?? String(e));
   }
   if (bytes.length === 0) throw new ImageReadError(path, 'empty file');
+  checkHeader(path, bytes, opts.maxPixels ?? DEFAULT_MAX_IMAGE_PIXELS);
   const c = cv();
   // ANYDEPTH keeps 16-bit samples (scaled below rather than truncated); ANYCOLOR keeps grey as grey.
   const mat = c.imdecode(bytes, c.IMREAD_ANYCOLOR | c.IMREAD_ANYDEPTH);
@@ -75,6 +108,18 @@ export function readImage(path: string): RgbImage {
   } finally {
     for (const m of mats) m.release();
   }
+}
+
+function checkHeader(path: string, bytes: Uint8Array, maxPixels: number): void {
+  let h;
+  try {
+    h = readImageHeader(bytes);
+  } catch (e) {
+    if (e instanceof ImageHeaderError) throw new ImageReadError(path, `not a decodable image: ${e.message}`);
+    throw e;
+  }
+  if (h.width === 0 || h.height === 0) throw new ImageReadError(path, `${h.width}×${h.height} pixels`);
+  if (h.width * h.height > maxPixels) throw new ImageTooLargeError(path, h.width, h.height, maxPixels);
 }
 
 /** Writes an 8-bit grey or RGB image; the format follows the extension (png, jpg, bmp, tif…). */
