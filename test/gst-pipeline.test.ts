@@ -169,6 +169,8 @@ describe('gige pipeline', () => {
       offsetX: 8,
       features: 'ExposureTime=500', // TriggerMode=On is the runner's to write (after the selector)
       trigger: 'software',
+      maxDelayMs: 100,
+      frameTimeoutMs: 300,
     });
     const free = gigePipeline({ ...cfg, softwareTrigger: false, features: { Width: 640, OffsetX: 8 } });
     assert.deepEqual(spec.pipeline.slice(0, 5), [

@@ -173,7 +173,20 @@ export interface GigeRunnerSettings {
   /** arv_device_set_features_from_string input, as aravissrc gets it. */
   features: string;
   trigger: TriggerKind;
+  /** Software trigger: how long a trigger may wait for the camera to finish the one before (trigger-missed). */
+  maxDelayMs: number;
+  /** Software trigger: how long a fired trigger waits for its frame before it is frame-lost. */
+  frameTimeoutMs: number;
 }
+
+/** trigger.maxDelayMs unset: about an MQTT message's jitter; a picture later than that shows a moved part. */
+export const DEFAULT_MAX_TRIGGER_DELAY_MS = 100;
+/**
+ * How long a fired software trigger waits for its frame (or the trigger window, when shorter): exposure,
+ * readout and Aravis's 100 ms frame retention for an incomplete frame fit well inside. Past it the part is
+ * frame-lost and the next trigger may fire; the late frame, exposed before that trigger, is then stale.
+ */
+export const TRIGGER_FRAME_TIMEOUT_MS = 300;
 
 /** The runner's settings and pipeline tokens (appsrc `camera` → caps → conversion → frame sink). */
 export function gigeRunner(
@@ -208,6 +221,8 @@ export function gigeRunner(
     packetDelay: cfg.packetDelay,
     features: featureString(f),
     trigger,
+    maxDelayMs: cfg.trigger.maxDelayMs ?? DEFAULT_MAX_TRIGGER_DELAY_MS,
+    frameTimeoutMs: Math.min(cfg.trigger.windowMs, TRIGGER_FRAME_TIMEOUT_MS),
   };
   const src = element('appsrc', { name: 'camera', 'is-live': true, format: 'time' });
   return {
@@ -266,6 +281,7 @@ export function gigeSpec(cfg: GigeConfig, opts: GigeOptions = {}): GstProcessSpe
     command:
       runner === null ? undefined : [SYSTEM_PYTHON, '-I', runnerPath(), JSON.stringify(runner.settings)],
     triggered: trigger ?? undefined,
+    evidence: runner !== null,
     setpriv: opts.dropNetRaw === false ? [] : dropNetRawOptions(),
     describe: `gige ${cfg.device} ${cfg.pixelFormat}${trigger ? ` (${trigger} trigger)` : ''}`,
     stallTimeoutMs: cfg.stallTimeoutMs,
