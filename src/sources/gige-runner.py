@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-# The camera child for a software-triggered GigE camera (src/sources/gige.ts), run as
+# The camera child for every GigE camera (src/sources/gige.ts): free-running, software- or hardware-triggered,
+# run as
 #   /usr/bin/python3 -I gige-runner.py '<camera settings JSON>' <gst-launch tokens...>
 # Why not gst-launch + aravissrc: gst-launch has no command channel, and aravissrc fails its pipeline
 # ("Internal data stream error") when no frame comes within 2 s, which a camera waiting for triggers does.
@@ -38,6 +39,7 @@ LIVENESS_DEADLINE_S = 2.0
 N_BUFFERS = 8
 NO_TOKEN = (1 << 64) - 1  # GST_BUFFER_OFFSET_NONE: a frame that answers no software trigger
 CLOCK_WINDOW = 64  # frames over which the camera → host clock offset is the minimum (see camera-clock.ts)
+RCVBUF_CHECK_S = 1.0  # how often the stream socket's kernel drop counter is read
 
 cfg = json.loads(sys.argv[1])
 Gst.init(None)
@@ -65,6 +67,7 @@ def configure(cam):
     """aravissrc's set_caps order: pixel format, binning, region, packet delay/size, then the features."""
     get = cfg.get
     cam.stop_acquisition()
+    cam.set_acquisition_mode(Aravis.AcquisitionMode.CONTINUOUS)  # as aravissrc
     cam.set_pixel_format_from_string(cfg["pixelFormat"])
     if get("binningH") is not None or get("binningV") is not None:
         cam.set_binning(get("binningH") or -1, get("binningV") or -1)
@@ -80,7 +83,7 @@ def configure(cam):
     if cfg["features"]:
         dev.set_features_from_string(cfg["features"])
     if cfg["trigger"] != "software":
-        return  # hardware trigger: the features set it up
+        return  # free-running, or hardware trigger: the features set it up
     # Software trigger on frame start. The selector first (it selects what the next two apply to), and only
     # where the camera has one: older cameras have a single frame trigger.
     if dev.get_feature("TriggerSelector") is not None:
@@ -178,6 +181,38 @@ class SoftwarePairing:
         return True
 
 
+def socket_drops(port):
+    """Packets the kernel dropped on our stream socket because its receive buffer was full (the `drops`
+    column of /proc/net/udp{,6} for the local port), or None when it is not found."""
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    cols = line.split()
+                    if int(cols[1].rsplit(":", 1)[1], 16) == port:
+                        return int(cols[-1])
+        except (OSError, ValueError, IndexError, StopIteration):
+            continue
+    return None
+
+
+def watch_receive_buffer(port, size):
+    """Stream thread's neighbour: says so on stderr while the kernel drops packets at our socket (the daemon
+    puts it in the camera's stall detail). One line per second at most, only while drops grow."""
+    last = socket_drops(port)
+    while not stopping.wait(RCVBUF_CHECK_S):
+        now = socket_drops(port)
+        if now is not None and last is not None and now > last:
+            print(
+                f"WARNING: frames lost: receive buffer ({now - last} packets dropped by the kernel in "
+                f"{RCVBUF_CHECK_S:.0f} s at a {size} byte socket buffer; raise net.core.rmem_max)",
+                file=sys.stderr,
+                flush=True,
+            )
+        last = now
+
+
 def pump(stream, pairing, counters):
     """Stream thread: camera buffers → appsrc, rows padded to 4 bytes and PTS from the first frame, as
     aravissrc does, with the frame's evidence (see the header). A long wait for a trigger is normal here."""
@@ -252,8 +287,13 @@ def main():
             # (212 KB) drops most of a 1280×1024 frame, and Aravis's AUTO (= the payload size) drops small
             # frames, because the kernel charges each packet about twice its size. So: twice the payload,
             # at least 1 MiB (the kernel caps it at net.core.rmem_max). aravissrc does not ask at all.
+            # Free-running cameras need it as much: aravissrc never asks, and at 512×512 the default
+            # buffer already loses every frame.
             stream.set_property("socket-buffer", Aravis.GvStreamSocketBuffer.FIXED)
             stream.set_property("socket-buffer-size", max(1 << 20, 2 * cam.get_payload()))
+            rcvbuf = (stream.get_port(), max(1 << 20, 2 * cam.get_payload()))
+        else:
+            rcvbuf = None
         for _ in range(N_BUFFERS):
             stream.push_buffer(Aravis.Buffer.new_allocate(cam.get_payload()))
         pipeline.set_state(Gst.State.PLAYING)
@@ -321,6 +361,8 @@ def main():
     thread = threading.Thread(target=pump, args=(stream, pairing, counters), daemon=True)
     thread.start()
     threading.Thread(target=probe, daemon=True).start()
+    if rcvbuf is not None:
+        threading.Thread(target=watch_receive_buffer, args=rcvbuf, daemon=True).start()
     with out_lock:
         print("ready", flush=True)
     loop.run()

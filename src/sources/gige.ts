@@ -172,7 +172,8 @@ export interface GigeRunnerSettings {
   packetDelay?: number;
   /** arv_device_set_features_from_string input, as aravissrc gets it. */
   features: string;
-  trigger: TriggerKind;
+  /** `none`: free-running. */
+  trigger: TriggerKind | 'none';
   /** Software trigger: how long a trigger may wait for the camera to finish the one before (trigger-missed). */
   maxDelayMs: number;
   /** Software trigger: how long a fired trigger waits for its frame before it is frame-lost. */
@@ -191,7 +192,7 @@ export const TRIGGER_FRAME_TIMEOUT_MS = 300;
 /** The runner's settings and pipeline tokens (appsrc `camera` → caps → conversion → frame sink). */
 export function gigeRunner(
   cfg: GigeConfig,
-  trigger: TriggerKind,
+  trigger: TriggerKind | 'none',
 ): { settings: GigeRunnerSettings; pipeline: string[] } {
   const f = { ...cfg.features };
   if (trigger === 'software') {
@@ -227,7 +228,11 @@ export function gigeRunner(
   const src = element('appsrc', { name: 'camera', 'is-live': true, format: 'time' });
   return {
     settings,
-    pipeline: link(src, formatTokens(cfg.pixelFormat, settings.width, settings.height), frameSinkTokens()),
+    pipeline: link(
+      src,
+      formatTokens(cfg.pixelFormat, settings.width, settings.height),
+      frameSinkTokens(trigger !== 'none'),
+    ),
   };
 }
 
@@ -271,17 +276,20 @@ export interface GigeOptions extends Partial<
   dropNetRaw?: boolean;
 }
 
-/** The supervised-child spec for a GigE camera (exported for tests and benchmarks). */
+/**
+ * The supervised-child spec for a GigE camera (exported for tests and benchmarks). Every GigE camera runs
+ * gige-runner.py, free-running ones too: aravissrc leaves the stream socket at the system's default receive
+ * buffer (212 KB), which loses every frame of 512×512 and up, and reports no frame evidence.
+ */
 export function gigeSpec(cfg: GigeConfig, opts: GigeOptions = {}): GstProcessSpec {
   const trigger = triggerKind(cfg);
-  const runner = trigger === null ? null : gigeRunner(cfg, trigger);
+  const runner = gigeRunner(cfg, trigger ?? 'none');
   return {
-    pipeline: runner === null ? gigePipeline(cfg) : runner.pipeline,
+    pipeline: runner.pipeline,
     // -I: no PYTHON* variables, no user site-packages; only Debian's own modules.
-    command:
-      runner === null ? undefined : [SYSTEM_PYTHON, '-I', runnerPath(), JSON.stringify(runner.settings)],
+    command: [SYSTEM_PYTHON, '-I', runnerPath(), JSON.stringify(runner.settings)],
     triggered: trigger ?? undefined,
-    evidence: runner !== null,
+    evidence: true,
     setpriv: opts.dropNetRaw === false ? [] : dropNetRawOptions(),
     describe: `gige ${cfg.device} ${cfg.pixelFormat}${trigger ? ` (${trigger} trigger)` : ''}`,
     stallTimeoutMs: cfg.stallTimeoutMs,

@@ -162,6 +162,9 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
     let waitingSince: number | null = null;
     let droppedTriggers = 0;
     let dropLoggedAt = 0;
+    // The child's latest `frames lost: …` warning (gige-runner.py: the kernel dropping packets at a full
+    // receive buffer): why no frame came, in the stall detail.
+    let lossNote = '';
     // Software triggers sent to the child and not yet answered (by a frame or a `lost` line).
     const unanswered = new Set<number>();
     const triggerLost = (token: number, reason: TriggerLossReason, detail: string): void => {
@@ -204,9 +207,10 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
           watchdog = setTimeout(check, due - now);
           return;
         }
-        if (state !== 'streaming') fail(`no first frame within ${connectTimeoutMs} ms`);
-        else if (spec.triggered) fail(`no frame ${now - waitingSince!} ms after a trigger`);
-        else fail(`no frame for ${now - lastFrameAt} ms`);
+        const note = lossNote ? `; ${lossNote}` : '';
+        if (state !== 'streaming') fail(`no first frame within ${connectTimeoutMs} ms${note}`);
+        else if (spec.triggered) fail(`no frame ${now - waitingSince!} ms after a trigger${note}`);
+        else fail(`no frame for ${now - lastFrameAt} ms${note}`);
       };
       const due = dueAt();
       if (due !== null) watchdog = setTimeout(check, Math.max(0, due - Date.now()));
@@ -262,6 +266,7 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
       const gen = ++generation;
       clock.reset();
       downReason = '';
+      lossNote = '';
       waitingSince = null;
       let caps: RawVideoCaps | null = null;
       let stderrTail = '';
@@ -273,8 +278,8 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
       try {
         c = spawn(argv[0], argv.slice(1), {
           stdio: [
-            // A triggered child's stdin: trigger lines, and EOF when the daemon is gone.
-            spec.triggered ? 'pipe' : 'ignore',
+            // The runner's stdin: trigger lines, and EOF when the daemon is gone.
+            spec.triggered || spec.command ? 'pipe' : 'ignore',
             spec.triggered ? 'pipe' : 'ignore',
             'pipe',
             'pipe',
@@ -362,6 +367,8 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
       c.stderr?.setEncoding('utf8');
       c.stderr?.on('data', (s: string) => {
         stderrTail = (stderrTail + s).slice(-STDERR_TAIL);
+        const loss = /WARNING: (frames lost: [^\n]*)/.exec(s);
+        if (loss && gen === generation) lossNote = loss[1].slice(0, 200);
       });
       c.on('error', (err) => {
         // spawn failure (ENOENT...): 'close' still follows.
