@@ -17,6 +17,8 @@ const MIN_TOLERANCE_MS = 5;
 export class TriggerDelay {
   private readonly recent: number[] = [];
   private learnedTolerance: number | null = null;
+  /** The median, kept on add: miss() runs for every waiting trigger on every frame. */
+  private median = 0;
 
   /** @param toleranceMs the configured tolerance, or undefined to learn it. */
   constructor(private readonly toleranceMs?: number) {}
@@ -28,10 +30,7 @@ export class TriggerDelay {
 
   /** The trigger → frame delay, ms (median of the recent pairs); 0 before any pair. */
   get delayMs(): number {
-    if (this.recent.length === 0) return 0;
-    const s = [...this.recent].sort((a, b) => a - b);
-    const m = s.length >> 1;
-    return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+    return this.median;
   }
 
   get tolerance(): number {
@@ -42,6 +41,9 @@ export class TriggerDelay {
   add(deltaMs: number): void {
     this.recent.push(deltaMs);
     if (this.recent.length > WINDOW) this.recent.shift();
+    const s = [...this.recent].sort((a, b) => a - b);
+    const m = s.length >> 1;
+    this.median = s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
     if (this.learnedTolerance === null && this.recent.length === LEARN_PAIRS) {
       const d = this.delayMs;
       const dev = this.recent.map((x) => Math.abs(x - d)).sort((a, b) => a - b);

@@ -10,14 +10,17 @@
 // the camera's error in the state detail.
 // captureTime: the camera's own frame timestamps (aravissrc passes them on relative to the first frame),
 // mapped onto the host clock by CameraClock, so transfer/scheduling jitter does not show in it.
-// Triggered cameras (`softwareTrigger: true`, or `TriggerMode: On` in the features for the trigger input):
-// aravissrc fails its pipeline after 2 s without a frame and gst-launch has no command channel, so the
-// child is gige-runner.py instead (Debian's /usr/bin/python3 with Aravis + GStreamer introspection). It
-// holds the camera, applies the same settings in aravissrc's order (software trigger: then TriggerSelector
-// = FrameStart where the camera has one, TriggerMode = On, TriggerSource = Software), pushes frames into
-// an appsrc in front of the same caps/conversion/GDP tokens, fires TriggerSoftware for each `trigger` line
-// on stdin (ctx.softwareTrigger$), and exits when the camera stops answering while idle. Its settings go
-// in as one JSON argument, never through the pipeline parser.
+// Every camera's child is gige-runner.py (gigePipeline, the aravissrc equivalent, documents what it
+// reproduces): aravissrc leaves the stream socket at the system's default receive buffer, which loses every
+// frame of 512×512 and up, and gives no frame evidence. For triggered cameras (`softwareTrigger: true`, or
+// `TriggerMode: On` in the features for the trigger input) aravissrc would also fail its pipeline after 2 s
+// without a frame, and gst-launch has no command channel. The child (Debian's /usr/bin/python3 with Aravis +
+// GStreamer introspection) holds the camera, applies the same settings in aravissrc's order (software
+// trigger: then TriggerSelector = FrameStart where the camera has one, TriggerMode = On, TriggerSource =
+// Software), pushes frames with their evidence (frame id, camera timestamp, answered trigger token) into an
+// appsrc in front of the same caps/conversion/GDP tokens, fires TriggerSoftware for each `trigger <token>`
+// line on stdin (ctx.softwareTrigger$), and exits when the camera stops answering while idle. Its settings
+// go in as one JSON argument, never through the pipeline parser.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
