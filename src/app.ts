@@ -300,6 +300,8 @@ function summary(s: EngineStats): Record<string, unknown> {
     timeouts: s.timeouts,
     late: s.late,
     noFrame: s.noFrame,
+    frameLost: s.frameLost,
+    triggerMissed: s.triggerMissed,
     errors: s.errors,
     batches: s.batches,
     meanBatch: s.batches ? +(s.batchedFrames / s.batches).toFixed(2) : 0,
