@@ -37,7 +37,7 @@ async function measure(device: string, width: number, height: number): Promise<s
     trigger: { enabled: true },
     features: { Width: width, Height: height },
   }) as Extract<CameraConfig, { type: 'gige' }>;
-  const fire = new Subject<void>();
+  const fire = new Subject<number>();
   let state: SourceState | null = null;
   const sent: number[] = [];
   const lat: number[] = [];
@@ -59,7 +59,7 @@ async function measure(device: string, width: number, height: number): Promise<s
     for (let i = 0; i < N; i++) {
       sent.length = 0; // a trigger whose frame was lost must not pair with the next one
       sent.push(now());
-      fire.next();
+      fire.next(i + 1);
       await sleep(GAP_MS);
     }
   } finally {

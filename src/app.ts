@@ -14,7 +14,7 @@ import { thresholdsForPrecision } from './model/manifest.js';
 import { frameProfileFrom } from './model/frame-profile.js';
 import { Engine } from './pipeline/engine.js';
 import type { EngineCamera, EngineStats } from './pipeline/engine.js';
-import type { PartTrigger } from './pipeline/triggers.js';
+import type { PartTrigger, TriggerLoss } from './pipeline/triggers.js';
 import { openModelInWorker } from './pipeline/worker-model.js';
 import { resolveCacheDir } from './pipeline/inference.js';
 import { reportWarmUp } from './pipeline/warm-up-report.js';
@@ -29,6 +29,7 @@ import type { Sink } from './sinks/types.js';
 import { checkFrames } from './sources/frame-check.js';
 import { namePartsOf, runIdAt } from './sources/part-id.js';
 import { sourcePlugin } from './sources/registry.js';
+import { cameraPairing } from './sources/pairing.js';
 import type { Frame, SourcePlugin, SourceState } from './sources/types.js';
 import type { Logger } from './util/log.js';
 import { createLogger } from './util/log.js';
@@ -171,15 +172,20 @@ export async function startApp(o: AppOptions): Promise<App> {
           `every part of camera ${id} gets the error verdict (fail-safe)`,
       );
     }
+    const pairing = cameraPairing(cfg);
+    if (pairing?.warning) log.warn({ camera: id }, pairing.warning);
     engineCameras.set(id, {
       queue: cfg.queue,
       verdict: v,
       triggerWindowMs: cfg.trigger.enabled ? cfg.trigger.windowMs : null,
+      pairing: pairing ?? undefined,
     });
   }
   // Triggers the engine's correlation accepted (not duplicates, for a camera that takes triggers): each fires
   // its camera once when that camera is software-triggered, so every picture has a part waiting for it.
   const accepted$ = new Subject<PartTrigger>();
+  // Software triggers a camera reports answered by no frame (their parts get frame-lost / trigger-missed).
+  const losses$ = new Subject<TriggerLoss>();
   const engine = new Engine({
     model,
     cameras: engineCameras,
@@ -281,10 +287,12 @@ export async function startApp(o: AppOptions): Promise<App> {
         cfg.type === 'gige' && cfg.softwareTrigger
           ? accepted$.pipe(
               filter((t) => t.cameraId === id),
-              map(() => undefined),
+              map((t) => t.token!),
             )
           : undefined;
-      const ctx = { log: clog, configDir: o.configDir, runId, onState, softwareTrigger$ };
+      const onTriggerLost = (token: number, reason: TriggerLoss['reason'], detail: string): void =>
+        losses$.next({ cameraId: id, token, reason, detail });
+      const ctx = { log: clog, configDir: o.configDir, runId, onState, softwareTrigger$, onTriggerLost };
       const src = plugin.create(id, cfg as never, ctx);
       return resilient(src, id, clog, onState).pipe(
         takeUntil(stop$),
@@ -297,7 +305,7 @@ export async function startApp(o: AppOptions): Promise<App> {
 
   let engineDone!: () => void;
   const engineFinished = new Promise<void>((r) => (engineDone = r));
-  const engineSub: Subscription = engine.run(frames$, partTriggers$).subscribe({
+  const engineSub: Subscription = engine.run(frames$, partTriggers$, losses$).subscribe({
     next: (r) => each('result', (s) => s.result(r)),
     error: (err: unknown) => {
       log.fatal({ err }, 'engine failed');
@@ -380,6 +388,8 @@ function summary(s: EngineStats): Record<string, unknown> {
     timeouts: s.timeouts,
     late: s.late,
     noFrame: s.noFrame,
+    frameLost: s.frameLost,
+    triggerMissed: s.triggerMissed,
     errors: s.errors,
     batches: s.batches,
     meanBatch: s.batches ? +(s.batchedFrames / s.batches).toFixed(2) : 0,

@@ -105,6 +105,13 @@ test('pinpoint run: PLC part messages fire a software-triggered GigE camera, one
     results.every((r, i) => i === 0 || r.seq! > results[i - 1].seq!),
     'one frame each, in order',
   );
+  // Each result carries its evidence: the frame answered this part's software trigger.
+  for (const r of results) {
+    const p = r.pairing!;
+    assert.equal(p.method, 'trigger-token', JSON.stringify(r));
+    assert.ok(Number.isInteger(p.frameId) && p.frameId! > 0, JSON.stringify(r));
+    assert.ok(p.triggerTime <= r.captureTime + 5 && p.cameraTimestampUs! > 0, JSON.stringify(r));
+  }
   const stopped = out.split('\n').find((l) => l.includes('pinpoint stopped'));
   assert.ok(stopped, out.slice(-2000));
   type Stats = { noFrame: number; cameras: Record<string, { frames: number; untriggered: number }> };

@@ -44,13 +44,16 @@ function config(over: Record<string, unknown>) {
 function open(over: Record<string, unknown> = {}) {
   const states: { state: SourceState; detail?: string; at: number }[] = [];
   const frames: (Frame & { at: number })[] = [];
-  const fire = new Subject<void>();
+  // Each trigger is a token (as the engine's correlation gives them); the frame that answers carries it.
+  const trig = new Subject<number>();
+  let token = 0;
+  const fire = { next: () => trig.next(++token) };
   const sub = gige
     .create('cam', config(over), {
       log,
       configDir: '.',
       onState: (state, detail) => states.push({ state, detail, at: Date.now() }),
-      softwareTrigger$: fire,
+      softwareTrigger$: trig,
     })
     .subscribe((f) => frames.push({ ...f, at: Date.now() }));
   const until = async (pred: () => boolean, ms: number, what: string) => {

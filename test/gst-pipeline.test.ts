@@ -21,7 +21,13 @@ import {
 import { GdpReader } from '../src/sources/gdp.js';
 import { CameraClock } from '../src/sources/camera-clock.js';
 import { backoffDelay, gstArgv } from '../src/sources/gst-process.js';
-import { dropNetRawOptions, featureString, gigePipeline, gigeSpec } from '../src/sources/gige.js';
+import {
+  dropNetRawOptions,
+  featureString,
+  gigePipeline,
+  gigeSpec,
+  SYSTEM_PYTHON,
+} from '../src/sources/gige.js';
 import { rtspPipeline, rtspSpec, rtspTarget } from '../src/sources/rtsp.js';
 import { cameraSchema } from '../src/config/schema.js';
 
@@ -169,6 +175,8 @@ describe('gige pipeline', () => {
       offsetX: 8,
       features: 'ExposureTime=500', // TriggerMode=On is the runner's to write (after the selector)
       trigger: 'software',
+      maxDelayMs: 100,
+      frameTimeoutMs: 300,
     });
     const free = gigePipeline({ ...cfg, softwareTrigger: false, features: { Width: 640, OffsetX: 8 } });
     assert.deepEqual(spec.pipeline.slice(0, 5), [
@@ -178,11 +186,25 @@ describe('gige pipeline', () => {
       'format="time"',
       '!',
     ]);
+    // The same conversion; the queue keeps every frame (each is a part's) instead of the newest one.
+    const keepAll = ['queue', 'max-size-buffers=8', 'max-size-bytes=0', 'max-size-time=0'];
+    const tail = free.slice(free.indexOf('!') + 1);
+    const q = tail.indexOf('queue');
     assert.deepEqual(
       spec.pipeline.slice(5),
-      free.slice(free.indexOf('!') + 1),
+      [...tail.slice(0, q), ...keepAll, ...tail.slice(q + 5)],
       'same tokens after the source',
     );
+    // A free-running camera runs the runner too (its receive buffer), keeping only the newest frame.
+    const freeSpec = gigeSpec({
+      ...cfg,
+      softwareTrigger: false,
+      trigger: { ...cfg.trigger, enabled: false },
+      features: { Width: 640, OffsetX: 8 },
+    });
+    assert.equal(freeSpec.triggered, undefined);
+    assert.equal((JSON.parse(freeSpec.command![3]) as { trigger: string }).trigger, 'none');
+    assert.deepEqual(freeSpec.pipeline.slice(5), tail);
     assert.deepEqual(gstArgv(spec).slice(0, 5), ['setpriv', '--pdeathsig', 'KILL', '--', '/usr/bin/python3']);
 
     for (const [k, v] of [
@@ -204,7 +226,11 @@ describe('gige pipeline', () => {
       (JSON.parse(hw.command![3]) as { features: string }).features,
       'TriggerMode=On TriggerSource=Line0',
     );
-    assert.equal(gigeSpec(gige({}), { dropNetRaw: false }).command, undefined, 'free run: gst-launch');
+    assert.equal(
+      gigeSpec(gige({}), { dropNetRaw: false }).command?.[0],
+      SYSTEM_PYTHON,
+      'free run: the runner',
+    );
     assert.throws(() => gige({ softwareTrigger: true }), /softwareTrigger needs trigger\.enabled: true/);
     // A hostile device name travels only in the JSON, never in the parsed pipeline.
     for (const h of HOSTILE) {

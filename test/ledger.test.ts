@@ -162,8 +162,8 @@ describe('correlateTriggers', () => {
       expectObservable(frames.pipe(correlateTriggers(triggers, setup(s, noFrame, untriggered)))).toBe(
         '-----Y-Z 40ms W|',
         {
-          Y: { ...frame(2), partId: 'A' },
-          Z: { ...frame(3), partId: 'B' },
+          Y: { ...frame(2), partId: 'A', pairing: { method: 'order', triggerTime: 2 } },
+          Z: { ...frame(3), partId: 'B', pairing: { method: 'order', triggerTime: 4 } },
           W: { ...frame(4, 'u'), partId: 'u-4' },
         },
       );
@@ -197,6 +197,47 @@ describe('correlateTriggers', () => {
       [6, 'A', 'more than 2 triggers waiting for frames'],
       [35, 'E', 'no frame within 30 ms of the trigger'],
       [36, 'F', 'no frame within 30 ms of the trigger'],
+    ]);
+  });
+
+  test('trigger-token: a frame pairs with the trigger it answers, a lost token fails its part at once, a stale frame pairs with nobody', () => {
+    const s = scheduler();
+    const noFrame: [number, string, string][] = [];
+    const untriggered: number[] = [];
+    const tokens: number[] = [];
+    s.run(({ hot, expectObservable }) => {
+      const trig = (partId: string, time: number): PartTrigger => ({ cameraId: 't', partId, time });
+      const triggers = hot('a-b-c', { a: trig('A', 0), b: trig('B', 2), c: trig('C', 4) });
+      const ev = (seq: number, trigger?: number): PartFrame => ({
+        ...frame(seq),
+        evidence: { frameId: 100 + seq, cameraTimestampUs: seq * 1000, trigger },
+      });
+      // B's frame first (A's is still on its way), then A's loss report, then a frame answering nobody.
+      const frames = hot('-----x-y-z|', { x: ev(1, 2), y: ev(2), z: ev(3, 1) });
+      const losses = hot('------l', {
+        l: { cameraId: 't', token: 1, reason: 'frame-lost' as const, detail: 'frame 101 missing-packets' },
+      });
+      const o = {
+        ...setup(s, noFrame, untriggered),
+        maxPending: 8,
+        pairing: () => ({ method: 'trigger-token' as const }),
+        onAccepted: (t: PartTrigger) => tokens.push(t.token!),
+        losses$: losses,
+      };
+      expectObservable(frames.pipe(correlateTriggers(triggers, o))).toBe('-----X----|', {
+        X: {
+          ...ev(1, 2),
+          partId: 'B',
+          pairing: { method: 'trigger-token', triggerTime: 2, frameId: 101, cameraTimestampUs: 1000 },
+        },
+      });
+    });
+    assert.deepEqual(tokens, [1, 2, 3]);
+    // y answers no trigger; z answers A's token, already given up: neither is a part.
+    assert.deepEqual(untriggered, [2, 3]);
+    assert.deepEqual(noFrame, [
+      [6, 'A', 'frame 101 missing-packets'],
+      [10, 'C', 'the stream stopped before a frame came'],
     ]);
   });
 });

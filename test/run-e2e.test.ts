@@ -238,7 +238,12 @@ describe('pinpoint run end to end', () => {
 
   test('PLC triggers name parts; malformed ones and unknown cameras are ignored; SIGTERM drains, exits 0, stopped', async () => {
     const cams = {
-      t: synthetic({ seed: 51, fps: 10, defectRate: 0, trigger: { enabled: true, windowMs: 400 } }),
+      t: synthetic({
+        seed: 51,
+        fps: 10,
+        defectRate: 0,
+        trigger: { enabled: true, windowMs: 400, pairing: 'order' },
+      }),
       u: synthetic({ seed: 52, fps: 5, defectRate: 0 }),
     };
     const rec = await subscribe(broker.url, ['e2e4/#']);

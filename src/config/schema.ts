@@ -32,14 +32,44 @@ const cameraVerdictSchema = z
   })
   .prefault({});
 
-/** Part ids from PLC `part` messages on MQTT: each names the part shown by the camera's next frame. */
-const triggerSchema = z
+/**
+ * Part ids from PLC `part` messages on MQTT: each names the part one of the camera's frames shows. Which frame:
+ * `pairing` (docs/cameras.md, "Part ↔ frame pairing"). `auto` pairs by the camera's evidence (a GigE camera's
+ * software-trigger token or its frame timestamps); a camera that gives none (RTSP, files, synthetic) needs an
+ * explicit `order`: the next frame, where one lost frame gives the next part this part's image.
+ */
+const triggerFields = {
+  enabled: z.boolean().default(false),
+  /** How long a trigger waits for its frame; after it the part gets the fail-safe verdict (no-frame). */
+  windowMs: z.int().min(1).max(60000).default(500),
+  pairing: z.enum(['auto', 'timestamp', 'order']).default('auto'),
+};
+const triggerSchema = z.strictObject(triggerFields).prefault({});
+
+/** A GigE camera's trigger: also the timestamp tolerance and the software trigger's busy limit. */
+const gigeTriggerSchema = z
   .strictObject({
-    enabled: z.boolean().default(false),
-    /** How long a trigger waits for its frame; after it the part gets the fail-safe verdict (no-frame). */
-    windowMs: z.int().min(1).max(60000).default(500),
+    ...triggerFields,
+    /** Pairing by timestamp: how far a frame may be from its trigger's expected time; unset = learned. */
+    toleranceMs: z.int().min(1).max(10000).optional(),
+    /**
+     * Software trigger: how long a trigger may wait while the camera is still busy with the one before
+     * (default 100 ms, about an MQTT message's jitter); past it the part is `trigger-missed`.
+     */
+    maxDelayMs: z.int().min(0).max(10000).optional(),
   })
   .prefault({});
+
+/** Cameras with no frame evidence: triggers only with the user's explicit `pairing: order`. */
+const orderOnly = (c: { type: string; trigger: { enabled: boolean; pairing: string } }): boolean =>
+  !c.trigger.enabled || c.trigger.pairing === 'order';
+const orderOnlyMessage = {
+  path: ['trigger', 'pairing'],
+  message:
+    'this camera type gives no evidence to pair a frame with its part: set `pairing: order` to pair each ' +
+    "trigger with the camera's next frame (a lost frame then gives the next part this part's image), or " +
+    'use a triggered GigE camera',
+};
 
 const cameraCommon = {
   enabled: z.boolean().default(true),
@@ -67,51 +97,87 @@ const gigeFields = z.strictObject({
   /** Fire the camera's TriggerSoftware for each PLC `part` message (which also names the part in the frame). */
   softwareTrigger: z.boolean().default(false),
   ...cameraCommon,
+  trigger: gigeTriggerSchema,
 });
 
-const gigeCamera = gigeFields.refine((c) => !c.softwareTrigger || c.trigger.enabled, {
-  path: ['softwareTrigger'],
-  message:
-    'softwareTrigger needs trigger.enabled: true (the PLC part message fires the camera and names the part in its frame)',
-});
+const gigeCamera = gigeFields
+  .refine((c) => !c.softwareTrigger || c.trigger.enabled, {
+    path: ['softwareTrigger'],
+    message:
+      'softwareTrigger needs trigger.enabled: true (the PLC part message fires the camera and names the part in its frame)',
+  })
+  .refine((c) => c.softwareTrigger || c.trigger.maxDelayMs === undefined, {
+    path: ['trigger', 'maxDelayMs'],
+    message: 'maxDelayMs applies to software-triggered cameras only (softwareTrigger: true)',
+  })
+  .refine(
+    (c) =>
+      c.trigger.toleranceMs === undefined ||
+      c.trigger.pairing === 'timestamp' ||
+      (c.trigger.pairing === 'auto' && !c.softwareTrigger && c.features.TriggerMode === 'On'),
+    {
+      path: ['trigger', 'toleranceMs'],
+      message:
+        'toleranceMs applies to pairing by timestamp only (a hardware-triggered camera, or pairing: timestamp)',
+    },
+  )
+  .refine(
+    (c) =>
+      !c.trigger.enabled ||
+      c.trigger.pairing !== 'auto' ||
+      c.softwareTrigger ||
+      c.features.TriggerMode === 'On',
+    {
+      path: ['trigger', 'pairing'],
+      message:
+        'a free-running GigE camera takes no trigger: set softwareTrigger: true, or TriggerMode: On in features ' +
+        "(its trigger input), or pairing: timestamp (the frame nearest the trigger's time) or order (the next frame)",
+    },
+  );
 
-const rtspCamera = z.strictObject({
-  type: z.literal('rtsp'),
-  url: z.url({ protocol: /^rtsps?$/ }),
-  transport: z.enum(['tcp', 'udp']).default('tcp'),
-  ...cameraCommon,
-});
+const rtspCamera = z
+  .strictObject({
+    type: z.literal('rtsp'),
+    url: z.url({ protocol: /^rtsps?$/ }),
+    transport: z.enum(['tcp', 'udp']).default('tcp'),
+    ...cameraCommon,
+  })
+  .refine(orderOnly, orderOnlyMessage);
 
-const filesCamera = z.strictObject({
-  type: z.literal('files'),
-  /** A folder (recursive) or a glob of images to replay. */
-  path: z.string().min(1),
-  fps: z.number().positive().max(1000).default(2),
-  loop: z.boolean().default(true),
-  /** Images with more pixels are skipped unread, with a warning: a 1 MB PNG can decode to gigabytes. */
-  maxImagePixels: z.int().min(1).default(DEFAULT_MAX_IMAGE_PIXELS),
-  ...cameraCommon,
-});
+const filesCamera = z
+  .strictObject({
+    type: z.literal('files'),
+    /** A folder (recursive) or a glob of images to replay. */
+    path: z.string().min(1),
+    fps: z.number().positive().max(1000).default(2),
+    loop: z.boolean().default(true),
+    /** Images with more pixels are skipped unread, with a warning: a 1 MB PNG can decode to gigabytes. */
+    maxImagePixels: z.int().min(1).default(DEFAULT_MAX_IMAGE_PIXELS),
+    ...cameraCommon,
+  })
+  .refine(orderOnly, orderOnlyMessage);
 
-const syntheticCamera = z.strictObject({
-  type: z.literal('synthetic'),
-  width: z.int().min(16).max(8192).default(640),
-  height: z.int().min(16).max(8192).default(480),
-  fps: z.number().positive().max(1000).default(2),
-  /** Share of parts that carry an injected defect (with its known mask). */
-  defectRate: z.number().min(0).max(1).default(0.3),
-  /** Defect sizes in frame pixels, drawn at random per defective part. */
-  defectSizes: z.array(z.int().min(2).max(4096)).min(1).default([12, 24, 48]),
-  /** Defect kinds, drawn at random per defective part. */
-  defectKinds: z
-    .array(z.enum(['scratch', 'spot', 'dent', 'missing']))
-    .min(1)
-    .default(['scratch', 'spot', 'dent', 'missing']),
-  seed: z.int().default(1),
-  /** Stop after this many parts (0 = endless). */
-  count: z.int().min(0).default(0),
-  ...cameraCommon,
-});
+const syntheticCamera = z
+  .strictObject({
+    type: z.literal('synthetic'),
+    width: z.int().min(16).max(8192).default(640),
+    height: z.int().min(16).max(8192).default(480),
+    fps: z.number().positive().max(1000).default(2),
+    /** Share of parts that carry an injected defect (with its known mask). */
+    defectRate: z.number().min(0).max(1).default(0.3),
+    /** Defect sizes in frame pixels, drawn at random per defective part. */
+    defectSizes: z.array(z.int().min(2).max(4096)).min(1).default([12, 24, 48]),
+    /** Defect kinds, drawn at random per defective part. */
+    defectKinds: z
+      .array(z.enum(['scratch', 'spot', 'dent', 'missing']))
+      .min(1)
+      .default(['scratch', 'spot', 'dent', 'missing']),
+    seed: z.int().default(1),
+    /** Stop after this many parts (0 = endless). */
+    count: z.int().min(0).default(0),
+    ...cameraCommon,
+  })
+  .refine(orderOnly, orderOnlyMessage);
 
 export const cameraSchema = z.discriminatedUnion('type', [
   gigeCamera,

@@ -19,7 +19,7 @@ import { BufferPool, inferSerially, prepareBatch } from './batch-run.js';
 import type { Prepared, Ran } from './batch-run.js';
 import type { LedgerStats } from './ledger.js';
 import { PartLedger } from './ledger.js';
-import type { PartFrame, PartTrigger } from './triggers.js';
+import type { CameraPairing, PartFrame, PartTrigger, TriggerLoss } from './triggers.js';
 import { correlateTriggers } from './triggers.js';
 import type { PartRef, Thresholds, VerdictSettings } from './verdict.js';
 import { inspectGrid } from './verdict.js';
@@ -59,6 +59,8 @@ export interface EngineCamera {
   verdict: VerdictSettings;
   /** The trigger window in ms when this camera's part ids come from PLC triggers, else null. */
   triggerWindowMs: number | null;
+  /** How its frames are paired with triggers (default: order). */
+  pairing?: CameraPairing;
 }
 
 export interface EngineOptions {
@@ -80,7 +82,7 @@ export interface CameraStats {
   frames: number;
   /** Frames dropped by the camera's queue policy. */
   dropped: number;
-  /** Frames on a triggered camera with no trigger waiting. */
+  /** Frames on a triggered camera that paired with no trigger (none waiting, stale, ambiguous). */
   untriggered: number;
 }
 
@@ -125,6 +127,8 @@ export class Engine {
     timeouts: 0,
     late: 0,
     noFrame: 0,
+    frameLost: 0,
+    triggerMissed: 0,
     errors: 0,
     duplicates: 0,
   };
@@ -197,11 +201,13 @@ export class Engine {
 
   /**
    * Cold: subscribing starts the engine on `frames$`. The output completes after `frames$` completes and every
-   * frame in flight has been decided (triggers still waiting then get their no-frame verdict).
+   * frame in flight has been decided (triggers still waiting then get their no-frame verdict). `losses$`:
+   * software triggers their camera reports answered by no frame.
    */
   run(
     frames$: Observable<EngineFrame>,
     triggers$: Observable<PartTrigger> = NEVER,
+    losses$: Observable<TriggerLoss> = NEVER,
   ): Observable<InspectionResult> {
     const { model, cameras, log } = this.o;
     const S = model.size;
@@ -226,6 +232,7 @@ export class Engine {
           partId: f.partId ?? `${f.cameraId}-${f.seq}`,
           seq: f.seq,
           captureTime: f.captureTime,
+          ...(f.pairing === undefined ? {} : { pairing: f.pairing }),
         };
         if (!ledger.admit(ref)) return null;
         this.perCamera.get(f.cameraId)!.frames++;
@@ -246,16 +253,19 @@ export class Engine {
           }),
           correlateTriggers<EngineFrame>(triggers$, {
             windowMs: (id) => cameras.get(id)?.triggerWindowMs ?? null,
+            pairing: (id) => cameras.get(id)?.pairing ?? { method: 'order' },
             known: (id, part) => ledger.has(id, part),
-            onNoFrame: (t, detail) =>
-              ledger.noFrame(
-                { cameraId: t.cameraId, partId: t.partId, seq: null, captureTime: t.time },
-                detail,
-              ),
-            onUntriggered: (f) => {
-              this.perCamera.get(f.cameraId)!.untriggered++;
-              log.debug({ camera: f.cameraId, seq: f.seq }, 'frame with no trigger waiting: not a part');
+            onNoFrame: (t, detail, reason) => {
+              const method = cameras.get(t.cameraId)?.pairing?.method ?? 'order';
+              const pairing = { method, triggerTime: t.time };
+              const ref = { cameraId: t.cameraId, partId: t.partId, seq: null, captureTime: t.time, pairing };
+              ledger.noFrame(ref, detail, reason);
             },
+            onUntriggered: (f, why) => {
+              this.perCamera.get(f.cameraId)!.untriggered++;
+              log.debug({ camera: f.cameraId, seq: f.seq, why }, 'frame paired with no trigger: not a part');
+            },
+            losses$,
             onAccepted: this.o.onTriggerAccepted,
             log,
             scheduler: this.o.scheduler,

@@ -9,6 +9,7 @@ import type { Logger } from '../util/log.js';
 import type { InspectionResult } from './result.js';
 import type { Inspection, PartRef } from './verdict.js';
 import { failSafeResult, inspectionResult } from './verdict.js';
+import type { NoFrameReason } from './triggers.js';
 
 export interface LedgerOptions {
   deadlineMs: number;
@@ -30,8 +31,12 @@ export interface LedgerStats {
   timeouts: number;
   /** Real results that came after their part's fail-safe verdict (not published). */
   late: number;
-  /** Fail-safe verdicts for triggered parts that never got a frame. */
+  /** Fail-safe verdicts for triggered parts that never got a frame (all reasons below included). */
   noFrame: number;
+  /** ... of which the camera's frame was lost on the way (incomplete, or a frame-id gap). */
+  frameLost: number;
+  /** ... of which the camera took no picture for the trigger (busy, merged with the one before). */
+  triggerMissed: number;
   /** Error verdicts (frame dropped, unreadable, inference failed, no thresholds). */
   errors: number;
   /** Frames or triggers refused because their part id was already known. */
@@ -48,7 +53,16 @@ interface Entry {
 const key = (cameraId: string, partId: string): string => `${cameraId}\u0000${partId}`;
 
 export class PartLedger {
-  readonly stats: LedgerStats = { published: 0, timeouts: 0, late: 0, noFrame: 0, errors: 0, duplicates: 0 };
+  readonly stats: LedgerStats = {
+    published: 0,
+    timeouts: 0,
+    late: 0,
+    noFrame: 0,
+    frameLost: 0,
+    triggerMissed: 0,
+    errors: 0,
+    duplicates: 0,
+  };
   private readonly open = new Map<string, Entry>();
   /** Insertion-ordered set of decided keys, trimmed to `remember`. */
   private readonly recent = new Set<string>();
@@ -141,17 +155,17 @@ export class PartLedger {
     this.emit(entry, failSafeResult(ref, verdict, 'error', this.o.modelId, this.sched.now(), detail));
   }
 
-  /** A triggered part that never got a frame (never admitted). */
-  noFrame(ref: PartRef, detail: string): void {
+  /** A triggered part that never got a frame (never admitted), and why. */
+  noFrame(ref: PartRef, detail: string, reason: NoFrameReason = 'no-frame'): void {
     const k = key(ref.cameraId, ref.partId);
     if (this.open.has(k) || this.recent.has(k)) return;
     this.stats.noFrame++;
+    if (reason === 'frame-lost') this.stats.frameLost++;
+    if (reason === 'trigger-missed') this.stats.triggerMissed++;
     this.o.log.warn({ camera: ref.cameraId, part: ref.partId }, `${detail}: fail-safe ${this.o.failSafe}`);
     this.remembered(k);
     this.stats.published++;
-    this.o.publish(
-      failSafeResult(ref, this.o.failSafe, 'no-frame', this.o.modelId, this.sched.now(), detail),
-    );
+    this.o.publish(failSafeResult(ref, this.o.failSafe, reason, this.o.modelId, this.sched.now(), detail));
   }
 
   /** Cancels every pending deadline (the engine is torn down). */

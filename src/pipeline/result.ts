@@ -1,5 +1,6 @@
 // What the pipeline decides per part; sinks publish it. Versioned: PLC gateways parse it.
 import type { Blob } from './blobs.js';
+import type { PairingEvidence } from './triggers.js';
 
 export const RESULT_VERSION = 1;
 
@@ -7,10 +8,13 @@ export type Verdict = 'ok' | 'reject' | 'error';
 
 /**
  * Why: `score` (above the reject threshold), `pass` (below it), `timeout` (no verdict within the deadline:
- * fail-safe), `no-frame` (a triggered part never got a frame: fail-safe), `error` (the frame could not be
- * processed: fail-safe).
+ * fail-safe), `no-frame` (a triggered part got no frame within its window: fail-safe), `frame-lost` (the
+ * camera took its picture but it was lost on the way: fail-safe), `trigger-missed` (the camera took no
+ * picture for its trigger, e.g. still busy with the previous one: fail-safe), `error` (the frame could not
+ * be processed: fail-safe).
  */
-export type VerdictReason = 'pass' | 'score' | 'timeout' | 'no-frame' | 'error';
+export type VerdictReason =
+  'pass' | 'score' | 'timeout' | 'no-frame' | 'frame-lost' | 'trigger-missed' | 'error';
 
 export interface InspectionResult {
   version: typeof RESULT_VERSION;
@@ -33,4 +37,6 @@ export interface InspectionResult {
   modelId: string;
   /** Human-readable detail for error/fail-safe verdicts. */
   detail?: string;
+  /** Triggered cameras: how the part was paired with its frame, and the camera's evidence. */
+  pairing?: PairingEvidence;
 }

@@ -10,6 +10,7 @@ import { postprocessLazy } from './anomaly-map.js';
 import type { Letterbox } from './letterbox.js';
 import type { InspectionResult, Verdict, VerdictReason } from './result.js';
 import { RESULT_VERSION } from './result.js';
+import type { PairingEvidence } from './triggers.js';
 
 export interface Thresholds {
   /** Frame score above which a part is rejected. */
@@ -171,6 +172,8 @@ export interface PartRef {
   /** null when the part never got a frame. */
   seq: number | null;
   captureTime: number;
+  /** Triggered cameras: how the part was paired with its frame (see triggers.ts). */
+  pairing?: PairingEvidence;
 }
 
 /** The part, timing and model fields every result carries around its decision (`body`), in payload order. */
@@ -192,6 +195,7 @@ function result(
     ...body,
     modelId,
     ...(detail === undefined ? {} : { detail }),
+    ...(part.pairing === undefined ? {} : { pairing: part.pairing }),
   };
 }
 

@@ -26,6 +26,24 @@ const blobSchema = z.strictObject({
   mean: z.number().describe('Mean anomaly value over the blob'),
 });
 
+/** A triggered part's pairing evidence (docs/cameras.md, "Part ↔ frame pairing"). */
+const pairingSchema = z.strictObject({
+  method: z
+    .enum(['trigger-token', 'timestamp', 'order'])
+    .describe(
+      'trigger-token: the frame answers the software trigger fired for this part (exact); timestamp: the ' +
+        'frame taken at the trigger time (hardware trigger); order: the next frame (no evidence: a lost ' +
+        'frame shifts part ids)',
+    ),
+  triggerTime: ms.describe('When the PLC part message was received, ms since the epoch'),
+  frameId: z.int().min(0).optional().describe("The camera's frame (block) id"),
+  cameraTimestampUs: z
+    .int()
+    .min(0)
+    .optional()
+    .describe("The camera's own timestamp of the frame, µs on the camera's clock"),
+});
+
 /** `<prefix>/<camera>/result`: the full decision for one part. */
 export const resultPayloadSchema = z
   .strictObject({
@@ -46,13 +64,15 @@ export const resultPayloadSchema = z
     threshold: z.number().nullable().describe('Reject threshold the score was compared with'),
     verdict: z.enum(['ok', 'reject', 'error']),
     reason: z
-      .enum(['pass', 'score', 'timeout', 'no-frame', 'error'])
+      .enum(['pass', 'score', 'timeout', 'no-frame', 'frame-lost', 'trigger-missed', 'error'])
       .describe(
-        'pass: below threshold; score: above it; timeout / no-frame / error: fail-safe verdict, see detail',
+        'pass: below threshold; score: above it; timeout / no-frame / frame-lost / trigger-missed / error: ' +
+          'fail-safe verdict, see detail',
       ),
     blobs: z.array(blobSchema).describe('Anomalous regions, strongest first'),
     modelId: z.string(),
     detail: z.string().optional().describe('Human-readable detail of error and fail-safe verdicts'),
+    pairing: pairingSchema.optional().describe('Triggered cameras: how the part was paired with its frame'),
   })
   .meta({ title: 'pinpoint inspection result' });
 

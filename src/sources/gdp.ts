@@ -13,9 +13,16 @@ export const GDP_CAPS = 2;
 const MAX_PAYLOAD = 1 << 30;
 const NO_TIME = 0xffffffffffffffffn;
 
+/** A buffer's other header fields (GStreamer's "none" value → null). */
+export interface GdpBufferMeta {
+  dtsNs: bigint | null;
+  offset: bigint | null;
+  offsetEnd: bigint | null;
+}
+
 export interface GdpHandlers {
   /** A complete buffer payload (freshly allocated, owned by the callee); pts in ns or null. */
-  buffer(payload: Buffer, ptsNs: bigint | null): void;
+  buffer(payload: Buffer, ptsNs: bigint | null, meta: GdpBufferMeta): void;
   caps(caps: string): void;
 }
 
@@ -31,6 +38,7 @@ export class GdpReader {
   private payloadFill = 0;
   private type = 0;
   private pts: bigint | null = null;
+  private meta: GdpBufferMeta = { dtsNs: null, offset: null, offsetEnd: null };
 
   constructor(private readonly on: GdpHandlers) {}
 
@@ -63,8 +71,12 @@ export class GdpReader {
     const len = h.readUInt32BE(6);
     if (len > MAX_PAYLOAD) throw new GdpError(`GDP payload of ${len} bytes`);
     this.type = h.readUInt16BE(4);
-    const pts = h.readBigUInt64BE(10);
-    this.pts = pts === NO_TIME ? null : pts;
+    const u64 = (at: number): bigint | null => {
+      const v = h.readBigUInt64BE(at);
+      return v === NO_TIME ? null : v; // GST_CLOCK_TIME_NONE and GST_BUFFER_OFFSET_NONE are both all ones
+    };
+    this.pts = u64(10);
+    this.meta = { dtsNs: u64(44), offset: u64(26), offsetEnd: u64(34) };
     // allocUnsafeSlow: frame-sized, never pooled, not zero-filled (every byte is overwritten).
     this.payload = Buffer.allocUnsafeSlow(len);
     this.payloadFill = 0;
@@ -74,7 +86,7 @@ export class GdpReader {
     const p = this.payload as Buffer;
     this.payload = null;
     this.headerFill = 0;
-    if (this.type === GDP_BUFFER) this.on.buffer(p, this.pts);
+    if (this.type === GDP_BUFFER) this.on.buffer(p, this.pts, this.meta);
     else if (this.type === GDP_CAPS) {
       const end = p.indexOf(0);
       this.on.caps(p.toString('utf8', 0, end < 0 ? p.length : end));

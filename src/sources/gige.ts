@@ -10,14 +10,17 @@
 // the camera's error in the state detail.
 // captureTime: the camera's own frame timestamps (aravissrc passes them on relative to the first frame),
 // mapped onto the host clock by CameraClock, so transfer/scheduling jitter does not show in it.
-// Triggered cameras (`softwareTrigger: true`, or `TriggerMode: On` in the features for the trigger input):
-// aravissrc fails its pipeline after 2 s without a frame and gst-launch has no command channel, so the
-// child is gige-runner.py instead (Debian's /usr/bin/python3 with Aravis + GStreamer introspection). It
-// holds the camera, applies the same settings in aravissrc's order (software trigger: then TriggerSelector
-// = FrameStart where the camera has one, TriggerMode = On, TriggerSource = Software), pushes frames into
-// an appsrc in front of the same caps/conversion/GDP tokens, fires TriggerSoftware for each `trigger` line
-// on stdin (ctx.softwareTrigger$), and exits when the camera stops answering while idle. Its settings go
-// in as one JSON argument, never through the pipeline parser.
+// Every camera's child is gige-runner.py (gigePipeline, the aravissrc equivalent, documents what it
+// reproduces): aravissrc leaves the stream socket at the system's default receive buffer, which loses every
+// frame of 512×512 and up, and gives no frame evidence. For triggered cameras (`softwareTrigger: true`, or
+// `TriggerMode: On` in the features for the trigger input) aravissrc would also fail its pipeline after 2 s
+// without a frame, and gst-launch has no command channel. The child (Debian's /usr/bin/python3 with Aravis +
+// GStreamer introspection) holds the camera, applies the same settings in aravissrc's order (software
+// trigger: then TriggerSelector = FrameStart where the camera has one, TriggerMode = On, TriggerSource =
+// Software), pushes frames with their evidence (frame id, camera timestamp, answered trigger token) into an
+// appsrc in front of the same caps/conversion/GDP tokens, fires TriggerSoftware for each `trigger <token>`
+// line on stdin (ctx.softwareTrigger$), and exits when the camera stops answering while idle. Its settings
+// go in as one JSON argument, never through the pipeline parser.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -172,13 +175,27 @@ export interface GigeRunnerSettings {
   packetDelay?: number;
   /** arv_device_set_features_from_string input, as aravissrc gets it. */
   features: string;
-  trigger: TriggerKind;
+  /** `none`: free-running. */
+  trigger: TriggerKind | 'none';
+  /** Software trigger: how long a trigger may wait for the camera to finish the one before (trigger-missed). */
+  maxDelayMs: number;
+  /** Software trigger: how long a fired trigger waits for its frame before it is frame-lost. */
+  frameTimeoutMs: number;
 }
+
+/** trigger.maxDelayMs unset: about an MQTT message's jitter; a picture later than that shows a moved part. */
+export const DEFAULT_MAX_TRIGGER_DELAY_MS = 100;
+/**
+ * How long a fired software trigger waits for its frame (or the trigger window, when shorter): exposure,
+ * readout and Aravis's 100 ms frame retention for an incomplete frame fit well inside. Past it the part is
+ * frame-lost and the next trigger may fire; the late frame, exposed before that trigger, is then stale.
+ */
+export const TRIGGER_FRAME_TIMEOUT_MS = 300;
 
 /** The runner's settings and pipeline tokens (appsrc `camera` → caps → conversion → frame sink). */
 export function gigeRunner(
   cfg: GigeConfig,
-  trigger: TriggerKind,
+  trigger: TriggerKind | 'none',
 ): { settings: GigeRunnerSettings; pipeline: string[] } {
   const f = { ...cfg.features };
   if (trigger === 'software') {
@@ -208,11 +225,17 @@ export function gigeRunner(
     packetDelay: cfg.packetDelay,
     features: featureString(f),
     trigger,
+    maxDelayMs: cfg.trigger.maxDelayMs ?? DEFAULT_MAX_TRIGGER_DELAY_MS,
+    frameTimeoutMs: Math.min(cfg.trigger.windowMs, TRIGGER_FRAME_TIMEOUT_MS),
   };
   const src = element('appsrc', { name: 'camera', 'is-live': true, format: 'time' });
   return {
     settings,
-    pipeline: link(src, formatTokens(cfg.pixelFormat, settings.width, settings.height), frameSinkTokens()),
+    pipeline: link(
+      src,
+      formatTokens(cfg.pixelFormat, settings.width, settings.height),
+      frameSinkTokens(trigger !== 'none'),
+    ),
   };
 }
 
@@ -256,16 +279,20 @@ export interface GigeOptions extends Partial<
   dropNetRaw?: boolean;
 }
 
-/** The supervised-child spec for a GigE camera (exported for tests and benchmarks). */
+/**
+ * The supervised-child spec for a GigE camera (exported for tests and benchmarks). Every GigE camera runs
+ * gige-runner.py, free-running ones too: aravissrc leaves the stream socket at the system's default receive
+ * buffer (212 KB), which loses every frame of 512×512 and up, and reports no frame evidence.
+ */
 export function gigeSpec(cfg: GigeConfig, opts: GigeOptions = {}): GstProcessSpec {
   const trigger = triggerKind(cfg);
-  const runner = trigger === null ? null : gigeRunner(cfg, trigger);
+  const runner = gigeRunner(cfg, trigger ?? 'none');
   return {
-    pipeline: runner === null ? gigePipeline(cfg) : runner.pipeline,
+    pipeline: runner.pipeline,
     // -I: no PYTHON* variables, no user site-packages; only Debian's own modules.
-    command:
-      runner === null ? undefined : [SYSTEM_PYTHON, '-I', runnerPath(), JSON.stringify(runner.settings)],
+    command: [SYSTEM_PYTHON, '-I', runnerPath(), JSON.stringify(runner.settings)],
     triggered: trigger ?? undefined,
+    evidence: true,
     setpriv: opts.dropNetRaw === false ? [] : dropNetRawOptions(),
     describe: `gige ${cfg.device} ${cfg.pixelFormat}${trigger ? ` (${trigger} trigger)` : ''}`,
     stallTimeoutMs: cfg.stallTimeoutMs,

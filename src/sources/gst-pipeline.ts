@@ -93,14 +93,16 @@ export const FRAME_FD = 3;
 /**
  * The common tail of every camera pipeline: keep at most one frame waiting (a slow reader sees the newest
  * frame, not a growing backlog), frame each buffer with GDP (length, caps, timestamps), write to FRAME_FD.
+ * `everyFrame` (a triggered camera, where each frame is a part's): up to 8 wait and none is dropped here —
+ * the trigger rate bounds them, and a frame dropped silently would cost its part its picture.
  */
-export function frameSinkTokens(): string[] {
+export function frameSinkTokens(everyFrame = false): string[] {
   return link(
     element('queue', {
-      'max-size-buffers': 1,
+      'max-size-buffers': everyFrame ? 8 : 1,
       'max-size-bytes': 0,
       'max-size-time': 0,
-      leaky: 'downstream',
+      leaky: everyFrame ? undefined : 'downstream',
     }),
     element('gdppay'),
     element('fdsink', { fd: FRAME_FD, sync: false }),

@@ -11,8 +11,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { defer, Observable } from 'rxjs';
 import type { CameraConfig } from '../config/schema.js';
-import type { Frame, FramePixels, SourceContext, SourcePlugin, SourceState } from './types.js';
-import { GdpReader } from './gdp.js';
+import type {
+  Frame,
+  FrameEvidence,
+  FramePixels,
+  SourceContext,
+  SourcePlugin,
+  SourceState,
+  TriggerLossReason,
+} from './types.js';
+import { GdpReader, type GdpBufferMeta } from './gdp.js';
 import { CameraClock } from './camera-clock.js';
 import { FRAME_FD, parseRawVideoCaps, redactText, type RawVideoCaps } from './gst-pipeline.js';
 
@@ -71,6 +79,11 @@ export interface GstProcessSpec {
    * child's to detect (it exits).
    */
   triggered?: 'software' | 'hardware';
+  /**
+   * The child is gige-runner.py: its buffers carry the camera's evidence (frame id in offset_end, camera
+   * timestamp in dts, answered software-trigger token in offset), and its stdout reports lost triggers.
+   */
+  evidence?: boolean;
   /** Called with each child's pid (benchmarks read its CPU time from /proc). */
   onSpawn?: (pid: number) => void;
 }
@@ -93,6 +106,19 @@ export function gstArgv(spec: GstProcessSpec): string[] {
 }
 
 const STDERR_TAIL = 2048;
+
+/** The camera's evidence from a runner buffer's header fields (null when the buffer has none). */
+export function frameEvidence(meta: GdpBufferMeta): FrameEvidence | null {
+  if (meta.offsetEnd === null || meta.dtsNs === null) return null;
+  const e: FrameEvidence = {
+    frameId: Number(meta.offsetEnd),
+    cameraTimestampUs: Number(meta.dtsNs / 1000n),
+  };
+  if (meta.offset !== null) e.trigger = Number(meta.offset);
+  return e;
+}
+
+const LOST_LINE = /^lost (\d+) (frame-lost|trigger-missed) (.*)$/;
 
 /** Packs a buffer whose rows are padded (GStreamer rounds raw strides up to 4 bytes) into tight rows. */
 function packRows(buf: Buffer, caps: RawVideoCaps): Uint8Array | string {
@@ -136,6 +162,15 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
     let waitingSince: number | null = null;
     let droppedTriggers = 0;
     let dropLoggedAt = 0;
+    // The child's latest `frames lost: …` warning (gige-runner.py: the kernel dropping packets at a full
+    // receive buffer): why no frame came, in the stall detail.
+    let lossNote = '';
+    // Software triggers sent to the child and not yet answered (by a frame or a `lost` line).
+    const unanswered = new Set<number>();
+    const triggerLost = (token: number, reason: TriggerLossReason, detail: string): void => {
+      unanswered.delete(token);
+      ctx.onTriggerLost?.(token, reason, detail);
+    };
 
     const report = (s: SourceState, detail?: string): void => {
       if (s === state && s !== 'backoff') return;
@@ -172,16 +207,17 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
           watchdog = setTimeout(check, due - now);
           return;
         }
-        if (state !== 'streaming') fail(`no first frame within ${connectTimeoutMs} ms`);
-        else if (spec.triggered) fail(`no frame ${now - waitingSince!} ms after a trigger`);
-        else fail(`no frame for ${now - lastFrameAt} ms`);
+        const note = lossNote ? `; ${lossNote}` : '';
+        if (state !== 'streaming') fail(`no first frame within ${connectTimeoutMs} ms${note}`);
+        else if (spec.triggered) fail(`no frame ${now - waitingSince!} ms after a trigger${note}`);
+        else fail(`no frame for ${now - lastFrameAt} ms${note}`);
       };
       const due = dueAt();
       if (due !== null) watchdog = setTimeout(check, Math.max(0, due - Date.now()));
     };
 
-    /** A software trigger: one `trigger` line to a streaming child, else dropped (counted, never queued). */
-    const sendTrigger = (): void => {
+    /** A software trigger: one `trigger <token>` line to a streaming child, else lost at once (counted). */
+    const sendTrigger = (token: number): void => {
       const stdin = child?.stdin;
       // A full pipe means the child is stuck: a few lines of slack, then drop rather than queue.
       if (state !== 'streaming' || downReason || !stdin?.writable || stdin.writableLength > 256) {
@@ -191,9 +227,11 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
           dropLoggedAt = now;
           ctx.log.warn({ state, droppedTriggers }, 'software trigger dropped: the camera is not streaming');
         }
+        triggerLost(token, 'trigger-missed', `camera ${state ?? 'starting'}: trigger not sent`);
         return;
       }
-      stdin.write('trigger\n');
+      unanswered.add(token);
+      stdin.write(`trigger ${token}\n`);
       if (waitingSince === null) {
         waitingSince = Date.now();
         armWatchdog();
@@ -225,6 +263,7 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
       const gen = ++generation;
       clock.reset();
       downReason = '';
+      lossNote = '';
       waitingSince = null;
       let caps: RawVideoCaps | null = null;
       let stderrTail = '';
@@ -236,8 +275,8 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
       try {
         c = spawn(argv[0], argv.slice(1), {
           stdio: [
-            // A triggered child's stdin: trigger lines, and EOF when the daemon is gone.
-            spec.triggered ? 'pipe' : 'ignore',
+            // The runner's stdin: trigger lines, and EOF when the daemon is gone.
+            spec.triggered || spec.command ? 'pipe' : 'ignore',
             spec.triggered ? 'pipe' : 'ignore',
             'pipe',
             'pipe',
@@ -258,7 +297,7 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
           if (parsed === null || parsed.channels === 0) fail(`unsupported caps from pipeline: ${s}`);
           else caps = parsed;
         },
-        buffer(payload, ptsNs) {
+        buffer(payload, ptsNs, meta) {
           if (gen !== generation || stopped) return;
           if (caps === null) return fail('frame before caps');
           const arrival = Date.now();
@@ -281,7 +320,13 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
             channels: caps.channels as 1 | 3,
             data,
           };
-          subscriber.next({ cameraId, seq: ++seq, captureTime, image });
+          const frame: Frame = { cameraId, seq: ++seq, captureTime, image };
+          const evidence = spec.evidence ? frameEvidence(meta) : null;
+          if (evidence !== null) {
+            frame.evidence = evidence;
+            if (evidence.trigger !== undefined) unanswered.delete(evidence.trigger);
+          }
+          subscriber.next(frame);
         },
       });
 
@@ -297,21 +342,30 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
       frames.on('error', () => {}); // EPIPE/ECONNRESET on kill; the 'close' below handles the restart
       if (spec.triggered) {
         // `ready`: the camera is set up and takes triggers; it counts as streaming from here on.
+        // `lost <token> <reason> <detail>`: a software trigger that will get no frame.
         let out = '';
         c.stdout?.setEncoding('utf8');
         c.stdout?.on('data', (s: string) => {
-          if (gen !== generation || downReason || state === 'streaming') return;
-          out = (out + s).slice(-64);
-          if (!/(^|\n)ready\n/.test(out)) return;
-          attempt = 0;
-          report('streaming', `${spec.describe}: waiting for triggers`);
-          armWatchdog();
+          if (gen !== generation) return;
+          const lines = (out + s).split('\n');
+          out = lines.pop()!.slice(-1024);
+          for (const line of lines) onRunnerLine(line);
         });
         c.stdin?.on('error', () => {}); // EPIPE when it dies; 'close' handles that
       }
+      const onRunnerLine = (line: string): void => {
+        const lost = LOST_LINE.exec(line);
+        if (lost) return triggerLost(Number(lost[1]), lost[2] as TriggerLossReason, lost[3]);
+        if (line !== 'ready' || downReason || state === 'streaming') return;
+        attempt = 0;
+        report('streaming', `${spec.describe}: waiting for triggers`);
+        armWatchdog();
+      };
       c.stderr?.setEncoding('utf8');
       c.stderr?.on('data', (s: string) => {
         stderrTail = (stderrTail + s).slice(-STDERR_TAIL);
+        const loss = /WARNING: (frames lost: [^\n]*)/.exec(s);
+        if (loss && gen === generation) lossNote = loss[1].slice(0, 200);
       });
       c.on('error', (err) => {
         // spawn failure (ENOENT...): 'close' still follows.
@@ -330,6 +384,8 @@ export function gstFrames(cameraId: string, spec: GstProcessSpec, ctx: SourceCon
           (code !== null ? `pipeline exited with code ${code}` : `pipeline killed by ${signal}`) +
             (err ? `: ${err}` : '');
         if (state === 'streaming') report('stalled', why);
+        // Triggers the child took and never answered: their frames will not come.
+        for (const token of [...unanswered]) triggerLost(token, 'frame-lost', `camera pipeline down: ${why}`);
         // debug only: the app logs every state change, and an unplugged camera fails every few seconds.
         ctx.log.debug({ reason: why }, 'camera pipeline down');
         downReason = why;

@@ -19,6 +19,22 @@ export interface GroundTruth {
   defect: { kind: string; box: { x: number; y: number; width: number; height: number }; size: number } | null;
 }
 
+/**
+ * What the camera itself says about a frame (a GigE camera through gige-runner.py): the part ↔ frame
+ * pairing rests on it instead of on arrival order (docs/cameras.md, "Part ↔ frame pairing").
+ */
+export interface FrameEvidence {
+  /** The camera's frame (block) id. */
+  frameId: number;
+  /** The camera's own timestamp of the frame, µs on the camera's clock. */
+  cameraTimestampUs: number;
+  /** The software trigger this frame answers (the token the source was given), when it answers one. */
+  trigger?: number;
+}
+
+/** Why a software trigger got no frame: its frame was lost on the way, or the camera could not take it. */
+export type TriggerLossReason = 'frame-lost' | 'trigger-missed';
+
 export interface Frame {
   cameraId: string;
   /** Per camera, increasing from the source (restarts of the source keep counting up). */
@@ -29,6 +45,7 @@ export interface Frame {
   partId?: string;
   image: FramePixels;
   truth?: GroundTruth;
+  evidence?: FrameEvidence;
 }
 
 export type SourceState = 'connecting' | 'streaming' | 'stalled' | 'backoff' | 'stopped';
@@ -47,9 +64,13 @@ export interface SourceContext {
   onState(state: SourceState, detail?: string): void;
   /**
    * Fires the camera's software trigger, one frame per event (a gige camera with `softwareTrigger`; other
-   * sources ignore it). Events while the camera is not streaming are dropped and counted, never queued.
+   * sources ignore it). Each event is the trigger's token: the frame that answers it carries the token in
+   * its evidence, or onTriggerLost names it. Events while the camera is not streaming are not queued: they
+   * are reported lost (`trigger-missed`) at once.
    */
-  softwareTrigger$?: Observable<void>;
+  softwareTrigger$?: Observable<number>;
+  /** A software trigger that will get no frame, and why (see softwareTrigger$). */
+  onTriggerLost?(token: number, reason: TriggerLossReason, detail: string): void;
 }
 
 export interface SourcePlugin<T extends CameraType = CameraType> {

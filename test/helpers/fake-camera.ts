@@ -24,7 +24,15 @@ async function arvTool(args: string[]): Promise<string> {
   return stdout;
 }
 
-export async function startFakeCamera(serial = 'PP01'): Promise<FakeCamera> {
+export interface FakeCameraOptions {
+  /**
+   * Share of its stream packets the camera drops at random, per thousand (its own --gvsp-lost-ratio: the
+   * packets are never sent, as on a lossy link; the fake camera does not resend them).
+   */
+  lostPerThousand?: number;
+}
+
+export async function startFakeCamera(serial = 'PP01', o: FakeCameraOptions = {}): Promise<FakeCamera> {
   const cam: FakeCamera = {
     serial,
     device: `Aravis-Fake-${serial}`,
@@ -47,7 +55,10 @@ export async function startFakeCamera(serial = 'PP01'): Promise<FakeCamera> {
       });
     },
     async start() {
-      cam.process = spawn('arv-fake-gv-camera-0.8', ['-i', '127.0.0.1', '-s', serial], { stdio: 'ignore' });
+      const loss = o.lostPerThousand ? ['-r', String(o.lostPerThousand)] : [];
+      cam.process = spawn('arv-fake-gv-camera-0.8', ['-i', '127.0.0.1', '-s', serial, ...loss], {
+        stdio: 'ignore',
+      });
       const until = Date.now() + 15000;
       for (;;) {
         try {
