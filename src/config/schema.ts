@@ -1,6 +1,9 @@
 // The deployment config: the one source of truth for its types, defaults and validation.
 // Every object is strict, so a mistyped key is an error rather than a silently ignored setting.
 import { z } from 'zod';
+import { checkFeature, withoutSoftwareTrigger } from '../sources/gige-features.js';
+import { PipelineValueError, checkLiteral } from '../sources/gst-pipeline.js';
+import { rtspTarget } from '../sources/rtsp-target.js';
 
 /** Camera ids end up in MQTT topics, file names and log lines: keep them to a safe alphabet. */
 export const cameraIdSchema = z
@@ -49,6 +52,26 @@ const cameraCommon = {
   stallTimeoutMs: z.int().min(100).default(5000),
 };
 
+/**
+ * Runs one of the camera code's own rules (sources/gige-features.ts, rtsp-target.ts) at validation, so
+ * `config check` refuses exactly what `run` would. Their messages start with the field they are about
+ * ("features.Gain: ..."), which becomes the issue's path.
+ */
+function cameraRule(ctx: z.RefinementCtx, check: () => unknown): void {
+  try {
+    check();
+  } catch (e) {
+    if (!(e instanceof PipelineValueError)) throw e;
+    const m = /^([A-Za-z0-9_.]+)[^:]*: (.*)$/s.exec(e.message);
+    const field = m?.[1];
+    ctx.addIssue({
+      code: 'custom',
+      path: field ? field.split('.') : [],
+      message: field && e.message.startsWith(`${field}: `) ? m[2] : e.message,
+    });
+  }
+}
+
 const genicamValue = z.union([z.number(), z.string(), z.boolean()]);
 
 const gigeFields = z.strictObject({
@@ -68,18 +91,26 @@ const gigeFields = z.strictObject({
   ...cameraCommon,
 });
 
-const gigeCamera = gigeFields.refine((c) => !c.softwareTrigger || c.trigger.enabled, {
-  path: ['softwareTrigger'],
-  message:
-    'softwareTrigger needs trigger.enabled: true (the PLC part message fires the camera and names the part in its frame)',
-});
+const gigeCamera = gigeFields
+  .refine((c) => !c.softwareTrigger || c.trigger.enabled, {
+    path: ['softwareTrigger'],
+    message:
+      'softwareTrigger needs trigger.enabled: true (the PLC part message fires the camera and names the part in its frame)',
+  })
+  .superRefine((c, ctx) => {
+    cameraRule(ctx, () => checkLiteral('device', c.device));
+    for (const [name, v] of Object.entries(c.features)) cameraRule(ctx, () => checkFeature(name, v));
+    if (c.softwareTrigger) cameraRule(ctx, () => withoutSoftwareTrigger(c.features));
+  });
 
-const rtspCamera = z.strictObject({
-  type: z.literal('rtsp'),
-  url: z.url({ protocol: /^rtsps?$/ }),
-  transport: z.enum(['tcp', 'udp']).default('tcp'),
-  ...cameraCommon,
-});
+const rtspCamera = z
+  .strictObject({
+    type: z.literal('rtsp'),
+    url: z.url({ protocol: /^rtsps?$/ }),
+    transport: z.enum(['tcp', 'udp']).default('tcp'),
+    ...cameraCommon,
+  })
+  .superRefine((c, ctx) => cameraRule(ctx, () => rtspTarget(c.url)));
 
 const filesCamera = z.strictObject({
   type: z.literal('files'),
@@ -119,13 +150,17 @@ export const cameraSchema = z.discriminatedUnion('type', [
 
 const pipelineSchema = z
   .strictObject({
-    /** Square model input side S in pixels; a multiple of the teacher's patch size 14. */
+    /**
+     * The model input side S the deployment expects (a multiple of the patch size 14). The bundle fixes S
+     * (`pinpoint model build --size`); this only checks it: `config check` and `run` refuse a bundle of
+     * another size, so a swapped bundle cannot silently change what the line inspects. Unset: not checked.
+     */
     inputSize: z
       .int()
       .min(14)
       .max(4200)
       .refine((v) => v % 14 === 0, 'must be a multiple of 14 (the teacher patch size)')
-      .default(1036),
+      .optional(),
     batch: z
       .strictObject({
         maxBatch: z.int().min(1).max(64).default(4),
