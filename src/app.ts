@@ -9,7 +9,9 @@ import { resolve } from 'node:path';
 import { EMPTY, NEVER, Subject, catchError, filter, map, merge, retry, takeUntil, timer } from 'rxjs';
 import type { Observable, Subscription } from 'rxjs';
 import type { CameraConfig, Config } from './config/schema.js';
-import { readManifest } from './model/bundle.js';
+import { preflight } from './app/preflight.js';
+import { BundleError } from './model/bundle.js';
+import type { Manifest } from './model/manifest.js';
 import { Engine } from './pipeline/engine.js';
 import type { EngineCamera, EngineStats } from './pipeline/engine.js';
 import type { PartTrigger } from './pipeline/triggers.js';
@@ -78,7 +80,6 @@ function enabledCameras(config: Config): Camera[] {
     if (!plugin) throw new AppConfigError(`camera ${id}: type '${cfg.type}' is not supported by this build`);
     out.push({ id, cfg, plugin: plugin as SourcePlugin });
   }
-  if (out.length === 0) throw new AppConfigError('no enabled cameras in the config');
   return out;
 }
 
@@ -103,30 +104,36 @@ function resilient(
   );
 }
 
+/** The same checks as `config check` (app/preflight.ts): a config problem exits 2, a missing bundle 1. */
+function checkedModel(
+  config: Config,
+  configDir: string,
+): { bundleDir: string; m: Manifest; cacheDir?: string } {
+  const { problems, bundleDir, manifest } = preflight(config, configDir);
+  const first = problems[0];
+  if (first) {
+    const text = problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('; ');
+    throw first.kind === 'model' ? new BundleError(text) : new AppConfigError(text);
+  }
+  const cacheDir = config.model?.cacheDir;
+  return { bundleDir: bundleDir!, m: manifest!, cacheDir: cacheDir && resolve(configDir, cacheDir) };
+}
+
 export async function startApp(o: AppOptions): Promise<App> {
   const { config } = o;
   const log = o.log ?? createLogger({ level: config.logging.level, pretty: config.logging.pretty });
   const notifier = o.notifier ?? createNotifier();
   const cameras = enabledCameras(config);
-  if (!config.model) throw new AppConfigError('model.path is not set: pinpoint run needs a model bundle');
-
   // The manifest only: the worker loads (and verifies) the weights, so they are never held twice.
-  const bundleDir = resolve(o.configDir, config.model.path);
-  const m = readManifest(bundleDir);
+  const { bundleDir, m, cacheDir } = checkedModel(config, o.configDir);
   if (m.teacher.devTeacher)
     log.warn('the model uses a DEV TEACHER (random weights, not a real backbone): for tests and demos only');
-  if (config.pipeline.inputSize !== m.input.size) {
-    log.info(
-      { configured: config.pipeline.inputSize, bundle: m.input.size },
-      'pipeline.inputSize differs from the bundle: the bundle was built for its size, which is used',
-    );
-  }
   // In a worker thread: onnxruntime-node runs sessions synchronously on the calling thread.
   const model = await openModelInWorker(bundleDir, {
     device: config.inference.device,
     threads: config.inference.threads,
     fp16: config.inference.fp16,
-    cacheDir: config.model.cacheDir ? resolve(o.configDir, config.model.cacheDir) : undefined,
+    cacheDir,
     logLevel: levelFromEnv(config.logging.level),
     logPretty: config.logging.pretty,
     testDelayMs: o.testInferDelayMs,
@@ -142,14 +149,8 @@ export async function startApp(o: AppOptions): Promise<App> {
 
   const engineCameras = new Map<string, EngineCamera>();
   for (const { id, cfg } of cameras) {
+    // preflight refused a camera without thresholds
     const v = resolveVerdictSettings(m.thresholds, config.verdict, cfg.verdict);
-    if (!v.thresholds) {
-      log.error(
-        { camera: id, missing: v.missing },
-        'NO THRESHOLDS: the model was not taught in (pinpoint train) and the config sets none; ' +
-          `every part of camera ${id} gets the error verdict (fail-safe)`,
-      );
-    }
     engineCameras.set(id, {
       queue: cfg.queue,
       verdict: v,

@@ -1,13 +1,28 @@
 // `pinpoint config check FILE` and `pinpoint config schema`.
 import { stringify } from 'yaml';
-import { loadConfigFile } from '../config/load.js';
+import { preflight } from '../app/preflight.js';
+import { ConfigError, loadConfigFile } from '../config/load.js';
 import { redactSecrets } from '../config/redact.js';
 import { configJsonSchema } from '../config/schema.js';
 
-/** Validates FILE and prints the effective config (defaults filled in, secrets redacted) as YAML. */
+/**
+ * Validates FILE as `pinpoint run` would (schema, then cameras, model bundle, input size and thresholds)
+ * and prints the effective config (defaults filled in, secrets redacted) as YAML.
+ */
 export function configCheck(file: string, out: NodeJS.WritableStream = process.stdout): void {
-  const { config, file: abs } = loadConfigFile(file);
+  const { config, file: abs, dir, position } = loadConfigFile(file);
+  const { problems, manifest } = preflight(config, dir);
+  if (problems.length > 0) {
+    throw new ConfigError(
+      abs,
+      problems.map((p) => ({ ...position(p.path), path: p.path.join('.'), message: p.message })),
+    );
+  }
   out.write(`# ${abs}: valid\n`);
+  if (manifest) {
+    const dev = manifest.teacher.devTeacher ? ' (DEV TEACHER: not a real backbone)' : '';
+    out.write(`# model ${manifest.modelId}: input size ${manifest.input.size}${dev}\n`);
+  }
   out.write(stringify(redactSecrets(config)));
 }
 

@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { preflight } from '../app/preflight.js';
 import type { Config } from '../config/schema.js';
 import { probeExecutionProviders, type ProviderProbe } from '../model/providers.js';
 import { probeBroker } from '../sinks/mqtt-probe.js';
@@ -46,7 +47,8 @@ async function gstElement(name: string): Promise<boolean> {
   }
 }
 
-export async function runDoctor(config?: Config): Promise<Check[]> {
+/** With a config: `configDir` is where its relative paths (the model bundle) resolve. */
+export async function runDoctor(config?: Config, configDir = '.'): Promise<Check[]> {
   const checks: Check[] = [];
   const cams = Object.values(config?.cameras ?? {}).filter((c) => c.enabled);
   const needsGige = cams.some((c) => c.type === 'gige');
@@ -118,8 +120,25 @@ export async function runDoctor(config?: Config): Promise<Check[]> {
   if (config) {
     const r = await probeBroker(config.mqtt, 5000);
     checks.push({ name: 'mqtt broker', ok: r.ok, detail: r.detail, required: true });
+    checks.push(...runChecks(config, configDir));
   }
   return checks;
+}
+
+/** What `pinpoint run` would refuse in this config (the checks `config check` makes), as doctor checks. */
+function runChecks(config: Config, configDir: string): Check[] {
+  const { problems, manifest } = preflight(config, configDir);
+  const out: Check[] = problems.map((p) => ({
+    name: `config ${p.path.join('.')}`,
+    ok: false,
+    detail: p.message,
+    required: true,
+  }));
+  if (manifest && problems.length === 0) {
+    const m = manifest;
+    out.push({ name: 'model', ok: true, detail: `${m.modelId}: input size ${m.input.size}`, required: true });
+  }
+  return out;
 }
 
 /** GigE Vision streams lose nearly every packet with the default 208 KiB socket buffer (measured at 1280×1024). */

@@ -27,8 +27,8 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'deployment YAML to check requirements against')
     .option('--json', 'machine-readable output')
     .action(async (opts: { config?: string; json?: boolean }) => {
-      const config = opts.config ? loadConfigFile(opts.config).config : undefined;
-      const checks = await runDoctor(config);
+      const loaded = opts.config ? loadConfigFile(opts.config) : undefined;
+      const checks = await runDoctor(loaded?.config, loaded?.dir);
       process.stdout.write(opts.json ? JSON.stringify(checks, null, 2) + '\n' : formatChecks(checks));
       process.exitCode = doctorExitCode(checks);
     });
