@@ -1,4 +1,5 @@
 // `pinpoint config check FILE` and `pinpoint config schema`.
+import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { preflight } from '../app/preflight.js';
 import { ConfigError, loadConfigFile } from '../config/load.js';
@@ -28,4 +29,19 @@ export function configCheck(file: string, out: NodeJS.WritableStream = process.s
 
 export function configSchemaCommand(out: NodeJS.WritableStream = process.stdout): void {
   out.write(JSON.stringify(configJsonSchema(), null, 2) + '\n');
+}
+
+export function registerConfig(program: Command): void {
+  const config = program.command('config').description('validate and describe deployment configs');
+  config
+    .command('check')
+    .description(
+      'validate FILE as `run` would (cameras, model bundle, thresholds) and print the effective config',
+    )
+    .argument('<file>')
+    .action((file: string) => configCheck(file));
+  config
+    .command('schema')
+    .description('print the JSON Schema of the config, for editors')
+    .action(() => configSchemaCommand());
 }

@@ -5,31 +5,9 @@ import { dirname, resolve } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
+import { ConfigError, type ConfigProblem } from './config-error.js';
 import { isMissing, issueMessage } from './issue-message.js';
 import { configSchema, type Config } from './schema.js';
-
-export interface ConfigProblem {
-  line: number;
-  col: number;
-  /** Dotted key path, e.g. `cameras.top.fps`; empty for the document itself. */
-  path: string;
-  message: string;
-}
-
-export class ConfigError extends Error {
-  constructor(
-    readonly file: string,
-    readonly problems: ConfigProblem[],
-  ) {
-    super(
-      `invalid config ${file} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
-        problems
-          .map((p) => `  ${file}:${p.line}:${p.col} ${p.path || '(document)'}: ${p.message}`)
-          .join('\n'),
-    );
-    this.name = 'ConfigError';
-  }
-}
 
 export interface LoadedConfig {
   config: Config;
@@ -43,6 +21,8 @@ export interface LoadedConfig {
 
 /** Where a key path is written in the config text (for problems found after validation). */
 export type Positions = (path: readonly PropertyKey[]) => { line: number; col: number };
+
+export { ConfigError, type ConfigProblem };
 
 type Env = Readonly<Record<string, string | undefined>>;
 
