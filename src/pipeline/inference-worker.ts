@@ -34,7 +34,10 @@ if (port) {
   const send = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
   let model: AnomalyModel | undefined;
   try {
-    model = await openAnomalyModel(loadBundle(init.bundleDir), { ...init.session, log });
+    model = await openAnomalyModel(loadBundle(init.bundleDir, { cacheDir: init.session.cacheDir }), {
+      ...init.session,
+      log,
+    });
     send({
       type: 'ready',
       size: model.size,
