@@ -367,7 +367,8 @@ function outputF32(
 export async function openAnomalyModel(bundle: Bundle, opts: SessionOptions = {}): Promise<AnomalyModel> {
   const m = bundle.manifest;
   const size = m.input.size;
-  const grid = patchGrid(size, bundle.teacher.arch.patch);
+  // The manifest's arch (the teacher's, checked when it is parsed): reading it must not load the teacher.
+  const grid = patchGrid(size, m.teacher.arch.patch);
   const o = await openSession(bundle, opts, (_provider, fp16, fused) => ({
     kind: 'anomaly',
     key: {
@@ -407,7 +408,7 @@ export async function openAnomalyModel(bundle: Bundle, opts: SessionOptions = {}
 export async function openFeatureModel(bundle: Bundle, opts: SessionOptions = {}): Promise<FeatureModel> {
   const m = bundle.manifest;
   const size = m.input.size;
-  const { patch, dim } = bundle.teacher.arch;
+  const { patch, dim } = m.teacher.arch;
   const grid = patchGrid(size, patch);
   const o = await openSession(bundle, { ...opts, fp16: false }, (_provider, _fp16, fused) => ({
     kind: 'features',
