@@ -9,14 +9,16 @@ import { resolve } from 'node:path';
 import { EMPTY, NEVER, Subject, catchError, filter, map, merge, retry, takeUntil, tap, timer } from 'rxjs';
 import type { Observable, Subscription } from 'rxjs';
 import type { CameraConfig, Config } from './config/schema.js';
-import { readManifest } from './model/bundle.js';
+import { preflight } from './app/preflight.js';
+import { BundleError } from './model/bundle.js';
 import { thresholdsForPrecision } from './model/manifest.js';
+import type { Manifest } from './model/manifest.js';
 import { frameProfileFrom } from './model/frame-profile.js';
 import { Engine } from './pipeline/engine.js';
 import type { EngineCamera, EngineStats } from './pipeline/engine.js';
 import type { PartTrigger, TriggerLoss } from './pipeline/triggers.js';
 import { openModelInWorker } from './pipeline/worker-model.js';
-import { resolveCacheDir } from './pipeline/inference.js';
+import { resolveCacheDir } from './util/cache-dir.js';
 import { reportWarmUp } from './pipeline/warm-up-report.js';
 import type { WorkerModel } from './pipeline/worker-model.js';
 import { resolveVerdictSettings } from './pipeline/verdict.js';
@@ -94,7 +96,6 @@ function enabledCameras(config: Config, configDir: string): Camera[] {
     if (problem) throw new AppConfigError(problem);
     out.push({ id, cfg, plugin: plugin as SourcePlugin });
   }
-  if (out.length === 0) throw new AppConfigError('no enabled cameras in the config');
   return out;
 }
 
@@ -119,26 +120,31 @@ function resilient(
   );
 }
 
+/** The same checks as `config check` (app/preflight.ts): a config problem exits 2, a missing bundle 1. */
+function checkedModel(
+  config: Config,
+  configDir: string,
+): { bundleDir: string; m: Manifest; cacheDir?: string } {
+  const { problems, bundleDir, manifest } = preflight(config, configDir);
+  const first = problems[0];
+  if (first) {
+    const text = problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('; ');
+    throw first.kind === 'model' ? new BundleError(text) : new AppConfigError(text);
+  }
+  const cacheDir = config.model?.cacheDir;
+  return { bundleDir: bundleDir!, m: manifest!, cacheDir: cacheDir && resolve(configDir, cacheDir) };
+}
+
 export async function startApp(o: AppOptions): Promise<App> {
   const { config } = o;
   const log = o.log ?? createLogger({ level: config.logging.level, pretty: config.logging.pretty });
   const notifier = o.notifier ?? createNotifier();
   const cameras = enabledCameras(config, o.configDir);
   const runId = runIdAt(Date.now());
-  if (!config.model) throw new AppConfigError('model.path is not set: pinpoint run needs a model bundle');
-
   // The manifest only: the worker loads (and verifies) the weights, so they are never held twice.
-  const bundleDir = resolve(o.configDir, config.model.path);
-  const m = readManifest(bundleDir);
+  const { bundleDir, m, cacheDir } = checkedModel(config, o.configDir);
   if (m.teacher.devTeacher)
     log.warn('the model uses a DEV TEACHER (random weights, not a real backbone): for tests and demos only');
-  if (config.pipeline.inputSize !== m.input.size) {
-    log.info(
-      { configured: config.pipeline.inputSize, bundle: m.input.size },
-      'pipeline.inputSize differs from the bundle: the bundle was built for its size, which is used',
-    );
-  }
-  const cacheDir = config.model.cacheDir ? resolve(o.configDir, config.model.cacheDir) : undefined;
   // In a worker thread: onnxruntime-node runs sessions synchronously on the calling thread.
   const model = await openModelInWorker(bundleDir, {
     device: config.inference.device,

@@ -15,14 +15,14 @@ function writeConfig(name: string, text: string): string {
 }
 
 describe('pinpoint config', () => {
-  test('check prints the effective config with secrets redacted', async () => {
+  // A runnable config (with a model) and the model problems: test/config-check.test.ts.
+  test('check of a config run would refuse exits 2', async () => {
     const file = writeConfig('ok.yaml', 'mqtt:\n  username: plc\n  password: ${PW}\n');
     const r = await runCli(['config', 'check', file], { env: { PW: 'do-not-print' } });
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /valid/);
-    assert.match(r.stdout, /inputSize: 1036/);
-    assert.match(r.stdout, /password: "\*\*\*"/);
-    assert.ok(!r.stdout.includes('do-not-print'));
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /cameras: no enabled cameras/);
+    assert.match(r.stderr, /model: model\.path is not set/);
+    assert.ok(!(r.stdout + r.stderr).includes('do-not-print'));
   });
 
   test('check of a bad config exits 2 naming file, line:column and key', async () => {
@@ -125,11 +125,13 @@ describe('pinpoint doctor', () => {
     assert.match(rmem.detail, /^net\.core\.rmem_default=\d+/);
   });
 
-  test('with --config: the broker answers → exit 0', async () => {
+  test('with --config: the broker answers → that check is ok; what run would refuse FAILs', async () => {
     const file = writeConfig('up.yaml', `mqtt:\n  url: ${broker.url}\ninference:\n  device: cpu\n`);
     const r = await runCli(['doctor', '--config', file]);
-    assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^ok\s+mqtt broker\s+mqtt:\/\/127\.0\.0\.1:\d+: connected$/m);
+    // the same checks as config check (a runnable config: test/config-check.test.ts)
+    assert.match(r.stdout, /^FAIL\s+config model\s+model\.path is not set/m);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
   });
 
   test('with --config: an unreachable broker or a missing provider → non-zero exit', async () => {

@@ -23,7 +23,7 @@ describe('config validation', () => {
   test('an empty file is a valid config with every default filled in', () => {
     const c = parseConfig('', FILE, {});
     assert.deepEqual(c.cameras, {});
-    assert.equal(c.pipeline.inputSize, 1036);
+    assert.equal(c.pipeline.inputSize, undefined, 'the bundle fixes the size; unset means not checked');
     assert.equal(c.pipeline.batch.maxBatch, 4);
     assert.equal(c.inference.device, 'auto');
     assert.equal(c.verdict.failSafe, 'reject');
@@ -118,6 +118,105 @@ describe('config validation', () => {
     );
     assert.equal(e.problems[0].path, 'cameras.c.verdict.ignore.0');
     assert.equal(e.problems[0].line, 5);
+  });
+});
+
+describe('wrong types say what was expected and what was found', () => {
+  const cases: [string, string, RegExp][] = [
+    [
+      'files camera fps',
+      'cameras:\n  a:\n    type: files\n    path: x\n    fps: two\n',
+      /^expected a number, got "two"$/,
+    ],
+    [
+      'YAML 1.2 yes is a string',
+      'cameras:\n  a:\n    type: files\n    path: x\n    loop: yes\n',
+      /^expected true or false, got "yes"$/,
+    ],
+    ['quoted number', 'pipeline:\n  inputSize: "big"\n', /^expected a number, got "big"$/],
+    ['fraction for an integer', 'verdict:\n  minBlobArea: 16.5\n', /^expected a whole number, got 16\.5$/],
+    ['enum', 'logging:\n  level: loud\n', /^expected one of "fatal", .*"silent", got "loud"$/],
+    ['union of literals', 'mqtt:\n  qos: "1"\n', /^expected one of 0, 1, 2, got "1"$/],
+    ['bound', 'mqtt:\n  keepaliveSec: 0\n', /^expected ≥ 1, got 0$/],
+    [
+      'camera type',
+      'cameras:\n  a:\n    type: gigE\n',
+      /^expected one of "gige", "rtsp", "files", "synthetic", got "gigE"$/,
+    ],
+    ['empty section', 'logging:\n', /^expected a map of keys, got null/],
+  ];
+  for (const [what, text, message] of cases) {
+    test(what, () => {
+      const e = problemsOf(text);
+      assert.equal(e.problems.length, 1, JSON.stringify(e.problems));
+      assert.match(e.problems[0].message, message);
+      assert.doesNotMatch(e.problems[0].message, /missing/);
+    });
+  }
+
+  test('a missing key is still reported as missing', () => {
+    const e = problemsOf('cameras:\n  a:\n    type: files\n');
+    assert.equal(e.problems[0].path, 'cameras.a.path');
+    assert.equal(e.problems[0].message, 'required key is missing (expected a string)');
+  });
+
+  test('a secret of the wrong type is not quoted, nor URL credentials', () => {
+    const e = problemsOf('mqtt:\n  password: 12345678\n  url: "http://plc:hunter2@broker"\n');
+    const text = e.message;
+    assert.match(text, /mqtt\.password: expected a string, got a number/);
+    assert.ok(!text.includes('12345678') && !text.includes('hunter2'), text);
+  });
+
+  test('FILE:LINE:COL key.path: message', () => {
+    const e = problemsOf('cameras:\n  a:\n    type: files\n    path: x\n    fps: two\n');
+    assert.ok(e.message.includes(`${FILE}:5:10 cameras.a.fps: expected a number, got "two"`), e.message);
+  });
+});
+
+describe("camera strings: the camera code's own rules", () => {
+  test('an rtsp URL with spaces (no credentials in the message)', () => {
+    const e = problemsOf('cameras:\n  s:\n    type: rtsp\n    url: "rtsp://op:pw0rd@cam/live ! filesink"\n');
+    assert.deepEqual(
+      e.problems.map((p) => [p.line, p.path, p.message]),
+      [[4, 'cameras.s.url', 'must not contain whitespace']],
+    );
+    assert.ok(!e.message.includes('pw0rd'));
+  });
+
+  test('a GigE device with a backslash', () => {
+    const e = problemsOf("cameras:\n  g:\n    type: gige\n    device: 'Basler\\\\1'\n");
+    assert.deepEqual(
+      e.problems.map((p) => [p.line, p.path, p.message]),
+      [[4, 'cameras.g.device', 'backslashes are not allowed']],
+    );
+  });
+
+  test('feature values with spaces, bad region values, contradicted trigger features', () => {
+    const e = problemsOf(
+      [
+        'cameras:',
+        '  g:',
+        '    type: gige',
+        '    device: Basler-1',
+        '    softwareTrigger: true',
+        '    trigger: { enabled: true }',
+        '    features:',
+        '      ExposureAuto: "Off Once"',
+        '      Width: "12x"',
+        '      TriggerMode: "Off"',
+      ].join('\n'),
+    );
+    assert.deepEqual(
+      e.problems.map((p) => [p.line, p.path]),
+      [
+        [8, 'cameras.g.features.ExposureAuto'],
+        [9, 'cameras.g.features.Width'],
+        [10, 'cameras.g.features.TriggerMode'],
+      ],
+    );
+    assert.match(e.problems[0].message, /only letters, digits/);
+    assert.match(e.problems[1].message, /non-negative integer/);
+    assert.match(e.problems[2].message, /softwareTrigger sets TriggerMode = On/);
   });
 });
 

@@ -21,14 +21,10 @@ import {
 import { GdpReader } from '../src/sources/gdp.js';
 import { CameraClock } from '../src/sources/camera-clock.js';
 import { backoffDelay, gstArgv } from '../src/sources/gst-process.js';
-import {
-  dropNetRawOptions,
-  featureString,
-  gigePipeline,
-  gigeSpec,
-  SYSTEM_PYTHON,
-} from '../src/sources/gige.js';
-import { rtspPipeline, rtspSpec, rtspTarget } from '../src/sources/rtsp.js';
+import { dropNetRawOptions, gigePipeline, gigeSpec, SYSTEM_PYTHON } from '../src/sources/gige.js';
+import { featureString } from '../src/sources/gige-features.js';
+import { rtspPipeline, rtspSpec } from '../src/sources/rtsp.js';
+import { rtspTarget } from '../src/sources/rtsp-target.js';
 import { cameraSchema } from '../src/config/schema.js';
 
 const run = promisify(execFile);
@@ -211,11 +207,16 @@ describe('gige pipeline', () => {
       ['TriggerMode', 'Off'],
       ['TriggerSource', 'Line0'],
       ['TriggerSelector', 'AcquisitionStart'],
-    ])
-      assert.throws(
-        () => gigeSpec(gige({ softwareTrigger: true, trigger: { enabled: true }, features: { [k]: v } })),
-        new RegExp(`features\\.${k}: softwareTrigger sets ${k}`),
-      );
+    ]) {
+      const over = { softwareTrigger: true, trigger: { enabled: true }, features: { [k]: v } };
+      // The schema runs the same rule (config check refuses it), and so does the camera code.
+      assert.throws(() => gige(over), new RegExp(`softwareTrigger sets ${k}`));
+      const unchecked = {
+        ...gige({ softwareTrigger: true, trigger: { enabled: true } }),
+        features: { [k]: v },
+      };
+      assert.throws(() => gigeSpec(unchecked), new RegExp(`features\\.${k}: softwareTrigger sets ${k}`));
+    }
     // Hardware trigger (TriggerMode On in the features): the runner too (aravissrc fails after 2 s idle),
     // with the trigger features left to the config.
     const hw = gigeSpec(gige({ features: { TriggerMode: 'On', TriggerSource: 'Line0' } }), {

@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { readManifest } from '../model/bundle.js';
-import { resolveCacheDir } from '../pipeline/inference.js';
+import { resolveCacheDir } from '../util/cache-dir.js';
 import { configuredFramesPerSec, deadlineFeasibility } from '../pipeline/warm-up.js';
 import { msMap, readWarmUpRecord } from '../pipeline/warm-up-record.js';
 

@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { preflight } from '../app/preflight.js';
 import type { Config } from '../config/schema.js';
 import {
   GPU_PROVIDERS,
@@ -55,8 +56,8 @@ async function gstElement(name: string): Promise<boolean> {
   }
 }
 
-/** configDir: where the config file is (model paths in it are relative to it). */
-export async function runDoctor(config?: Config, configDir = process.cwd()): Promise<Check[]> {
+/** With a config: `configDir` is where its relative paths (the model bundle) resolve. */
+export async function runDoctor(config?: Config, configDir = '.'): Promise<Check[]> {
   const checks: Check[] = [];
   const cams = Object.values(config?.cameras ?? {}).filter((c) => c.enabled);
   const needsGige = cams.some((c) => c.type === 'gige');
@@ -122,6 +123,7 @@ export async function runDoctor(config?: Config, configDir = process.cwd()): Pro
   if (config) {
     const r = await probeBroker(config.mqtt, 5000);
     checks.push({ name: 'mqtt broker', ok: r.ok, detail: r.detail, required: true });
+    checks.push(...runChecks(config, configDir));
   }
   return checks;
 }
@@ -163,6 +165,22 @@ async function gpuChecks(config: Config | undefined, probes: readonly ProviderPr
   checks.push({ ...deviceNodeCheck(), required: nvidia });
   checks.push({ ...driverCheck(), required: nvidia });
   return checks;
+}
+
+/** What `pinpoint run` would refuse in this config (the checks `config check` makes), as doctor checks. */
+function runChecks(config: Config, configDir: string): Check[] {
+  const { problems, manifest } = preflight(config, configDir);
+  const out: Check[] = problems.map((p) => ({
+    name: `config ${p.path.join('.')}`,
+    ok: false,
+    detail: p.message,
+    required: true,
+  }));
+  if (manifest && problems.length === 0) {
+    const m = manifest;
+    out.push({ name: 'model', ok: true, detail: `${m.modelId}: input size ${m.input.size}`, required: true });
+  }
+  return out;
 }
 
 /** GigE Vision streams lose nearly every packet with the default 208 KiB socket buffer (measured at 1280×1024). */

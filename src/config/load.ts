@@ -5,30 +5,9 @@ import { dirname, resolve } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
+import { ConfigError, type ConfigProblem } from './config-error.js';
+import { isMissing, issueMessage } from './issue-message.js';
 import { configSchema, type Config } from './schema.js';
-
-export interface ConfigProblem {
-  line: number;
-  col: number;
-  /** Dotted key path, e.g. `cameras.top.fps`; empty for the document itself. */
-  path: string;
-  message: string;
-}
-
-export class ConfigError extends Error {
-  constructor(
-    readonly file: string,
-    readonly problems: ConfigProblem[],
-  ) {
-    super(
-      `invalid config ${file} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
-        problems
-          .map((p) => `  ${file}:${p.line}:${p.col} ${p.path || '(document)'}: ${p.message}`)
-          .join('\n'),
-    );
-    this.name = 'ConfigError';
-  }
-}
 
 export interface LoadedConfig {
   config: Config;
@@ -36,7 +15,14 @@ export interface LoadedConfig {
   file: string;
   /** Directory of the file: relative paths inside the config are resolved against it. */
   dir: string;
+  /** Line and column of a key path in the file (its value, else its nearest written parent). */
+  position: Positions;
 }
+
+/** Where a key path is written in the config text (for problems found after validation). */
+export type Positions = (path: readonly PropertyKey[]) => { line: number; col: number };
+
+export { ConfigError, type ConfigProblem };
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -50,11 +36,20 @@ export function loadConfigFile(file: string, env: Env = process.env): LoadedConf
       { line: 0, col: 0, path: '', message: `cannot read: ${(err as Error).message}` },
     ]);
   }
-  return { config: parseConfig(text, abs, env), file: abs, dir: dirname(abs) };
+  return { ...parseConfigText(text, abs, env), file: abs, dir: dirname(abs) };
 }
 
 /** Parses and validates config text; `file` is only used in messages. */
 export function parseConfig(text: string, file: string, env: Env = process.env): Config {
+  return parseConfigText(text, file, env).config;
+}
+
+/** The validated config and where each key path is written. */
+export function parseConfigText(
+  text: string,
+  file: string,
+  env: Env = process.env,
+): { config: Config; position: Positions } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const pos = (offset: number | undefined): { line: number; col: number } =>
@@ -71,8 +66,15 @@ export function parseConfig(text: string, file: string, env: Env = process.env):
   if (envProblems.length > 0) throw new ConfigError(file, envProblems);
 
   const data: unknown = doc.contents === null ? {} : doc.toJS({ maxAliasCount: 100 });
-  const result = configSchema.safeParse(data);
-  if (result.success) return result.data;
+  // reportInput: the messages say what was found, not only what was expected.
+  const result = configSchema.safeParse(data, { reportInput: true });
+  if (result.success) {
+    const position: Positions = (path) => {
+      const { node, key } = locate(doc, path);
+      return pos((node ?? key)?.range?.[0]);
+    };
+    return { config: result.data, position };
+  }
   throw new ConfigError(file, zodProblems(doc, result.error.issues, pos));
 }
 
@@ -180,15 +182,13 @@ function zodProblems(
       continue;
     }
     const { node, key } = locate(doc, issue.path);
-    const isMissing = issue.code === 'invalid_type' && issue.input === undefined;
+    const missing = isMissing(issue);
     // A bad map key (e.g. a camera id) is reported at the key, with the key's own rule.
     const badKey = issue.code === 'invalid_key';
-    const at = badKey ? (key ?? node) : isMissing ? node : (node ?? key);
-    const message = isMissing
-      ? `required key is missing (expected ${issue.expected})`
-      : badKey
-        ? `invalid key: ${issue.issues.map((i) => i.message).join('; ')}`
-        : issue.message;
+    const at = badKey ? (key ?? node) : missing ? node : (node ?? key);
+    const message = badKey
+      ? `invalid key: ${issue.issues.map((i) => i.message).join('; ')}`
+      : issueMessage(issue);
     out.push({ ...pos(at?.range?.[0]), path: issue.path.join('.'), message });
   }
   return out.sort((a, b) => a.line - b.line || a.col - b.col);

@@ -2,6 +2,9 @@
 // Every object is strict, so a mistyped key is an error rather than a silently ignored setting.
 import { z } from 'zod';
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../util/image-header.js';
+import { checkFeature, withoutSoftwareTrigger } from '../sources/gige-features.js';
+import { PipelineValueError, checkLiteral } from '../sources/gst-pipeline.js';
+import { rtspTarget } from '../sources/rtsp-target.js';
 
 /** Camera ids end up in MQTT topics, file names and log lines: keep them to a safe alphabet. */
 export const cameraIdSchema = z
@@ -80,6 +83,26 @@ const cameraCommon = {
   stallTimeoutMs: z.int().min(100).default(5000),
 };
 
+/**
+ * Runs one of the camera code's own rules (sources/gige-features.ts, rtsp-target.ts) at validation, so
+ * `config check` refuses exactly what `run` would. Their messages start with the field they are about
+ * ("features.Gain: ..."), which becomes the issue's path.
+ */
+function cameraRule(ctx: z.RefinementCtx, check: () => unknown): void {
+  try {
+    check();
+  } catch (e) {
+    if (!(e instanceof PipelineValueError)) throw e;
+    const m = /^([A-Za-z0-9_.]+)[^:]*: (.*)$/s.exec(e.message);
+    const field = m?.[1];
+    ctx.addIssue({
+      code: 'custom',
+      path: field ? field.split('.') : [],
+      message: field && e.message.startsWith(`${field}: `) ? m[2] : e.message,
+    });
+  }
+}
+
 const genicamValue = z.union([z.number(), z.string(), z.boolean()]);
 
 const gigeFields = z.strictObject({
@@ -133,7 +156,12 @@ const gigeCamera = gigeFields
         'a free-running GigE camera takes no trigger: set softwareTrigger: true, or TriggerMode: On in features ' +
         "(its trigger input), or pairing: timestamp (the frame nearest the trigger's time) or order (the next frame)",
     },
-  );
+  )
+  .superRefine((c, ctx) => {
+    cameraRule(ctx, () => checkLiteral('device', c.device));
+    for (const [name, v] of Object.entries(c.features)) cameraRule(ctx, () => checkFeature(name, v));
+    if (c.softwareTrigger) cameraRule(ctx, () => withoutSoftwareTrigger(c.features));
+  });
 
 const rtspCamera = z
   .strictObject({
@@ -142,7 +170,8 @@ const rtspCamera = z
     transport: z.enum(['tcp', 'udp']).default('tcp'),
     ...cameraCommon,
   })
-  .refine(orderOnly, orderOnlyMessage);
+  .refine(orderOnly, orderOnlyMessage)
+  .superRefine((c, ctx) => cameraRule(ctx, () => rtspTarget(c.url)));
 
 const filesCamera = z
   .strictObject({
@@ -188,13 +217,17 @@ export const cameraSchema = z.discriminatedUnion('type', [
 
 const pipelineSchema = z
   .strictObject({
-    /** Square model input side S in pixels; a multiple of the teacher's patch size 14. */
+    /**
+     * The model input side S the deployment expects (a multiple of the patch size 14). The bundle fixes S
+     * (`pinpoint model build --size`); this only checks it: `config check` and `run` refuse a bundle of
+     * another size, so a swapped bundle cannot silently change what the line inspects. Unset: not checked.
+     */
     inputSize: z
       .int()
       .min(14)
       .max(4200)
       .refine((v) => v % 14 === 0, 'must be a multiple of 14 (the teacher patch size)')
-      .default(1036),
+      .optional(),
     batch: z
       .strictObject({
         maxBatch: z.int().min(1).max(64).default(4),

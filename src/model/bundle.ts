@@ -22,6 +22,8 @@ import { teacherFromTensors, WeightsError } from './teacher-weights.js';
 import { initStudents, studentsFromTensors, studentsToTensors } from './students.js';
 import { DEFAULT_LAYERS } from './anomaly-graph.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { resolveCacheDir } from '../util/cache-dir.js';
+import { FileHashCache } from '../util/file-hash-cache.js';
 
 /** Name of the teacher copy inside a bundle built with copyTeacher. */
 export const TEACHER_COPY_FILE = 'teacher.safetensors';
@@ -206,29 +208,32 @@ function checkStudents(s: StudentWeights, dim: number, hidden: number, what: str
  * Load and verify a bundle: the manifest, the teacher (sha256 and architecture against the manifest) and
  * the students (sha256 and shapes against the teacher's width).
  */
-export function loadBundle(dir: string): Bundle {
+export function loadBundle(dir: string, opts: { cacheDir?: string } = {}): Bundle {
   const abs = resolve(dir);
   const manifest = readManifest(abs);
   const teacherPath = teacherFilePath(abs, manifest);
-  const tbuf = readFile(teacherPath, `teacher weights referenced by ${join(abs, MANIFEST_FILE)}:`);
-  const tsha = sha256(tbuf);
-  if (tsha !== manifest.teacher.sha256) {
-    throw new BundleError(
+  const hashes = new FileHashCache(resolveCacheDir(abs, opts.cacheDir));
+  const what = `teacher weights referenced by ${join(abs, MANIFEST_FILE)}:`;
+  let tbytes = verifiedFile(
+    hashes,
+    teacherPath,
+    what,
+    manifest.teacher.sha256,
+    (got) =>
       `${teacherPath}: teacher weights differ from the ones the bundle ${abs} was built with ` +
-        `(sha256 ${tsha}, manifest says ${manifest.teacher.sha256}); rebuild the bundle or restore the file`,
-    );
-  }
-  const arch = manifest.teacher.arch;
-  const teacher = parseTeacher(tbuf, teacherPath, { heads: arch.heads, lnEps: arch.lnEps });
-  const mismatched = (Object.keys(arch) as (keyof TeacherArch)[]).filter(
-    (k) => teacher.weights.arch[k] !== arch[k],
+      `(sha256 ${got}, manifest says ${manifest.teacher.sha256}); rebuild the bundle or restore the file`,
   );
-  if (mismatched.length > 0) {
-    throw new BundleError(
-      `${teacherPath}: architecture differs from the manifest: ` +
-        mismatched.map((k) => `${k} ${teacher.weights.arch[k]} vs ${arch[k]}`).join(', '),
-    );
-  }
+  // Parsed when first used, so a start with a cached model graph never reads the teacher. Its bytes are
+  // the ones the manifest's hash (and architecture, recorded from them at build time) vouch for.
+  let teacher: TeacherWeights | undefined;
+  const teacherWeights = (): TeacherWeights => {
+    if (teacher) return teacher;
+    const buf = tbytes ?? verifiedBytes(hashes, teacherPath, what, manifest.teacher.sha256);
+    teacher = parsedTeacher(buf, teacherPath, manifest.teacher.arch);
+    tbytes = undefined;
+    return teacher;
+  };
+  if (tbytes) teacherWeights(); // read anyway (hashed): parse it now rather than read it twice
 
   const studentsPath = join(abs, STUDENTS_FILE);
   const sbuf = readFile(studentsPath, 'student weights');
@@ -246,8 +251,59 @@ export function loadBundle(dir: string): Bundle {
     if (e instanceof WeightsError) throw new WeightsError(`${studentsPath}: student weights`, e.problems);
     throw e;
   }
-  checkStudents(students, arch.dim, manifest.students.hidden, studentsPath);
-  return { dir: abs, manifest, teacher: teacher.weights, students, teacherPath };
+  checkStudents(students, manifest.teacher.arch.dim, manifest.students.hidden, studentsPath);
+  return {
+    dir: abs,
+    manifest,
+    get teacher() {
+      return teacherWeights();
+    },
+    students,
+    teacherPath,
+  };
+}
+
+/** The file's sha256 checked against the manifest's (from the hash cache when the file is unchanged);
+ * its bytes when it had to be read for that. */
+function verifiedFile(
+  hashes: FileHashCache,
+  path: string,
+  what: string,
+  want: string,
+  mismatch: (got: string) => string,
+): Buffer | undefined {
+  let h;
+  try {
+    h = hashes.sha256(path);
+  } catch (e) {
+    readFile(path, what); // throws the error naming the file
+    throw e;
+  }
+  if (h.sha256 !== want) throw new BundleError(mismatch(h.sha256));
+  return h.bytes;
+}
+
+/** The bytes of a file the cache vouched for, hashed again if it changed since. */
+function verifiedBytes(hashes: FileHashCache, path: string, what: string, want: string): Buffer {
+  const bytes = readFile(path, what);
+  const h = hashes.sha256(path);
+  if (h.sha256 !== want) throw new BundleError(`${path}: ${what} changed after the bundle was loaded`);
+  return h.bytes ?? bytes;
+}
+
+/** Parses the teacher and checks its architecture against the manifest's. */
+function parsedTeacher(buf: Uint8Array, teacherPath: string, arch: TeacherArch): TeacherWeights {
+  const teacher = parseTeacher(buf, teacherPath, { heads: arch.heads, lnEps: arch.lnEps });
+  const mismatched = (Object.keys(arch) as (keyof TeacherArch)[]).filter(
+    (k) => teacher.weights.arch[k] !== arch[k],
+  );
+  if (mismatched.length > 0) {
+    throw new BundleError(
+      `${teacherPath}: architecture differs from the manifest: ` +
+        mismatched.map((k) => `${k} ${teacher.weights.arch[k]} vs ${arch[k]}`).join(', '),
+    );
+  }
+  return teacher.weights;
 }
 
 /**

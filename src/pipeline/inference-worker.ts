@@ -46,7 +46,10 @@ if (port) {
   });
   let model: AnomalyModel | undefined;
   try {
-    model = await openAnomalyModel(loadBundle(init.bundleDir), { ...init.session, log });
+    model = await openAnomalyModel(loadBundle(init.bundleDir, { cacheDir: init.session.cacheDir }), {
+      ...init.session,
+      log,
+    });
     send({
       type: 'ready',
       size: model.size,

@@ -13,8 +13,7 @@
 // S = 448 (ViT-B size), 1.45× with 2.8× less memory at S = 1036, where plain attention materialises
 // [heads, T, T] scores: 1.44 GB per ViT-B image and block. Never slower, so it is on by default.
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { InferenceSession } from 'onnxruntime-node';
@@ -34,6 +33,8 @@ import {
 } from '../model/providers.js';
 import { patchGrid } from '../model/teacher-graph.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { resolveCacheDir } from '../util/cache-dir.js';
+import { FileHashCache } from '../util/file-hash-cache.js';
 import type { Logger } from '../util/log.js';
 
 export type Device = 'auto' | 'cpu' | 'cuda' | 'tensorrt' | 'webgpu';
@@ -130,26 +131,6 @@ function graphCodeHash(): string {
   return codeHash;
 }
 
-function isWritableDir(dir: string): boolean {
-  try {
-    mkdirSync(dir, { recursive: true });
-    accessSync(dir, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** `<bundle>/.cache` when the bundle is writable (a read-only install), else the user's cache directory. */
-export function resolveCacheDir(bundleDir: string, explicit?: string): string | undefined {
-  if (explicit) return isWritableDir(explicit) ? explicit : undefined;
-  const local = join(bundleDir, '.cache');
-  if (isWritableDir(local)) return local;
-  const xdg = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  const user = join(xdg, 'pinpoint');
-  return isWritableDir(user) ? user : undefined;
-}
-
 interface CachedGraph {
   bytes: Uint8Array;
   /** Where it is (or would have been) cached; undefined when no cache directory is writable. */
@@ -187,8 +168,10 @@ function loadOrBuild(
   if (file && !forceBuild && existsSync(file) && existsSync(file + '.json')) {
     try {
       const meta = JSON.parse(readFileSync(file + '.json', 'utf8')) as { sha256?: string; bytes?: number };
-      const bytes = readFileSync(file);
-      if (bytes.length === meta.bytes && sha256(bytes) === meta.sha256) {
+      // Hashed once per change of the file (util/file-hash-cache.ts), not on every start.
+      const hashed = new FileHashCache(dir).sha256(file);
+      const bytes = hashed.bytes ?? readFileSync(file);
+      if (bytes.length === meta.bytes && hashed.sha256 === meta.sha256) {
         log?.debug({ file }, 'model graph loaded from cache');
         return { bytes, file, hit: true };
       }
@@ -206,11 +189,13 @@ function loadOrBuild(
   );
   if (file) {
     try {
+      const digest = sha256(bytes);
       writeFileAtomic(file, bytes);
+      new FileHashCache(dir).record(file, digest);
       writeFileAtomic(
         file + '.json',
         JSON.stringify({
-          sha256: sha256(bytes),
+          sha256: digest,
           bytes: bytes.length,
           key: spec.key,
           builtAt: new Date().toISOString(),
@@ -465,7 +450,8 @@ function outputF32(
 export async function openAnomalyModel(bundle: Bundle, opts: SessionOptions = {}): Promise<AnomalyModel> {
   const m = bundle.manifest;
   const size = m.input.size;
-  const grid = patchGrid(size, bundle.teacher.arch.patch);
+  // The manifest's arch (the teacher's, checked when it is parsed): reading it must not load the teacher.
+  const grid = patchGrid(size, m.teacher.arch.patch);
   const o = await openSession(bundle, opts, (_provider, fp16, fused) => ({
     kind: 'anomaly',
     key: {
@@ -509,7 +495,7 @@ export async function openAnomalyModel(bundle: Bundle, opts: SessionOptions = {}
 export async function openFeatureModel(bundle: Bundle, opts: SessionOptions = {}): Promise<FeatureModel> {
   const m = bundle.manifest;
   const size = m.input.size;
-  const { patch, dim } = bundle.teacher.arch;
+  const { patch, dim } = m.teacher.arch;
   const grid = patchGrid(size, patch);
   const o = await openSession(bundle, { ...opts, fp16: false }, (_provider, _fp16, fused) => ({
     kind: 'features',

@@ -33,8 +33,8 @@ import {
   element,
   frameSinkTokens,
   link,
-  type PropValue,
 } from './gst-pipeline.js';
+import { featureString, intFeature, withoutSoftwareTrigger } from './gige-features.js';
 import { gstSourcePlugin, type GstProcessSpec } from './gst-process.js';
 
 export type GigeConfig = Extract<CameraConfig, { type: 'gige' }>;
@@ -46,55 +46,6 @@ const BAYER: Record<string, string> = {
   BayerGB8: 'gbrg',
   BayerBG8: 'bggr',
 };
-
-/** Features that aravissrc owns: mapped to caps/properties instead of the features string. */
-const REGION_FEATURES = new Set([
-  'Width',
-  'Height',
-  'OffsetX',
-  'OffsetY',
-  'BinningHorizontal',
-  'BinningVertical',
-]);
-/** Feature string values: enum entries and numbers (the features string is space- and =-separated). */
-const FEATURE_VALUE = /^[A-Za-z0-9_.:+-]+$/;
-const FEATURE_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
-
-function intFeature(name: string, v: PropValue): number {
-  const n = typeof v === 'string' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0)
-    throw new PipelineValueError(
-      `features.${name}: must be a non-negative integer, got ${JSON.stringify(v)}`,
-    );
-  return n;
-}
-
-/** The aravissrc `features` string for the non-region features (validated; order kept). */
-export function featureString(features: Record<string, PropValue>): string {
-  const parts: string[] = [];
-  for (const [name, v] of Object.entries(features)) {
-    if (!FEATURE_NAME.test(name))
-      throw new PipelineValueError(`features: bad feature name ${JSON.stringify(name)}`);
-    if (name === 'PixelFormat')
-      throw new PipelineValueError('features.PixelFormat: set the camera key `pixelFormat` instead');
-    if (REGION_FEATURES.has(name)) continue;
-    let s: string;
-    if (typeof v === 'boolean') s = v ? 'true' : 'false';
-    else if (typeof v === 'number') {
-      if (!Number.isFinite(v)) throw new PipelineValueError(`features.${name}: ${v} is not finite`);
-      s = String(v);
-    } else {
-      checkLiteral(`features.${name}`, v);
-      if (!FEATURE_VALUE.test(v))
-        throw new PipelineValueError(
-          `features.${name}: ${JSON.stringify(v)} — only letters, digits and _ . : + - are allowed`,
-        );
-      s = v;
-    }
-    parts.push(`${name}=${s}`);
-  }
-  return parts.join(' ');
-}
 
 /** The camera's pixel format as GStreamer caps (no size), and its bytes per pixel. */
 function cameraCaps(fmt: GigePixelFormat): { media: string; format: string; bytes: number } {
@@ -143,13 +94,6 @@ export function gigePipeline(cfg: GigeConfig): string[] {
   return link(src, formatTokens(cfg.pixelFormat, get('Width'), get('Height')), frameSinkTokens());
 }
 
-/** The trigger features softwareTrigger sets; the config may repeat them, not contradict them. */
-const SOFTWARE_TRIGGER: Record<string, string> = {
-  TriggerSelector: 'FrameStart',
-  TriggerMode: 'On',
-  TriggerSource: 'Software',
-};
-
 export type TriggerKind = 'software' | 'hardware';
 
 /** How a camera is triggered: software (MQTT), hardware (TriggerMode: On in its features), or free run. */
@@ -197,17 +141,7 @@ export function gigeRunner(
   cfg: GigeConfig,
   trigger: TriggerKind | 'none',
 ): { settings: GigeRunnerSettings; pipeline: string[] } {
-  const f = { ...cfg.features };
-  if (trigger === 'software') {
-    for (const [name, want] of Object.entries(SOFTWARE_TRIGGER)) {
-      if (f[name] === undefined) continue;
-      if (f[name] !== want)
-        throw new PipelineValueError(
-          `features.${name}: softwareTrigger sets ${name} = ${want}; remove ${JSON.stringify(f[name])}`,
-        );
-      delete f[name]; // the runner writes it, after the selector where the camera has one
-    }
-  }
+  const f = trigger === 'software' ? withoutSoftwareTrigger(cfg.features) : { ...cfg.features };
   const get = (k: string): number | undefined => (f[k] === undefined ? undefined : intFeature(k, f[k]));
   const { media, format, bytes } = cameraCaps(cfg.pixelFormat);
   const settings: GigeRunnerSettings = {

@@ -10,46 +10,11 @@
 import type { CameraConfig } from '../config/schema.js';
 import { redactUrl } from '../config/redact.js';
 import type { SourcePlugin } from './types.js';
-import {
-  PipelineValueError,
-  capsFilter,
-  checkLiteral,
-  element,
-  frameSinkTokens,
-  link,
-} from './gst-pipeline.js';
+import { capsFilter, element, frameSinkTokens, link } from './gst-pipeline.js';
+import { rtspTarget } from './rtsp-target.js';
 import { gstSourcePlugin, type GstProcessSpec } from './gst-process.js';
 
 export type RtspConfig = Extract<CameraConfig, { type: 'rtsp' }>;
-
-export interface RtspTarget {
-  /** The URL without credentials. */
-  location: string;
-  user?: string;
-  password?: string;
-}
-
-/** Splits credentials off an rtsp(s) URL; rejects anything GStreamer could not take as one literal. */
-export function rtspTarget(url: string): RtspTarget {
-  checkLiteral('url', url);
-  if (/\s/.test(url)) throw new PipelineValueError('url: must not contain whitespace');
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new PipelineValueError(`url: not a valid URL: ${redactUrl(url)}`);
-  }
-  if (u.protocol !== 'rtsp:' && u.protocol !== 'rtsps:')
-    throw new PipelineValueError(`url: must be rtsp:// or rtsps://, got ${u.protocol}`);
-  const user = u.username ? decodeURIComponent(u.username) : undefined;
-  const password = u.password ? decodeURIComponent(u.password) : undefined;
-  u.username = '';
-  u.password = '';
-  const location = checkLiteral('url', u.href);
-  if (user !== undefined) checkLiteral('url user', user);
-  if (password !== undefined) checkLiteral('url password', password);
-  return { location, user, password };
-}
 
 /** gst-launch pipeline tokens for an RTSP camera config. */
 export function rtspPipeline(cfg: RtspConfig): string[] {
