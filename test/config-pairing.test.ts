@@ -10,6 +10,8 @@ import { stringify } from 'yaml';
 import { cameraSchema } from '../src/config/schema.js';
 import { configCheck } from '../src/cli/config-commands.js';
 import { cameraPairing } from '../src/sources/pairing.js';
+import { createBundle } from '../src/model/bundle.js';
+import { writeDevTeacher } from '../src/model/dev-teacher.js';
 
 const rtsp = { type: 'rtsp', url: 'rtsp://192.0.2.1/s' };
 const gige = { type: 'gige', device: 'cam' };
@@ -59,10 +61,22 @@ test('the pairing each camera gets, and config check warns about pairing by orde
 
   const dir = mkdtempSync(join(tmpdir(), 'pinpoint-pairing-'));
   try {
+    // config check validates the whole config as run would: it needs a bundle to look at.
+    writeDevTeacher(join(dir, 't.safetensors'), { depth: 3, dim: 32, heads: 2, posGrid: 6, seed: 3 });
+    createBundle({
+      teacherPath: join(dir, 't.safetensors'),
+      outDir: join(dir, 'm'),
+      size: 56,
+      layers: [2, 3],
+    });
     const file = join(dir, 'p.yaml');
     writeFileSync(
       file,
-      stringify({ cameras: { side: { ...rtsp, trigger: { enabled: true, pairing: 'order' } }, top: gige } }),
+      stringify({
+        cameras: { side: { ...rtsp, trigger: { enabled: true, pairing: 'order' } }, top: gige },
+        model: { path: 'm' },
+        verdict: { rejectThreshold: 1, pixelThreshold: 1 },
+      }),
     );
     let out = '';
     const sink = new Writable({

@@ -203,7 +203,9 @@ test('hostile device names reach aravissrc as one literal (no other element runs
     for (const f of ['a', 'b', 'c']) assert.ok(!existsSync(join(dir, f)), `${f} was never written`);
     for (const device of ['a\nb', 'a\\" ! filesink location=x'])
       await assert.rejects(
-        firstValueFrom(gige.create('cam', config({ device }), { log, configDir: '.', onState: () => {} })),
+        firstValueFrom(
+          gige.create('cam', { ...config({}), device }, { log, configDir: '.', onState: () => {} }),
+        ),
         PipelineValueError,
       );
   } finally {

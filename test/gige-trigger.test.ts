@@ -194,21 +194,29 @@ test('hostile device names reach Aravis as one literal on the runner path too', 
     for (const f of ['a', 'b', 'c']) assert.ok(!existsSync(join(dir, f)), `${f} was never written`);
     await assert.rejects(
       firstValueFrom(
-        gige.create('cam', config({ features: { TriggerSource: 'Line0' } }), {
-          log,
-          configDir: '.',
-          onState: () => {},
-        }),
+        gige.create(
+          'cam',
+          { ...config({}), features: { TriggerSource: 'Line0' } },
+          {
+            log,
+            configDir: '.',
+            onState: () => {},
+          },
+        ),
       ),
       /features\.TriggerSource: softwareTrigger sets TriggerSource = Software/,
     );
     await assert.rejects(
       firstValueFrom(
-        gige.create('cam', config({ features: { ExposureTimeAbs: 'x Width=1' } }), {
-          log,
-          configDir: '.',
-          onState: () => {},
-        }),
+        gige.create(
+          'cam',
+          { ...config({}), features: { ExposureTimeAbs: 'x Width=1' } },
+          {
+            log,
+            configDir: '.',
+            onState: () => {},
+          },
+        ),
       ),
       PipelineValueError,
     );

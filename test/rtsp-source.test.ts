@@ -175,7 +175,11 @@ test('a hostile URL is one literal location: nothing but rtspsrc runs', async ()
     }
     assert.ok(!existsSync(join(dir, 'a')));
     assert.match(p.states.find((s) => s.state === 'backoff')!.detail ?? '', /Could not open resource/);
-    const cfg = cameraSchema.parse({ type: 'rtsp', url: 'rtsp://127.0.0.1:1/x ! filesink location=/tmp/x' });
+    // The schema refuses this URL (config check); the camera code must refuse it on its own too.
+    const cfg = {
+      ...cameraSchema.parse({ type: 'rtsp', url: 'rtsp://127.0.0.1:1/x' }),
+      url: 'rtsp://127.0.0.1:1/x ! filesink location=/tmp/x',
+    };
     const ctx = { log: pino({ level: 'silent' }), configDir: '.', onState: () => {} };
     await assert.rejects(firstValueFrom(rtsp.create('cam', cfg as never, ctx)), /whitespace/);
   } finally {
