@@ -6,8 +6,8 @@
 // the deadline plus a margin), then the sinks flush and stop (MQTT publishes `stopped`) and the model is released.
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
-import { EMPTY, NEVER, Subject, catchError, filter, map, merge, retry, takeUntil, timer } from 'rxjs';
-import type { Observable, Subscription } from 'rxjs';
+import { Subject, filter, map, merge, takeUntil } from 'rxjs';
+import type { Subscription } from 'rxjs';
 import type { CameraConfig, Config } from './config/schema.js';
 import { readManifest } from './model/bundle.js';
 import { Engine } from './pipeline/engine.js';
@@ -16,11 +16,13 @@ import type { PartTrigger } from './pipeline/triggers.js';
 import { openModelInWorker } from './pipeline/worker-model.js';
 import type { WorkerModel } from './pipeline/worker-model.js';
 import { resolveVerdictSettings } from './pipeline/verdict.js';
-import { createMqttSink } from './sinks/mqtt.js';
-import type { MqttSink } from './sinks/mqtt.js';
+import { DaemonStatus } from './sinks/daemon-status.js';
+import { createSinks } from './sinks/registry.js';
+import { SinkSet } from './sinks/sink-set.js';
 import type { Sink } from './sinks/types.js';
 import { sourcePlugin } from './sources/registry.js';
-import type { Frame, SourcePlugin, SourceState } from './sources/types.js';
+import { restartOnError } from './sources/restart-on-error.js';
+import type { SourcePlugin, SourceState } from './sources/types.js';
 import type { Logger } from './util/log.js';
 import { createLogger, levelFromEnv } from './util/log.js';
 import type { Notifier } from './util/systemd.js';
@@ -43,10 +45,8 @@ export interface AppOptions {
   configDir: string;
   log?: Logger;
   notifier?: Notifier;
-  /** Outputs besides MQTT. */
+  /** Outputs besides the configured ones (the demo's terminal printer). */
   sinks?: Sink[];
-  /** false: no MQTT sink at all (the demo's fallback when no broker is installed). Default true. */
-  mqtt?: boolean;
   /** TEST ONLY: every inference call blocks the inference thread this long first (see TEST_INFER_DELAY_ENV). */
   testInferDelayMs?: number;
   /** How often the engine's counters are logged (ms; 0: never). Default 60 s. */
@@ -55,8 +55,8 @@ export interface AppOptions {
 
 export interface App {
   readonly engine: Engine;
-  /** Absent when started with `mqtt: false`. */
-  readonly mqtt: MqttSink | undefined;
+  /** Model, camera states and counters, as the outputs see them. */
+  readonly status: DaemonStatus;
   readonly model: WorkerModel;
   /** Resolves once the app has stopped: all finite sources ended, or stop() was called. */
   readonly done: Promise<void>;
@@ -80,27 +80,6 @@ function enabledCameras(config: Config): Camera[] {
   }
   if (out.length === 0) throw new AppConfigError('no enabled cameras in the config');
   return out;
-}
-
-/** Restarts a source that errors (a plug-in bug: recoverable faults are handled inside it), with backoff. */
-function resilient(
-  frames$: Observable<Frame>,
-  id: string,
-  log: Logger,
-  onState: (s: SourceState, d?: string) => void,
-) {
-  return frames$.pipe(
-    retry({
-      resetOnSuccess: true,
-      delay: (err: unknown, n: number) => {
-        const ms = Math.min(30000, 1000 * 2 ** (n - 1));
-        log.error({ camera: id, err, retryInMs: ms }, 'camera source failed; restarting it');
-        onState('backoff', `source failed: ${(err as Error)?.message ?? String(err)}`);
-        return timer(ms);
-      },
-    }),
-    catchError(() => EMPTY),
-  );
 }
 
 export async function startApp(o: AppOptions): Promise<App> {
@@ -159,6 +138,14 @@ export async function startApp(o: AppOptions): Promise<App> {
   // Triggers the engine's correlation accepted (not duplicates, for a camera that takes triggers): each fires
   // its camera once when that camera is software-triggered, so every picture has a part waiting for it.
   const accepted$ = new Subject<PartTrigger>();
+  const status = new DaemonStatus(
+    model.modelId,
+    cameras.map((c) => c.id),
+  );
+  const sinks = new SinkSet(
+    [...createSinks(config, { log, configDir: o.configDir, status, config }), ...(o.sinks ?? [])],
+    log,
+  );
   const engine = new Engine({
     model,
     cameras: engineCameras,
@@ -168,41 +155,25 @@ export async function startApp(o: AppOptions): Promise<App> {
     failSafe: config.verdict.failSafe,
     log,
     onTriggerAccepted: (t) => accepted$.next(t),
+    evidence: sinks.wantsEvidence,
+    onBatch: (b) => status.batch(b),
   });
+  status.attachEngine(() => engine.stats());
 
   await engine.warmUp();
+  status.modelReady = true;
 
-  const mqttSink =
-    o.mqtt === false
-      ? undefined
-      : createMqttSink(
-          {
-            ...config.mqtt,
-            outbox: { ...config.mqtt.outbox, dir: resolve(o.configDir, config.mqtt.outbox.dir) },
-          },
-          { log, cameras: cameras.map((c) => c.id), modelId: model.modelId },
-        );
-  const sinks: Sink[] = [...(mqttSink ? [mqttSink] : []), ...(o.sinks ?? [])];
-  const each = (what: string, f: (s: Sink) => void): void => {
-    for (const s of sinks) {
-      try {
-        f(s);
-      } catch (err) {
-        // Sinks must not throw; one that does must not stop the others or the engine.
-        log.error({ sink: s.name, err }, `sink failed in ${what}`);
-      }
-    }
-  };
-  await Promise.all(sinks.map((s) => s.start()));
+  await sinks.start();
 
   const stop$ = new Subject<void>();
-  const partTriggers$ = mqttSink?.triggers$ ?? NEVER;
+  const partTriggers$ = sinks.triggers$;
   const frames$ = merge(
     ...cameras.map(({ id, cfg, plugin }) => {
       const clog = log.child({ camera: id });
       const onState = (state: SourceState, detail?: string): void => {
         clog.info({ state, detail }, `camera ${state}`);
-        each('cameraState', (s) => s.cameraState(id, state, detail));
+        status.setCameraState(id, state, detail);
+        sinks.cameraState(id, state, detail);
       };
       // A software-triggered camera takes its picture when the correlation accepts a PLC part message for it
       // (the same message gives that frame its part id).
@@ -215,14 +186,14 @@ export async function startApp(o: AppOptions): Promise<App> {
           : undefined;
       const ctx = { log: clog, configDir: o.configDir, onState, softwareTrigger$ };
       const src = plugin.create(id, cfg as never, ctx);
-      return resilient(src, id, clog, onState).pipe(takeUntil(stop$));
+      return src.pipe(restartOnError(id, clog, onState), takeUntil(stop$));
     }),
   );
 
   let engineDone!: () => void;
   const engineFinished = new Promise<void>((r) => (engineDone = r));
-  const engineSub: Subscription = engine.run(frames$, partTriggers$).subscribe({
-    next: (r) => each('result', (s) => s.result(r)),
+  const engineSub: Subscription = engine.decisions(frames$, partTriggers$).subscribe({
+    next: (d) => sinks.result(d.result, d.evidence),
     error: (err: unknown) => {
       log.fatal({ err }, 'engine failed');
       engineDone();
@@ -263,11 +234,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     engineSub.unsubscribe();
     if (statsTimer) clearInterval(statsTimer);
     stopWatchdog();
-    await Promise.all(
-      sinks.map((s) =>
-        s.stop().catch((err: unknown) => log.error({ sink: s.name, err }, 'sink stop failed')),
-      ),
-    );
+    await sinks.stop();
     await model.release().catch((err: unknown) => log.warn({ err }, 'model release failed'));
     log.info({ stats: summary(engine.stats()) }, 'pinpoint stopped');
     resolveDone();
@@ -278,7 +245,7 @@ export async function startApp(o: AppOptions): Promise<App> {
 
   return {
     engine,
-    mqtt: mqttSink,
+    status,
     model,
     done,
     stop,
