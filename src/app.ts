@@ -19,6 +19,7 @@ import { resolveVerdictSettings } from './pipeline/verdict.js';
 import { DaemonStatus } from './sinks/daemon-status.js';
 import { createSinks } from './sinks/registry.js';
 import { SinkSet } from './sinks/sink-set.js';
+import { SinkConfigError } from './sinks/types.js';
 import type { Sink } from './sinks/types.js';
 import { sourcePlugin } from './sources/registry.js';
 import { restartOnError } from './sources/restart-on-error.js';
@@ -158,12 +159,19 @@ export async function startApp(o: AppOptions): Promise<App> {
     evidence: sinks.wantsEvidence,
     onBatch: (b) => status.batch(b),
   });
-  status.attachEngine(() => engine.stats());
+  status.attachEngine(
+    () => engine.stats(),
+    () => engine.pending,
+  );
 
   await engine.warmUp();
   status.modelReady = true;
 
-  await sinks.start();
+  await sinks.start().catch(async (err: unknown) => {
+    await model.release().catch(() => undefined);
+    if (err instanceof SinkConfigError) throw new AppConfigError(err.message);
+    throw err;
+  });
 
   const stop$ = new Subject<void>();
   const partTriggers$ = sinks.triggers$;

@@ -9,6 +9,7 @@ import { registerModel } from './model-command.js';
 import { registerTrain } from './train-command.js';
 import { registerDemo } from './demo-command.js';
 import { registerRun } from './run-command.js';
+import { registerArchive } from './archive-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('pinpoint')
@@ -20,6 +21,8 @@ export function buildProgram(): Command {
   registerRun(program);
 
   registerDemo(program);
+
+  registerArchive(program);
 
   program
     .command('doctor')

@@ -215,6 +215,11 @@ const mqttSchema = z
   })
   .prefault({});
 
+/** 127.0.0.0/8, ::1 or localhost. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
 /** Name of an environment variable: secrets come from the environment, never from the config file. */
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
 
@@ -231,6 +236,11 @@ const webSchema = z
         tokenEnv: envName,
       })
       .optional(),
+  })
+  .refine((w) => !w.enabled || w.auth !== undefined || isLoopback(w.host), {
+    path: ['host'],
+    message:
+      'not a loopback address: the web server shows production data, so on any other address it needs web.auth.tokenEnv',
   })
   .prefault({});
 

@@ -22,6 +22,27 @@ export interface BatchObservation {
   postprocessSeconds: number;
 }
 
+export interface ArchiveCounters {
+  queued: number;
+  written: number;
+  dropped: number;
+  failed: number;
+  bytes: number;
+}
+
+export interface MqttCounters {
+  connected: boolean;
+  published: number;
+  outboxSize: number;
+  outboxDropped: number;
+  outboxErrors: number;
+  publishErrors: number;
+  reconnects: number;
+  triggers: number;
+  malformedTriggers: number;
+  unknownCameraTriggers: number;
+}
+
 type Listener<T> = (v: T) => void;
 
 /** The package version, read once (the daemon reports it; a missing package.json is not fatal). */
@@ -41,8 +62,13 @@ export class DaemonStatus {
   readonly startTime = Date.now();
   /** Model loaded and its warm-up run done. */
   modelReady = false;
+  /** The archive's counters, when an archive runs (set by its sink). */
+  archive: (() => ArchiveCounters) | undefined;
+  /** The MQTT connection and outbox, when MQTT runs (set by its sink). */
+  mqtt: (() => MqttCounters) | undefined;
   private readonly cams = new Map<string, CameraStatus>();
   private engineStats: () => EngineStats | undefined = () => undefined;
+  private engineInFlight: () => number = () => 0;
   private readonly batchListeners: Listener<BatchObservation>[] = [];
 
   constructor(
@@ -69,8 +95,14 @@ export class DaemonStatus {
     return this.engineStats();
   }
 
-  attachEngine(stats: () => EngineStats): void {
+  attachEngine(stats: () => EngineStats, inFlight: () => number): void {
     this.engineStats = stats;
+    this.engineInFlight = inFlight;
+  }
+
+  /** Parts admitted and not yet decided. */
+  inFlight(): number {
+    return this.engineInFlight();
   }
 
   batch(b: BatchObservation): void {

@@ -108,6 +108,22 @@ export function createMqttSink(cfg: Config['mqtt'], opts: MqttSinkOptions): Mqtt
   const periodic = opts.status
     ? new StatsPublisher(retained, topics.stats, cfg.statsIntervalSec, opts.status, stats)
     : undefined;
+  if (opts.status)
+    opts.status.mqtt = () => {
+      const s = stats();
+      return {
+        connected: conn.connected,
+        published: s.published,
+        outboxSize: s.outboxSize,
+        outboxDropped: s.outboxDropped,
+        outboxErrors: s.outboxErrors,
+        publishErrors: s.publishErrors,
+        reconnects: s.reconnects,
+        triggers: s.triggers,
+        malformedTriggers: s.malformedTriggers,
+        unknownCameraTriggers: s.unknownCameraTriggers,
+      };
+    };
   conn.onConnect(() =>
     log.info(
       { url: conn.where, reconnects: conn.reconnects, outbox: delivery.outboxRef?.size ?? 0 },

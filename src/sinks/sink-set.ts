@@ -26,9 +26,16 @@ export class SinkSet {
     return all.length ? merge(...all) : NEVER;
   }
 
-  /** Starts all; a sink that fails to start fails the start (a misconfigured output is an error). */
+  /**
+   * Starts all; a sink that fails to start fails the start (a misconfigured output is an error), after the
+   * others are stopped again so nothing keeps the process alive.
+   */
   async start(): Promise<void> {
-    await Promise.all(this.sinks.map((s) => s.start()));
+    const started = await Promise.allSettled(this.sinks.map((s) => s.start()));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (!failed) return;
+    await this.stop();
+    throw failed.reason;
   }
 
   result(r: InspectionResult, evidence?: PartEvidence): void {

@@ -29,6 +29,14 @@ export interface Sink {
   readonly wantsEvidence?: boolean;
 }
 
+/** A sink that cannot start as configured (a port in use, a missing token): the daemon exits with it (exit 2). */
+export class SinkConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SinkConfigError';
+  }
+}
+
 /** Everything a sink may use besides its own config section. */
 export interface SinkContext {
   log: Logger;
