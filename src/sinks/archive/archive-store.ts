@@ -38,6 +38,9 @@ export class ArchiveStore {
     if (r.stagingRemoved + r.orphansRemoved + r.missingPruned > 0)
       log.info({ ...r }, 'archive: repaired after an unclean stop');
     this.bytes = this.index.totalBytes();
+    // A lowered maxMegabytes applies from the start.
+    const trimmed = this.trim();
+    if (trimmed > 0) log.info({ entries: trimmed, maxBytes }, 'archive: trimmed to its size bound');
   }
 
   get totalBytes(): number {
