@@ -1,6 +1,8 @@
 // The archive's worker thread: owns the store (index and files), encodes and writes each kept part, trims the
 // archive to its bound. Everything slow (PNG/JPEG encoding, the map, file writes, SQLite) happens here, never on
 // the event loop that decides parts. Messages: see ToArchiveWorker / FromArchiveWorker.
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ArchiveJob, EncodeOptions } from './encode-entry.js';
 import { encodeEntry } from './encode-entry.js';
@@ -31,6 +33,20 @@ const log = {
   error: (fields: Record<string, unknown>, msg: string) => send({ type: 'log', level: 'error', fields, msg }),
 };
 
+/**
+ * The lowest CPU priority for this thread only (Linux: /proc/thread-self names its kernel thread id): on a small
+ * line PC the archive must take only CPU time the inspection does not need. Elsewhere it runs at normal priority.
+ */
+function lowerThreadPriority(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19);
+  } catch {
+    // not Linux, or not permitted: normal priority
+  }
+}
+
+lowerThreadPriority();
 let store: ArchiveStore | undefined;
 try {
   store = new ArchiveStore(init.dir, init.maxBytes, log as never);
