@@ -1,5 +1,6 @@
 // `pinpoint archive list|export`: queries the parts archive of a config and packs ranges of it into a tar.
-import { resolve, dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfigFile } from '../config/load.js';
 import type { ArchiveQuery, LabelKind } from '../sinks/archive/archive-index.js';
@@ -42,9 +43,13 @@ function queryOf(o: QueryOptions): ArchiveQuery {
   };
 }
 
+/** The config's archive folder; a clear error when there is no archive there (yet). */
 function archiveDir(configFile: string): string {
   const { config } = loadConfigFile(configFile);
-  return resolve(dirname(resolve(configFile)), config.archive.dir);
+  const dir = resolve(dirname(resolve(configFile)), config.archive.dir);
+  if (!existsSync(join(dir, INDEX_FILE)))
+    throw new CliError(`no parts archive at ${dir} (archive.dir of ${configFile})`, EXIT.failure);
+  return dir;
 }
 
 function withQueryOptions(c: Command): Command {
@@ -64,7 +69,7 @@ export function registerArchive(program: Command): void {
     .description('print matching archive entries as JSON lines')
     .option('--limit <n>', 'at most this many', '1000')
     .action((o: QueryOptions & { limit: string }) => {
-      const index = new ArchiveIndex(resolve(archiveDir(o.config), INDEX_FILE), { readonly: true });
+      const index = new ArchiveIndex(join(archiveDir(o.config), INDEX_FILE), { readonly: true });
       try {
         for (const e of index.query({ ...queryOf(o), limit: Number(o.limit) }))
           process.stdout.write(`${JSON.stringify({ ...e, labels: index.labels(e.id) })}\n`);
