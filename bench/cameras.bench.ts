@@ -248,13 +248,13 @@ async function cameraToVerdict(): Promise<void> {
       inference: { device: 'cpu', threads: 1 },
       verdict: { rejectThreshold: 1e6, pixelThreshold: 1e6 },
       logging: { level: 'warn', statsIntervalSec: 0 },
+      mqtt: { enabled: false },
     });
     const results: InspectionResult[] = [];
     let counting = false;
     const app = await startApp({
       config,
       configDir: tmp,
-      mqtt: false,
       log: pino({ level: 'warn' }),
       sinks: [
         {

@@ -6,8 +6,8 @@
 // the deadline plus a margin), then the sinks flush and stop (MQTT publishes `stopped`) and the model is released.
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
-import { EMPTY, NEVER, Subject, catchError, filter, map, merge, retry, takeUntil, tap, timer } from 'rxjs';
-import type { Observable, Subscription } from 'rxjs';
+import { Subject, filter, map, merge, takeUntil, tap } from 'rxjs';
+import type { Subscription } from 'rxjs';
 import type { CameraConfig, Config } from './config/schema.js';
 import { preflight } from './app/preflight.js';
 import { BundleError } from './model/bundle.js';
@@ -22,17 +22,18 @@ import { resolveCacheDir } from './util/cache-dir.js';
 import { reportWarmUp } from './pipeline/warm-up-report.js';
 import type { WorkerModel } from './pipeline/worker-model.js';
 import { resolveVerdictSettings } from './pipeline/verdict.js';
-import { createMqttSink } from './sinks/mqtt.js';
-import type { MqttSink } from './sinks/mqtt.js';
+import { DaemonStatus } from './sinks/daemon-status.js';
+import { createSinks } from './sinks/registry.js';
+import { SinkSet } from './sinks/sink-set.js';
+import { SinkConfigError } from './sinks/types.js';
 import { createStatsLog } from './sinks/stats-log.js';
-import { createSparkplugSink } from './sinks/sparkplug/sink.js';
-import type { SparkplugSink } from './sinks/sparkplug/sink.js';
 import type { Sink } from './sinks/types.js';
 import { checkFrames } from './sources/frame-check.js';
 import { namePartsOf, runIdAt } from './sources/part-id.js';
 import { sourcePlugin } from './sources/registry.js';
 import { cameraPairing } from './sources/pairing.js';
-import type { Frame, SourcePlugin, SourceState } from './sources/types.js';
+import { restartOnError } from './sources/restart-on-error.js';
+import type { SourcePlugin, SourceState } from './sources/types.js';
 import type { Logger } from './util/log.js';
 import { createLogger } from './util/log.js';
 import type { Notifier } from './util/systemd.js';
@@ -55,20 +56,16 @@ export interface AppOptions {
   configDir: string;
   log?: Logger;
   notifier?: Notifier;
-  /** Outputs besides MQTT. */
+  /** Outputs besides the configured ones (the demo's terminal printer). */
   sinks?: Sink[];
-  /** false: no MQTT sink at all (the demo's fallback when no broker is installed). Default true. */
-  mqtt?: boolean;
   /** TEST ONLY: every inference call blocks the inference thread this long first (see TEST_INFER_DELAY_ENV). */
   testInferDelayMs?: number;
 }
 
 export interface App {
   readonly engine: Engine;
-  /** Absent when started with `mqtt: false` or with `mqtt.json: false`. */
-  readonly mqtt: MqttSink | undefined;
-  /** The Sparkplug B edge node; absent unless `mqtt.sparkplug.enabled`. */
-  readonly sparkplug: SparkplugSink | undefined;
+  /** Model, camera states and counters, as the outputs see them. */
+  readonly status: DaemonStatus;
   readonly model: WorkerModel;
   /** Resolves once the app has stopped: all finite sources ended, or stop() was called. */
   readonly done: Promise<void>;
@@ -97,27 +94,6 @@ function enabledCameras(config: Config, configDir: string): Camera[] {
     out.push({ id, cfg, plugin: plugin as SourcePlugin });
   }
   return out;
-}
-
-/** Restarts a source that errors (a plug-in bug: recoverable faults are handled inside it), with backoff. */
-function resilient(
-  frames$: Observable<Frame>,
-  id: string,
-  log: Logger,
-  onState: (s: SourceState, d?: string) => void,
-) {
-  return frames$.pipe(
-    retry({
-      resetOnSuccess: true,
-      delay: (err: unknown, n: number) => {
-        const ms = Math.min(30000, 1000 * 2 ** (n - 1));
-        log.error({ camera: id, err, retryInMs: ms }, 'camera source failed; restarting it');
-        onState('backoff', `source failed: ${(err as Error)?.message ?? String(err)}`);
-        return timer(ms);
-      },
-    }),
-    catchError(() => EMPTY),
-  );
 }
 
 /** The same checks as `config check` (app/preflight.ts): a config problem exits 2, a missing bundle 1. */
@@ -192,6 +168,21 @@ export async function startApp(o: AppOptions): Promise<App> {
   const accepted$ = new Subject<PartTrigger>();
   // Software triggers a camera reports answered by no frame (their parts get frame-lost / trigger-missed).
   const losses$ = new Subject<TriggerLoss>();
+  const status = new DaemonStatus(
+    model.modelId,
+    cameras.map((c) => c.id),
+  );
+  // The stats log is the operator's periodic counters line (logging.statsIntervalSec) and the per-decision
+  // debug line; it reads the engine only once started, after the engine exists.
+  const statsLog = createStatsLog({
+    log,
+    intervalSec: config.logging.statsIntervalSec,
+    engineStats: () => engine.stats(),
+  });
+  const sinks = new SinkSet(
+    [...createSinks(config, { log, configDir: o.configDir, status, config }), statsLog, ...(o.sinks ?? [])],
+    log,
+  );
   const engine = new Engine({
     model,
     cameras: engineCameras,
@@ -201,7 +192,13 @@ export async function startApp(o: AppOptions): Promise<App> {
     failSafe: config.verdict.failSafe,
     log,
     onTriggerAccepted: (t) => accepted$.next(t),
+    evidence: sinks.wantsEvidence,
+    onBatch: (b) => status.batch(b),
   });
+  status.attachEngine(
+    () => engine.stats(),
+    () => engine.pending,
+  );
 
   // Every batch size the engine will run is set up before READY; the times say whether the deadline holds.
   const tWarm = performance.now();
@@ -223,69 +220,25 @@ export async function startApp(o: AppOptions): Promise<App> {
     },
     performance.now() - tWarm,
   );
+  status.modelReady = true;
 
-  const mqttSink =
-    o.mqtt === false || !config.mqtt.json
-      ? undefined
-      : createMqttSink(
-          {
-            ...config.mqtt,
-            outbox: { ...config.mqtt.outbox, dir: resolve(o.configDir, config.mqtt.outbox.dir) },
-          },
-          { log, cameras: cameras.map((c) => c.id), modelId: model.modelId },
-        );
-  const statsLog = createStatsLog({
-    log,
-    intervalSec: config.logging.statsIntervalSec,
-    engineStats: () => engine.stats(),
+  await sinks.start().catch(async (err: unknown) => {
+    await model.release().catch(() => undefined);
+    if (err instanceof SinkConfigError) throw new AppConfigError(err.message);
+    throw err;
   });
-  // ---- Sparkplug B edge node (issue 16); the sink registry takes this over at merge. ----
-  const sparkplugSink =
-    o.mqtt !== false && config.mqtt.sparkplug.enabled
-      ? createSparkplugSink(
-          {
-            ...config.mqtt,
-            sparkplug: { ...config.mqtt.sparkplug, dir: resolve(o.configDir, config.mqtt.sparkplug.dir) },
-          },
-          {
-            log,
-            cameras: cameras.map(({ id, cfg }) => ({
-              id,
-              softwareTrigger: cfg.type === 'gige' && cfg.softwareTrigger,
-            })),
-            modelId: model.modelId,
-          },
-        )
-      : undefined;
-  // ---- end Sparkplug B ----
-  const sinks: Sink[] = [
-    ...(mqttSink ? [mqttSink] : []),
-    ...(sparkplugSink ? [sparkplugSink] : []),
-    statsLog,
-    ...(o.sinks ?? []),
-  ];
-  const each = (what: string, f: (s: Sink) => void): void => {
-    for (const s of sinks) {
-      try {
-        f(s);
-      } catch (err) {
-        // Sinks must not throw; one that does must not stop the others or the engine.
-        log.error({ sink: s.name, err }, `sink failed in ${what}`);
-      }
-    }
-  };
-  await Promise.all(sinks.map((s) => s.start()));
 
   const stop$ = new Subject<void>();
   const delivered = new Set<string>();
   const profile = frameProfileFrom(m.training);
-  const partTriggers$ = merge(mqttSink?.triggers$ ?? NEVER, sparkplugSink?.triggers$ ?? NEVER);
+  const partTriggers$ = sinks.triggers$;
   const frames$ = merge(
     ...cameras.map(({ id, cfg, plugin }) => {
       const clog = log.child({ camera: id });
       const onState = (state: SourceState, detail?: string): void => {
         clog.info({ state, detail }, `camera ${state}`);
-        each('cameraState', (s) => s.cameraState(id, state, detail));
+        status.setCameraState(id, state, detail);
+        sinks.cameraState(id, state, detail);
       };
       // A software-triggered camera takes its picture when the correlation accepts a PLC part message for it
       // (the same message gives that frame its part id).
@@ -300,7 +253,8 @@ export async function startApp(o: AppOptions): Promise<App> {
         losses$.next({ cameraId: id, token, reason, detail });
       const ctx = { log: clog, configDir: o.configDir, runId, onState, softwareTrigger$, onTriggerLost };
       const src = plugin.create(id, cfg as never, ctx);
-      return resilient(src, id, clog, onState).pipe(
+      return src.pipe(
+        restartOnError(id, clog, onState),
         takeUntil(stop$),
         tap(() => delivered.add(id)),
         namePartsOf(id, runId),
@@ -311,8 +265,8 @@ export async function startApp(o: AppOptions): Promise<App> {
 
   let engineDone!: () => void;
   const engineFinished = new Promise<void>((r) => (engineDone = r));
-  const engineSub: Subscription = engine.run(frames$, partTriggers$, losses$).subscribe({
-    next: (r) => each('result', (s) => s.result(r)),
+  const engineSub: Subscription = engine.decisions(frames$, partTriggers$, losses$).subscribe({
+    next: (d) => sinks.result(d.result, d.evidence),
     error: (err: unknown) => {
       log.fatal({ err }, 'engine failed');
       engineDone();
@@ -352,11 +306,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     if (!drained) log.warn({ drainMs, inFlight: engine.pending }, 'drain bound reached; leaving the rest');
     engineSub.unsubscribe();
     stopWatchdog();
-    await Promise.all(
-      sinks.map((s) =>
-        s.stop().catch((err: unknown) => log.error({ sink: s.name, err }, 'sink stop failed')),
-      ),
-    );
+    await sinks.stop();
     await model.release().catch((err: unknown) => log.warn({ err }, 'model release failed'));
     log.info({ stats: summary(engine.stats()) }, 'pinpoint stopped');
     resolveDone();
@@ -375,8 +325,7 @@ export async function startApp(o: AppOptions): Promise<App> {
 
   return {
     engine,
-    mqtt: mqttSink,
-    sparkplug: sparkplugSink,
+    status,
     model,
     done,
     runId,

@@ -91,7 +91,7 @@ describe('daemon log', () => {
         floodSeconds = (Date.now() - t0) / 1000;
         const statsLines = () => c.records().filter((r) => r.interval !== undefined);
         const until = Date.now() + 60000;
-        const triggers = () => app.mqtt?.stats().triggers ?? 0;
+        const triggers = () => app.status.mqtt?.().triggers ?? 0;
         while ((statsLines().length < 3 || triggers() < 2000) && Date.now() < until)
           await new Promise((r) => setTimeout(r, 100));
         assert.ok(statsLines().length >= 3, 'three stats lines within 60 s');

@@ -37,6 +37,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Register> 
     summary: 'score images with a bundle',
     load: async () => (await import('./infer-command.js')).registerInfer,
   },
+  archive: {
+    summary: 'list and export archived parts (images, maps, results, labels)',
+    load: async () => (await import('./archive-command.js')).registerArchive,
+  },
   eval: {
     summary: 'measure a bundle on labelled parts (AUROC, AUPRO, F1) and write a report',
     load: async () => (await import('./eval-command.js')).registerEval,

@@ -299,6 +299,8 @@ const sparkplugSchema = z
 
 const mqttSchema = z
   .strictObject({
+    /** false: no MQTT at all (results go only to the other outputs). */
+    enabled: z.boolean().default(true),
     url: z.url({ protocol: /^(mqtts?|wss?|tcp|ssl)$/ }).default('mqtt://127.0.0.1:1883'),
     clientId: z.string().min(1).max(128).optional(),
     username: z.string().optional(),
@@ -337,32 +339,73 @@ const mqttSchema = z
         maxMessages: z.int().min(1).default(100000),
       })
       .prefault({}),
+    /** Retained `<prefix>/stats` counters every this many seconds (0: never). */
+    statsIntervalSec: z.int().min(0).max(86400).default(60),
     /** The JSON topics under topicPrefix (docs/mqtt.md); false with Sparkplug B as the only MQTT output. */
     json: z.boolean().default(true),
     sparkplug: sparkplugSchema,
   })
-  .refine((m) => m.json || m.sparkplug.enabled, {
+  .refine((m) => !m.enabled || m.json || m.sparkplug.enabled, {
     path: ['json'],
     message: 'json: false needs sparkplug.enabled: true (otherwise no verdict leaves pinpoint over MQTT)',
   })
   .prefault({});
 
+/** 127.0.0.0/8, ::1 or localhost. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/** Name of an environment variable: secrets come from the environment, never from the config file. */
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
+
+/** The daemon's HTTP server: /metrics (Prometheus), /healthz, /readyz, /api/status. */
 const webSchema = z
   .strictObject({
     enabled: z.boolean().default(false),
-    /** Loopback by default: the preview shows production images. */
-    host: z.string().default('127.0.0.1'),
+    /** Loopback by default; any other address needs `auth`. */
+    host: z.string().min(1).default('127.0.0.1'),
     port: z.int().min(1).max(65535).default(8080),
+    auth: z
+      .strictObject({
+        /** Environment variable holding the bearer token required for /metrics and /api. */
+        tokenEnv: envName,
+      })
+      .optional(),
+  })
+  .refine((w) => !w.enabled || w.auth !== undefined || isLoopback(w.host), {
+    path: ['host'],
+    message:
+      'not a loopback address: the web server shows production data, so on any other address it needs web.auth.tokenEnv',
   })
   .prefault({});
+
+/** `rejects`, `all`, or `rejects+N%`: rejects (and fail-safe verdicts) plus a random N % of good parts. */
+export const archiveKeepSchema = z
+  .string()
+  .regex(
+    /^(rejects|all|rejects\+(100|[0-9]{1,2}(\.[0-9]+)?)%)$/,
+    "keep: 'rejects', 'all', or 'rejects+N%' with 0 <= N <= 100 (e.g. rejects+1%)",
+  );
 
 const archiveSchema = z
   .strictObject({
     enabled: z.boolean().default(false),
-    dir: z.string().default('/var/lib/pinpoint/archive'),
-    keep: z.enum(['rejects', 'all']).default('rejects'),
-    /** Oldest entries are deleted beyond this size. */
+    dir: z.string().min(1).default('/var/lib/pinpoint/archive'),
+    keep: archiveKeepSchema.default('rejects'),
+    /** Oldest entries are deleted beyond this size (labelled ones last). */
     maxMegabytes: z.int().min(1).default(2048),
+    image: z
+      .strictObject({
+        /** png: lossless; jpeg: smaller, at `jpegQuality`. */
+        format: z.enum(['png', 'jpeg']).default('png'),
+        jpegQuality: z.int().min(1).max(100).default(90),
+      })
+      .prefault({}),
+    /** Anomaly map: 16-bit PNG (scaled by the scale in the entry) or float32 .npy (exact). */
+    mapFormat: z.enum(['png16', 'npy']).default('npy'),
+    /** Parts waiting to be encoded and written; beyond it new ones are dropped and counted. */
+    queueDepth: z.int().min(1).max(1024).default(16),
   })
   .prefault({});
 

@@ -339,7 +339,8 @@ async function runInProcess(
     cameraState: (id, state, detail) => say(`      camera ${id}: ${state}${detail ? ` (${detail})` : ''}`),
     stop: async () => undefined,
   };
-  const app = await startApp({ config, configDir: dir, log, sinks: [terminal], mqtt: false });
+  const noMqtt = { ...config, mqtt: { ...config.mqtt, enabled: false } };
+  const app = await startApp({ config: noMqtt, configDir: dir, log, sinks: [terminal] });
   step(5, `engine running in this process (log ${logFile})`);
   step(
     6,

@@ -8,10 +8,12 @@
 // outstanding (= the buffer pool size), the ledger holds only parts whose frame is in flight. A part that
 // cannot be decided in time gets the fail-safe verdict from the ledger's timer, on time.
 import { NEVER, Observable, Subject, filter, map } from 'rxjs';
+import { performance } from 'node:perf_hooks';
 import type { SchedulerLike } from 'rxjs';
 import type { Logger } from '../util/log.js';
 import type { Image } from './image.js';
-import { computeLetterbox, letterbox, type ResizeMode } from './letterbox.js';
+import { computeLetterbox, letterbox, type Letterbox, type ResizeMode } from './letterbox.js';
+import type { Decision, PartEvidence } from './evidence.js';
 import type { InspectionResult } from './result.js';
 import type { DropPolicy } from './queue.js';
 import { batchFrames } from './batcher.js';
@@ -75,6 +77,17 @@ export interface EngineOptions {
   scheduler?: SchedulerLike;
   /** A PLC trigger was accepted and waits for its camera's next frame (see TriggerOptions.onAccepted). */
   onTriggerAccepted?(t: PartTrigger): void;
+  /** Keep each decided part's frame and Δ grid for the outputs (decisions()); off: nothing is kept. */
+  evidence?: boolean;
+  /** Called after each inference batch with its size and timings (for metrics; must be cheap). */
+  onBatch?(b: BatchTimings): void;
+}
+
+export interface BatchTimings {
+  size: number;
+  prepareSeconds: number;
+  inferSeconds: number;
+  postprocessSeconds: number;
 }
 
 export interface CameraStats {
@@ -117,6 +130,9 @@ function runBatch(model: EngineModel, b: Prepared<unknown>): Promise<Float32Arra
     },
   );
 }
+
+/** A prepared batch and how long letterboxing it took. */
+type Timed<T> = T & { prepareMs: number };
 
 /** Scratch anomaly maps kept per frame size (a few sizes per deployment at most). */
 const MAX_SCRATCH = 8;
@@ -209,15 +225,24 @@ export class Engine {
     triggers$: Observable<PartTrigger> = NEVER,
     losses$: Observable<TriggerLoss> = NEVER,
   ): Observable<InspectionResult> {
+    return this.decisions(frames$, triggers$, losses$).pipe(map((d) => d.result));
+  }
+
+  /** run() with each verdict's evidence (frame and Δ grid) when the engine was made with `evidence: true`. */
+  decisions(
+    frames$: Observable<EngineFrame>,
+    triggers$: Observable<PartTrigger> = NEVER,
+    losses$: Observable<TriggerLoss> = NEVER,
+  ): Observable<Decision> {
     const { model, cameras, log } = this.o;
     const S = model.size;
     const g = model.grid;
-    return new Observable<InspectionResult>((subscriber) => {
+    return new Observable<Decision>((subscriber) => {
       const ledger = new PartLedger({
         deadlineMs: this.o.deadlineMs,
         failSafe: this.o.failSafe,
         modelId: model.modelId,
-        publish: (r) => subscriber.next(r),
+        publish: (result, evidence) => subscriber.next(evidence ? { result, evidence } : { result }),
         log,
         scheduler: this.o.scheduler,
       });
@@ -290,13 +315,15 @@ export class Engine {
             partialWhenIdle: true,
             scheduler: this.o.scheduler,
           }),
-          map((jobs) =>
-            prepareBatch(jobs, S, model.resize, pool, (j, e) => {
+          map((jobs) => {
+            const t0 = performance.now();
+            const b = prepareBatch(jobs, S, model.resize, pool, (j, e) => {
               log.warn({ camera: j.ref.cameraId, part: j.ref.partId, err: e.message }, 'frame not usable');
               ledger.fail(j.ref, `frame not usable: ${e.message}`);
-            }),
-          ),
-          inferSerially<Prepared<Job>>(
+            });
+            return Object.assign(b, { prepareMs: performance.now() - t0 });
+          }),
+          inferSerially<Timed<Prepared<Job>>>(
             (b) => runBatch(model, b),
             (b) => {
               pool.release(b.buffer);
@@ -319,7 +346,18 @@ export class Engine {
     });
   }
 
-  private inspect(ran: Ran<Prepared<Job>>, ledger: PartLedger, g: number): void {
+  private inspect(ran: Ran<Timed<Prepared<Job>>>, ledger: PartLedger, g: number): void {
+    const t0 = performance.now();
+    this.inspectBatch(ran, ledger, g);
+    this.o.onBatch?.({
+      size: ran.batch.frames.length,
+      prepareSeconds: ran.batch.prepareMs / 1000,
+      inferSeconds: ran.ms / 1000,
+      postprocessSeconds: (performance.now() - t0) / 1000,
+    });
+  }
+
+  private inspectBatch(ran: Ran<Timed<Prepared<Job>>>, ledger: PartLedger, g: number): void {
     const { frames, boxes } = ran.batch;
     this.counts.batches++;
     this.counts.batchedFrames += frames.length;
@@ -339,7 +377,12 @@ export class Engine {
       };
       try {
         const grid = ran.output.subarray(i * cells, (i + 1) * cells);
-        ledger.decide(j.ref, inspectGrid(grid, g, lb, settings, this.scratchMap(lb.width, lb.height)));
+        const inspection = inspectGrid(grid, g, lb, settings, this.scratchMap(lb.width, lb.height));
+        ledger.decide(
+          j.ref,
+          inspection,
+          this.o.evidence ? evidenceOf(j.image, grid, g, lb, settings) : undefined,
+        );
       } catch (e) {
         this.o.log.error(
           { camera: j.ref.cameraId, part: j.ref.partId, err: (e as Error).message },
@@ -361,4 +404,23 @@ export class Engine {
     }
     return m;
   }
+}
+
+/** The evidence of one frame: its pixels as they came, and a copy of its Δ grid (the batch output is reused). */
+function evidenceOf(
+  image: Image,
+  grid: Float32Array,
+  g: number,
+  letterbox: Letterbox,
+  s: VerdictSettings & { thresholds: Thresholds },
+): PartEvidence {
+  return {
+    image,
+    grid: grid.slice(),
+    g,
+    letterbox,
+    ignore: s.ignore,
+    pixelThreshold: s.thresholds.pixel,
+    minBlobArea: s.minBlobArea,
+  };
 }

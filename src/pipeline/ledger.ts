@@ -6,6 +6,7 @@
 import { asyncScheduler } from 'rxjs';
 import type { SchedulerLike, Subscription } from 'rxjs';
 import type { Logger } from '../util/log.js';
+import type { PartEvidence } from './evidence.js';
 import type { InspectionResult } from './result.js';
 import type { Inspection, PartRef } from './verdict.js';
 import { failSafeResult, inspectionResult } from './verdict.js';
@@ -16,7 +17,7 @@ export interface LedgerOptions {
   /** The verdict published when pinpoint cannot decide (timeout, no frame; errors say `error` when reject). */
   failSafe: 'reject' | 'ok';
   modelId: string;
-  publish(r: InspectionResult): void;
+  publish(r: InspectionResult, evidence?: PartEvidence): void;
   log: Logger;
   /** Its clock is the capture-time clock (Date.now for the async scheduler). */
   scheduler?: SchedulerLike;
@@ -126,7 +127,7 @@ export class PartLedger {
   }
 
   /** The real result of an admitted frame: published unless the deadline already decided the part. */
-  decide(ref: PartRef, inspection: Inspection): boolean {
+  decide(ref: PartRef, inspection: Inspection, evidence?: PartEvidence): boolean {
     const entry = this.take(ref);
     if (!entry) return false;
     if (entry.decided) {
@@ -138,7 +139,7 @@ export class PartLedger {
       );
       return false;
     }
-    this.emit(entry, inspectionResult(ref, inspection, this.o.modelId, this.sched.now()));
+    this.emit(entry, inspectionResult(ref, inspection, this.o.modelId, this.sched.now()), evidence);
     return true;
   }
 
@@ -184,11 +185,11 @@ export class PartLedger {
     return entry;
   }
 
-  private emit(entry: Entry, r: InspectionResult): void {
+  private emit(entry: Entry, r: InspectionResult, evidence?: PartEvidence): void {
     entry.decided = true;
     this.remembered(key(r.cameraId, r.partId));
     this.stats.published++;
-    this.o.publish(r);
+    this.o.publish(r, evidence);
   }
 
   private remembered(k: string): void {

@@ -117,6 +117,9 @@ export class Outbox<T> {
     this.collect();
     this.compactAckLog();
     this.positionReader();
+    // Only the records a previous run left undelivered: acknowledged ones still on disk are not news.
+    if (this.waiting > 0)
+      this.log.info({ dir: this.dir, records: this.waiting }, 'outbox: recovered undelivered records');
     if (last && last.count < this.segmentRecords && this.segments.includes(last)) {
       this.writeSeg = last;
       this.writeFd = openSync(last.path, 'a');
@@ -286,8 +289,6 @@ export class Outbox<T> {
       }
       this.segments.push({ firstSeq, count, bytes: end, path });
     }
-    const pending = this.segments.reduce((n, s) => n + s.count, 0);
-    if (pending > 0) this.log.info({ dir: this.dir, records: pending }, 'outbox: recovered records');
   }
 
   private setAside(path: string, why: string): void {

@@ -124,6 +124,42 @@ export const infoPayloadSchema = z
   })
   .meta({ title: 'pinpoint daemon info' });
 
+const count = z.int().min(0);
+/** `<prefix>/stats`, retained, every `mqtt.statsIntervalSec`: the daemon's counters since start. */
+export const statsPayloadSchema = z
+  .strictObject({
+    v: z.literal(1),
+    time: ms.describe('When the counters were read, ms since the epoch'),
+    uptimeSec: z.number().min(0),
+    modelId: z.string().nullable(),
+    parts: z
+      .strictObject({
+        published: count,
+        timeouts: count.describe('Fail-safe verdicts: no verdict within the deadline'),
+        noFrame: count.describe('Fail-safe verdicts: a triggered part never got a frame'),
+        errors: count.describe('Fail-safe verdicts: the frame could not be processed'),
+        late: count.describe('Real results that came after their fail-safe verdict (not published)'),
+      })
+      .describe('Verdicts since start'),
+    cameras: z.record(
+      cameraIdSchema,
+      z.strictObject({
+        state: z.enum(sourceStates),
+        frames: count.describe('Frames that became parts'),
+        dropped: count.describe('Frames dropped by the camera queue'),
+      }),
+    ),
+    mqtt: z.strictObject({
+      published: count,
+      outboxSize: count,
+      outboxDropped: count,
+      reconnects: count,
+      triggers: count,
+      malformedTriggers: count,
+    }),
+  })
+  .meta({ title: 'pinpoint daemon counters' });
+
 /** Longest trigger payload parsed; anything longer is malformed (a PLC part message is tiny). */
 export const MAX_TRIGGER_BYTES = 4096;
 
@@ -165,6 +201,7 @@ export type RejectPayload = z.infer<typeof rejectPayloadSchema>;
 export type StatusPayload = z.infer<typeof statusPayloadSchema>;
 export type CameraStatePayload = z.infer<typeof cameraStatePayloadSchema>;
 export type InfoPayload = z.infer<typeof infoPayloadSchema>;
+export type StatsPayload = z.infer<typeof statsPayloadSchema>;
 export type TriggerPayload = z.input<typeof triggerPayloadSchema>;
 
 // Compile-time: the schemas describe exactly the pipeline's types (a drift fails `tsc`, not a PLC).
@@ -213,6 +250,7 @@ export function mqttJsonSchemas(): Record<string, unknown> {
     status: out(statusPayloadSchema),
     state: out(cameraStatePayloadSchema),
     info: out(infoPayloadSchema),
+    stats: out(statsPayloadSchema),
     // What we accept: the input side (numeric part ids allowed, unknown keys ignored).
     trigger: z.toJSONSchema(triggerPayloadSchema, { io: 'input', target: 'draft-2020-12' }),
   };

@@ -169,13 +169,18 @@ function npyHeader(shape: number[]): Buffer {
 
 /** Writes a float32 array as NumPy .npy (v1.0, '<f4', C order), readable by numpy.load. */
 export function writeNpy(path: string, data: Float32Array, shape: number[]): void {
+  writeFileSync(path, encodeNpy(data, shape, `writeNpy ${path}`));
+}
+
+/** The bytes of a .npy file holding `data` (see writeNpy). */
+export function encodeNpy(data: Float32Array, shape: number[], what = 'encodeNpy'): Buffer {
   const n = shape.reduce((a, b) => a * b, 1);
   if (!shape.every((d) => Number.isInteger(d) && d >= 0) || n !== data.length) {
-    throw new RangeError(`writeNpy ${path}: shape (${shape.join(', ')}) does not hold ${data.length} values`);
+    throw new RangeError(`${what}: shape (${shape.join(', ')}) does not hold ${data.length} values`);
   }
   const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   // The platforms we run on are little-endian, so the Float32Array bytes are already '<f4'.
-  writeFileSync(path, Buffer.concat([npyHeader(shape), body]));
+  return Buffer.concat([npyHeader(shape), body]);
 }
 
 /** Reads a .npy written as '<f4' C-order (what writeNpy and numpy.save of float32 produce). */

@@ -1,0 +1,130 @@
+// One archive entry's files from a decided part: the result JSON, the frame (lossless PNG or JPEG), the anomaly
+// map (float32 .npy, exact; or 16-bit PNG with a scale) and a heatmap overlay for people. Runs in the archive
+// worker: the map is recomputed here from the Δ grid (postprocess is deterministic, so it is the map the
+// verdict saw), and the encoding never touches the event loop that decides parts. Pure JavaScript encoders
+// (fast-png, jpeg-js), not OpenCV: the OpenCV addon may be loaded by one thread of a process only (a second
+// load in a worker breaks the main thread's bindings).
+import { encode as encodePng } from 'fast-png';
+import jpeg from 'jpeg-js';
+import { postprocess } from '../../pipeline/anomaly-map.js';
+import type { Polygon } from '../../pipeline/anomaly-map.js';
+import type { Image } from '../../pipeline/image.js';
+import type { Letterbox } from '../../pipeline/letterbox.js';
+import type { InspectionResult } from '../../pipeline/result.js';
+import { encodeNpy } from '../../util/image-io.js';
+import { FILES } from './layout.js';
+
+/** What the sink sends the worker per kept part (structured-clone friendly). */
+export interface ArchiveJob {
+  result: InspectionResult;
+  evidence?: {
+    image: Image;
+    grid: Float32Array;
+    g: number;
+    letterbox: Letterbox;
+    ignore: readonly Polygon[];
+    pixelThreshold: number;
+  };
+}
+
+export interface EncodeOptions {
+  imageFormat: 'png' | 'jpeg';
+  jpegQuality: number;
+  mapFormat: 'npy' | 'png16';
+}
+
+export interface EncodedEntry {
+  files: Record<string, Uint8Array | string>;
+  frameFormat: 'png' | 'jpeg' | null;
+  mapFormat: 'npy' | 'png16' | null;
+  mapScale: number | null;
+}
+
+/** Heatmap colour range: 0 → blue, 2 × the pixel threshold and above → red (the threshold sits mid-scale). */
+const HEAT_RANGE = 2;
+
+export function encodeEntry(job: ArchiveJob, o: EncodeOptions): EncodedEntry {
+  const files: Record<string, Uint8Array | string> = {
+    [FILES.result]: `${JSON.stringify(job.result, null, 2)}\n`,
+  };
+  const ev = job.evidence;
+  if (!ev) return { files, frameFormat: null, mapFormat: null, mapScale: null };
+  const { width: W, height: H } = ev.letterbox;
+  const map = postprocess(ev.grid, ev.g, ev.letterbox, undefined, { ignore: ev.ignore }).map;
+  const img = ev.image;
+  if (o.imageFormat === 'png')
+    files[FILES.framePng] = encodePng({
+      width: img.width,
+      height: img.height,
+      data: img.data,
+      channels: img.channels,
+      depth: 8,
+    });
+  else files[FILES.frameJpeg] = encodeJpeg(img.width, img.height, rgba(img), o.jpegQuality);
+  let mapScale: number | null = null;
+  if (o.mapFormat === 'npy') files[FILES.mapNpy] = encodeNpy(map, [H, W]);
+  else {
+    const { pixels, scale } = toUint16(map);
+    mapScale = scale;
+    files[FILES.mapPng16] = encodePng({ width: W, height: H, data: pixels, channels: 1, depth: 16 });
+  }
+  files[FILES.heatmap] = encodePng({
+    width: W,
+    height: H,
+    data: heatmapOverlay(map, img, ev.pixelThreshold),
+    channels: 3,
+    depth: 8,
+  });
+  return { files, frameFormat: o.imageFormat, mapFormat: o.mapFormat, mapScale };
+}
+
+function encodeJpeg(width: number, height: number, data: Uint8Array, quality: number): Uint8Array {
+  return jpeg.encode(
+    { width, height, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) },
+    quality,
+  ).data;
+}
+
+/** RGBA (what jpeg-js takes) from grey or RGB. */
+function rgba(img: Image): Uint8Array {
+  const n = img.width * img.height;
+  const out = new Uint8Array(n * 4);
+  for (let i = 0; i < n; i++) {
+    const s = i * img.channels;
+    out[i * 4] = img.data[s];
+    out[i * 4 + 1] = img.data[img.channels === 3 ? s + 1 : s];
+    out[i * 4 + 2] = img.data[img.channels === 3 ? s + 2 : s];
+    out[i * 4 + 3] = 255;
+  }
+  return out;
+}
+
+/** 16-bit map: value = pixel · scale, scale chosen so the map's maximum is 65535. */
+export function toUint16(map: Float32Array): { pixels: Uint16Array; scale: number } {
+  let max = 0;
+  for (const v of map) if (v > max) max = v;
+  const scale = max > 0 ? max / 65535 : 1;
+  const pixels = new Uint16Array(map.length);
+  for (let i = 0; i < map.length; i++) pixels[i] = Math.round(Math.max(0, map[i]) / scale);
+  return { pixels, scale };
+}
+
+const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
+
+/** The map in the "jet" colours (blue → red; the pixel threshold mid-scale), half over the frame; RGB. */
+export function heatmapOverlay(map: Float32Array, img: Image, pixelThreshold: number): Uint8Array {
+  const out = new Uint8Array(map.length * 3);
+  const k = 1 / (HEAT_RANGE * pixelThreshold);
+  const c = img.channels;
+  for (let i = 0; i < map.length; i++) {
+    const t = clamp01(map[i] * k);
+    const jet = [
+      clamp01(1.5 - Math.abs(4 * t - 3)),
+      clamp01(1.5 - Math.abs(4 * t - 2)),
+      clamp01(1.5 - Math.abs(4 * t - 1)),
+    ];
+    for (let ch = 0; ch < 3; ch++)
+      out[i * 3 + ch] = (img.data[i * c + (c === 3 ? ch : 0)] + 255 * jet[ch]) >> 1;
+  }
+  return out;
+}

@@ -1,0 +1,119 @@
+// The daemon's shared state, with one owner: the app writes it (model, camera states, the engine's counters and
+// batch timings), sinks read it or listen (MQTT's retained state, /metrics, /readyz, /api/status). A hot model
+// swap or a camera going down is then seen the same way by every output.
+import { readFileSync } from 'node:fs';
+import type { EngineStats } from '../pipeline/engine.js';
+import type { SourceState } from '../sources/types.js';
+
+export interface CameraStatus {
+  state: SourceState;
+  detail?: string;
+  /** ms since the epoch of the last state change. */
+  since: number;
+}
+
+/** One inference batch as the engine ran it. */
+export interface BatchObservation {
+  size: number;
+  /** Letterboxing the frames into the batch buffer. */
+  prepareSeconds: number;
+  inferSeconds: number;
+  /** Anomaly maps, blobs and verdicts of the batch's frames. */
+  postprocessSeconds: number;
+}
+
+export interface ArchiveCounters {
+  queued: number;
+  written: number;
+  dropped: number;
+  failed: number;
+  bytes: number;
+}
+
+export interface MqttCounters {
+  connected: boolean;
+  published: number;
+  outboxSize: number;
+  outboxDropped: number;
+  outboxErrors: number;
+  publishErrors: number;
+  reconnects: number;
+  triggers: number;
+  malformedTriggers: number;
+  unknownCameraTriggers: number;
+}
+
+type Listener<T> = (v: T) => void;
+
+/** The package version, read once (the daemon reports it; a missing package.json is not fatal). */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+export class DaemonStatus {
+  readonly version = packageVersion();
+  readonly startTime = Date.now();
+  /** Model loaded and its warm-up run done. */
+  modelReady = false;
+  /** The archive's counters, when an archive runs (set by its sink). */
+  archive: (() => ArchiveCounters) | undefined;
+  /** The MQTT connection and outbox, when MQTT runs (set by its sink). */
+  mqtt: (() => MqttCounters) | undefined;
+  private readonly cams = new Map<string, CameraStatus>();
+  private engineStats: () => EngineStats | undefined = () => undefined;
+  private engineInFlight: () => number = () => 0;
+  private readonly batchListeners: Listener<BatchObservation>[] = [];
+
+  constructor(
+    public modelId: string | null,
+    cameraIds: readonly string[],
+  ) {
+    for (const id of cameraIds) this.cams.set(id, { state: 'connecting', since: this.startTime });
+  }
+
+  get cameraIds(): string[] {
+    return [...this.cams.keys()];
+  }
+
+  cameras(): ReadonlyMap<string, CameraStatus> {
+    return this.cams;
+  }
+
+  setCameraState(id: string, state: SourceState, detail?: string): void {
+    this.cams.set(id, { state, detail, since: Date.now() });
+  }
+
+  /** The engine's counters, once it runs (undefined before). */
+  engine(): EngineStats | undefined {
+    return this.engineStats();
+  }
+
+  attachEngine(stats: () => EngineStats, inFlight: () => number): void {
+    this.engineStats = stats;
+    this.engineInFlight = inFlight;
+  }
+
+  /** Parts admitted and not yet decided. */
+  inFlight(): number {
+    return this.engineInFlight();
+  }
+
+  batch(b: BatchObservation): void {
+    for (const l of this.batchListeners) l(b);
+  }
+
+  onBatch(l: Listener<BatchObservation>): () => void {
+    this.batchListeners.push(l);
+    return () => {
+      const i = this.batchListeners.indexOf(l);
+      if (i >= 0) this.batchListeners.splice(i, 1);
+    };
+  }
+}

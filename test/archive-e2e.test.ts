@@ -1,0 +1,408 @@
+// Acceptance of the parts archive, /metrics and the health endpoints with real parts: `pinpoint run` as a child
+// process on synthetic cameras, a dev-teacher bundle (untrained students; thresholds from the config), a real
+// mosquitto and subscriber, real HTTP scrapes, and the archive read back from disk (SQLite index, PNG, .npy).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { extract } from 'tar-stream';
+import { stringify } from 'yaml';
+import { createBundle } from '../src/model/bundle.js';
+import { writeDevTeacher } from '../src/model/dev-teacher.js';
+import { findBlobs } from '../src/pipeline/blobs.js';
+import type { InspectionResult } from '../src/pipeline/result.js';
+import { MAX_BLOBS } from '../src/pipeline/verdict.js';
+import { ArchiveIndex } from '../src/sinks/archive/archive-index.js';
+import { FILES, INDEX_FILE } from '../src/sinks/archive/layout.js';
+import { readImage, readNpy, writeImage } from '../src/util/image-io.js';
+import { exitWithin, runCli, startDaemon as startRun, type Daemon } from './helpers/cli.js';
+import { freePort, startMosquitto } from './helpers/mosquitto.js';
+import type { Broker } from './helpers/mosquitto.js';
+import { record } from './helpers/mqtt.js';
+import type { Recorder } from './helpers/mqtt.js';
+
+const SIZE = 56;
+const FRAME = { width: 160, height: 120 };
+/** Untrained students score synthetic parts around 2.12–2.20: these split them into passes and rejects. */
+const VERDICT = { rejectThreshold: 2.14, pixelThreshold: 2.13, minBlobArea: 4 };
+const tmp = mkdtempSync(join(tmpdir(), 'pinpoint-archive-e2e-'));
+const bundleDir = join(tmp, 'model');
+const daemons: Daemon[] = [];
+const recorders: Recorder[] = [];
+let broker: Broker;
+
+function startDaemon(config: Record<string, unknown>, name: string, env: NodeJS.ProcessEnv = {}): Daemon {
+  const file = join(tmp, `${name}.yaml`);
+  writeFileSync(file, stringify(config));
+  const d = startRun(file, { PINPOINT_LOG_LEVEL: 'info', ...env });
+  daemons.push(d);
+  return d;
+}
+
+function config(
+  prefix: string,
+  port: number,
+  cameras: Record<string, unknown>,
+  over: Record<string, unknown> = {},
+) {
+  return {
+    cameras,
+    pipeline: { inputSize: SIZE, batch: { maxBatch: 4, maxWaitMs: 10 } },
+    model: { path: bundleDir, cacheDir: join(tmp, 'cache') },
+    inference: { device: 'cpu', threads: 1 },
+    verdict: VERDICT,
+    mqtt: {
+      url: broker.url,
+      topicPrefix: prefix,
+      outbox: { dir: join(tmp, `outbox-${prefix}`) },
+      reconnect: { minMs: 200, maxMs: 1000 },
+      statsIntervalSec: 1,
+    },
+    web: { enabled: true, port },
+    logging: { level: 'info', pretty: 'never' },
+    ...over,
+  };
+}
+
+const synthetic = (over: Record<string, unknown>) => ({
+  type: 'synthetic',
+  ...FRAME,
+  defectKinds: ['dent', 'spot'],
+  defectSizes: [24, 40],
+  defectRate: 0.5,
+  ...over,
+});
+
+/** A files camera on an empty folder: stalled, never ends (keeps the daemon up after finite cameras end). */
+function idleCamera(name: string): Record<string, unknown> {
+  const dir = join(tmp, name);
+  mkdirSync(dir, { recursive: true });
+  return { type: 'files', path: dir, fps: 2, loop: true };
+}
+
+function results(rec: Recorder, prefix: string): InspectionResult[] {
+  return rec.msgs
+    .filter((m) => m.topic.startsWith(prefix + '/') && m.topic.endsWith('/result'))
+    .map((m) => JSON.parse(m.text) as InspectionResult);
+}
+
+async function get(port: number, path: string, headers: Record<string, string> = {}) {
+  const r = await fetch(`http://127.0.0.1:${port}${path}`, { headers });
+  return { status: r.status, text: await r.text() };
+}
+
+async function waitHttp(port: number, path: string, pred: (s: number, t: string) => boolean, what: string) {
+  const until = Date.now() + 60000;
+  let last = '';
+  while (Date.now() < until) {
+    try {
+      const r = await get(port, path);
+      last = `${r.status} ${r.text}`;
+      if (pred(r.status, r.text)) return r;
+    } catch (e) {
+      last = String(e);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail(`${what}: last ${path} answer: ${last}`);
+}
+
+type Samples = Map<string, number>;
+/** Parses Prometheus text exposition format strictly enough to fail on a malformed line. */
+function parseProm(text: string): Samples {
+  const out: Samples = new Map();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (\S+)$/.exec(
+      line,
+    );
+    assert.ok(m, `not Prometheus text: ${line}`);
+    const v = Number(m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : m[3]);
+    assert.ok(!Number.isNaN(v) || m[3] === 'NaN', `bad value: ${line}`);
+    out.set(m[1] + (m[2] ?? ''), v);
+  }
+  return out;
+}
+
+const sum = (s: Samples, prefix: string): number =>
+  [...s].filter(([k]) => k.startsWith(prefix)).reduce((a, [, v]) => a + v, 0);
+
+describe('parts archive, metrics and health with pinpoint run', () => {
+  before(async () => {
+    const teacher = join(tmp, 'dev-teacher.safetensors');
+    writeDevTeacher(teacher, { seed: 0 });
+    createBundle({ teacherPath: teacher, outDir: bundleDir, size: SIZE });
+    broker = await startMosquitto();
+  });
+
+  after(async () => {
+    for (const d of daemons) if (d.child.exitCode === null) d.child.kill('SIGKILL');
+    await Promise.all(recorders.map((r) => r.end().catch(() => undefined)));
+    await broker?.stop();
+  });
+
+  test('keep all: one archive entry per published result; map re-thresholded = published blobs; queries; metrics = MQTT', async () => {
+    const port = await freePort();
+    const archiveDir = join(tmp, 'archive1');
+    const cams = {
+      a: synthetic({ seed: 41, count: 8, fps: 6 }),
+      b: synthetic({ seed: 42, count: 8, fps: 6 }),
+      idle: idleCamera('idle1'),
+    };
+    const rec = await record(broker.url, ['ar1/#']);
+    recorders.push(rec);
+    const cfg = config('ar1', port, cams, { archive: { enabled: true, dir: archiveDir, keep: 'all' } });
+    const d = startDaemon(cfg, 'ar1');
+    await rec.waitFor(() => results(rec, 'ar1').length >= 16, '16 results', 90000);
+    await rec.waitFor(() => rec.on('ar1/stats').length > 0, 'retained stats', 10000);
+    // Quiet: the two finite cameras have ended; the idle one has no frames.
+    await waitHttp(
+      port,
+      '/metrics',
+      (s, t) => s === 200 && /pinpoint_mqtt_published_total 16\b/.test(t),
+      'MQTT done',
+    );
+    const metrics = parseProm((await get(port, '/metrics')).text);
+    const rs = results(rec, 'ar1');
+    assert.equal(rs.length, 16);
+    for (const cam of ['a', 'b'])
+      for (const verdict of ['ok', 'reject', 'error']) {
+        const want = rs.filter((r) => r.cameraId === cam && r.verdict === verdict).length;
+        assert.equal(
+          sum(metrics, `pinpoint_parts_total{camera="${cam}",verdict="${verdict}"`),
+          want,
+          `${cam} ${verdict}`,
+        );
+      }
+    assert.equal(sum(metrics, 'pinpoint_capture_to_publish_seconds_count'), 16);
+    assert.equal(metrics.get('pinpoint_frames_captured_total{camera="a"}'), 8);
+    assert.equal(metrics.get('pinpoint_camera_up{camera="idle"}'), 0);
+    assert.ok(sum(metrics, 'pinpoint_batch_size_count') >= 4, 'batches observed');
+    assert.ok(metrics.has('nodejs_eventloop_lag_seconds'), 'default process metrics');
+    const ready = await get(port, '/readyz');
+    assert.equal(ready.status, 503, 'finished and stalled cameras are not ready');
+    assert.match(ready.text, /camera idle stalled/);
+    const status = JSON.parse((await get(port, '/api/status')).text) as { modelId: string; cameras: object };
+    assert.deepEqual(Object.keys(status.cameras).sort(), ['a', 'b', 'idle']);
+    d.child.kill('SIGTERM');
+    assert.equal(await exitWithin(d, 30000), 0, d.output().slice(-3000));
+    assert.doesNotMatch(d.output(), /MQTT connection lost/, 'a clean stop is not a lost connection');
+
+    const index = new ArchiveIndex(join(archiveDir, INDEX_FILE), { readonly: true });
+    try {
+      const archiveLog = d
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('archive'))
+        .join('\n');
+      assert.equal(index.count(), 16, archiveLog);
+      let withBlobs = 0;
+      for (const r of rs) {
+        const es = index.query({ partId: r.partId });
+        assert.equal(es.length, 1, `${r.partId}: one entry`);
+        const e = es[0];
+        const folder = join(archiveDir, e.path);
+        const stored = JSON.parse(readFileSync(join(folder, FILES.result), 'utf8')) as InspectionResult;
+        const { publishTime, ...decided } = r as InspectionResult & { publishTime: number };
+        assert.ok(publishTime >= r.decideTime);
+        assert.deepEqual(stored, decided);
+        const frame = readImage(join(folder, FILES.framePng));
+        assert.deepEqual([frame.width, frame.height], [FRAME.width, FRAME.height]);
+        const heat = readImage(join(folder, FILES.heatmap));
+        assert.deepEqual([heat.width, heat.height], [FRAME.width, FRAME.height]);
+        const map = readNpy(join(folder, FILES.mapNpy));
+        assert.deepEqual(map.shape, [FRAME.height, FRAME.width]);
+        const blobs = findBlobs(
+          { ...FRAME, data: map.data },
+          VERDICT.pixelThreshold,
+          VERDICT.minBlobArea,
+        ).slice(0, MAX_BLOBS);
+        // Exact pixels, box, area, peak and mean; the centroid up to float rounding (the engine finds blobs in a
+        // region of interest and adds its offset afterwards).
+        assert.equal(blobs.length, r.blobs.length, `${r.partId}: blob count from the archived map`);
+        blobs.forEach((b, k) => {
+          const p = r.blobs[k];
+          assert.deepEqual(
+            [b.box, b.area, b.peak, b.mean],
+            [p.box, p.area, p.peak, p.mean],
+            `${r.partId} blob ${k}`,
+          );
+          assert.ok(
+            Math.abs(b.centroid.x - p.centroid.x) < 1e-9 && Math.abs(b.centroid.y - p.centroid.y) < 1e-9,
+          );
+        });
+        if (r.blobs.length) withBlobs++;
+      }
+      assert.ok(withBlobs >= 2, `${withBlobs} parts with blobs (the comparison must not be vacuous)`);
+      const ids = (q: Parameters<ArchiveIndex['query']>[0]) =>
+        index
+          .query(q)
+          .map((e) => e.partId)
+          .sort();
+      const want = (f: (r: InspectionResult) => boolean) =>
+        rs
+          .filter(f)
+          .map((r) => r.partId)
+          .sort();
+      assert.deepEqual(
+        ids({ cameraId: 'a' }),
+        want((r) => r.cameraId === 'a'),
+      );
+      assert.deepEqual(
+        ids({ verdict: 'reject' }),
+        want((r) => r.verdict === 'reject'),
+      );
+      assert.ok(
+        want((r) => r.verdict === 'reject').length > 0 && want((r) => r.verdict === 'ok').length > 0,
+        'both verdicts',
+      );
+      const times = rs.map((r) => r.decideTime).sort((x, y) => x - y);
+      const [from, to] = [times[3], times[11]];
+      assert.deepEqual(
+        ids({ from, to }),
+        want((r) => r.decideTime >= from && r.decideTime < to),
+      );
+    } finally {
+      index.close();
+    }
+
+    const tarFile = join(tmp, 'a.tar');
+    const cli = await runCli([
+      'archive',
+      'export',
+      '-c',
+      join(tmp, 'ar1.yaml'),
+      '--camera',
+      'a',
+      '--out',
+      tarFile,
+    ]);
+    assert.equal(cli.code, 0, cli.stderr);
+    const names = await tarNames(tarFile);
+    const manifest = JSON.parse(names.get('manifest.json')!) as {
+      entries: { partId: string; path: string }[];
+    };
+    assert.deepEqual(
+      manifest.entries.map((e) => e.partId).sort(),
+      rs
+        .filter((r) => r.cameraId === 'a')
+        .map((r) => r.partId)
+        .sort(),
+    );
+    for (const e of manifest.entries)
+      for (const f of [FILES.result, FILES.framePng, FILES.mapNpy, FILES.heatmap])
+        assert.ok(names.has(`${e.path}/${f}`), `${e.path}/${f} in the tar`);
+  });
+
+  test('/readyz: 503 while a camera stalls or the broker is down, 200 otherwise; bearer token on /metrics', async () => {
+    const port = await freePort();
+    const files = join(tmp, 'files2');
+    mkdirSync(files, { recursive: true });
+    const cams = {
+      s: synthetic({ seed: 51, count: 0, fps: 3 }),
+      f: { type: 'files', path: files, fps: 3, loop: true },
+    };
+    const cfg = config('ar2', port, cams, {
+      web: { enabled: true, port, auth: { tokenEnv: 'PP_TEST_TOKEN' } },
+    });
+    const d = startDaemon(cfg, 'ar2', { PP_TEST_TOKEN: 'sesame-1234' });
+    await waitHttp(
+      port,
+      '/readyz',
+      (s, t) => s === 503 && t.includes('camera f stalled'),
+      'stalled camera → 503',
+    );
+    const img = {
+      ...FRAME,
+      channels: 3 as const,
+      data: new Uint8Array(FRAME.width * FRAME.height * 3).fill(90),
+    };
+    writeImage(join(files, 'one.png'), img);
+    await waitHttp(port, '/readyz', (s) => s === 200, 'all streaming → 200');
+    await broker.stop();
+    await waitHttp(
+      port,
+      '/readyz',
+      (s, t) => s === 503 && t.includes('MQTT broker not connected'),
+      'broker down → 503',
+    );
+    await broker.restart();
+    await waitHttp(port, '/readyz', (s) => s === 200, 'broker back → 200');
+    assert.equal((await get(port, '/metrics')).status, 401);
+    assert.equal((await get(port, '/api/status', { authorization: 'Bearer wrong' })).status, 401);
+    const ok = await get(port, '/metrics', { authorization: 'Bearer sesame-1234' });
+    assert.equal(ok.status, 200);
+    parseProm(ok.text);
+    const st = await get(port, '/api/status', { authorization: 'Bearer sesame-1234' });
+    assert.ok(!st.text.includes('sesame'), 'no secret in the status');
+    d.child.kill('SIGTERM');
+    assert.equal(await exitWithin(d, 30000), 0, d.output().slice(-3000));
+  });
+
+  test('archive on a full disk (2 MB tmpfs): every verdict still published; archive drops counted in /metrics', async (t) => {
+    const mnt = join(tmp, 'tiny');
+    mkdirSync(mnt, { recursive: true });
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]);
+    } catch (e) {
+      t.diagnostic(`tmpfs mount failed (${String(e)}); filling a folder is not possible without it`);
+      throw e;
+    }
+    try {
+      const port = await freePort();
+      const cams = {
+        big: synthetic({ seed: 61, count: 30, fps: 10, width: 320, height: 240 }),
+        idle: idleCamera('idle3'),
+      };
+      const rec = await record(broker.url, ['ar3/#']);
+      recorders.push(rec);
+      const cfg = config('ar3', port, cams, {
+        archive: { enabled: true, dir: join(mnt, 'archive'), keep: 'all', maxMegabytes: 100 },
+      });
+      const d = startDaemon(cfg, 'ar3');
+      await rec.waitFor(() => results(rec, 'ar3').length >= 30, '30 results', 90000);
+      const m = await waitHttp(
+        port,
+        '/metrics',
+        (s, t) =>
+          s === 200 && /pinpoint_archive_queue 0\b/.test(t) && /pinpoint_mqtt_published_total 30\b/.test(t),
+        'archive idle',
+      );
+      const s = parseProm(m.text);
+      const dropped = sum(s, 'pinpoint_archive_dropped_total');
+      const written = s.get('pinpoint_archive_written_total') ?? 0;
+      t.diagnostic(`archive on 2 MB: ${written} written, ${dropped} dropped`);
+      assert.ok(dropped > 0, 'drops counted');
+      assert.equal(written + dropped, 30, 'every part archived or counted as dropped');
+      assert.equal(sum(s, 'pinpoint_parts_total{camera="big"'), 30);
+      assert.equal(new Set(results(rec, 'ar3').map((r) => r.partId)).size, 30);
+      d.child.kill('SIGTERM');
+      assert.equal(await exitWithin(d, 30000), 0, d.output().slice(-3000));
+    } finally {
+      execFileSync('umount', ['-l', mnt]);
+    }
+  });
+});
+
+async function tarNames(file: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const ex = extract();
+  const done = new Promise<void>((resolve, reject) => {
+    ex.on('entry', (h, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c) => chunks.push(c as Buffer));
+      stream.on('end', () => {
+        out.set(h.name, h.name.endsWith('.json') ? Buffer.concat(chunks).toString('utf8') : '');
+        next();
+      });
+      stream.resume();
+    });
+    ex.on('finish', resolve);
+    ex.on('error', reject);
+  });
+  ex.end(readFileSync(file));
+  await done;
+  return out;
+}

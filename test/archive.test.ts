@@ -1,0 +1,236 @@
+// The parts archive's store without the daemon: keep policies, the SQLite index (queries, labels), the size
+// bound (labelled entries last), repair after a crash, and kill -9 of a writing process at random moments
+// (that one runs the built dist/: build first).
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configSchema } from '../src/config/schema.js';
+import { ArchiveIndex } from '../src/sinks/archive/archive-index.js';
+import { ArchiveStore } from '../src/sinks/archive/archive-store.js';
+import type { StagedEntry } from '../src/sinks/archive/archive-store.js';
+import { keepPolicy } from '../src/sinks/archive/keep-policy.js';
+import { FILES, INDEX_FILE, PARTS_DIR, STAGING_DIR, entryKey } from '../src/sinks/archive/layout.js';
+import type { Logger } from '../src/util/log.js';
+import { createLogger } from '../src/util/log.js';
+import { makeResult } from './helpers/mqtt.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'pinpoint-archive-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+const silent = createLogger({ level: 'silent' });
+
+/** A logger that records its warnings (to check what an operator is told). */
+function recordingLog(): { log: Logger; warnings: string[] } {
+  const warnings: string[] = [];
+  const log = { info: () => {}, warn: (_f: unknown, msg: string) => warnings.push(msg), error: () => {} };
+  return { log: log as unknown as Logger, warnings };
+}
+
+function staged(
+  n: number,
+  bytes: number,
+  camera = 'cam1',
+  decideTime = 1_700_000_000_000 + n * 1000,
+): StagedEntry {
+  const r = makeResult(camera, n, decideTime);
+  return {
+    key: entryKey(decideTime),
+    partId: r.partId,
+    cameraId: camera,
+    captureTime: r.captureTime,
+    decideTime,
+    verdict: r.verdict,
+    reason: r.reason,
+    score: r.score,
+    files: { [FILES.result]: JSON.stringify(r), [FILES.mapNpy]: new Uint8Array(bytes) },
+    frameFormat: null,
+    mapFormat: 'npy',
+    mapScale: null,
+  };
+}
+
+/** Index rows and entry folders agree, and every indexed folder is complete. */
+function assertAgree(dir: string, files: string[]): number {
+  const index = new ArchiveIndex(join(dir, INDEX_FILE));
+  try {
+    const rows = index.paths();
+    for (const { path } of rows)
+      for (const f of files) assert.ok(existsSync(join(dir, path, f)), `${path}/${f} of an indexed entry`);
+    return rows.length;
+  } finally {
+    index.close();
+  }
+}
+
+describe('archive keep policy', () => {
+  const ok = makeResult('c', 2);
+  const reject = makeResult('c', 1);
+  const error = { ...makeResult('c', 3), verdict: 'error' as const, reason: 'timeout' as const };
+
+  test('rejects keeps everything not passed; all keeps all; rejects+N% samples good parts', () => {
+    const rejects = keepPolicy('rejects');
+    assert.deepEqual([rejects(ok), rejects(reject), rejects(error)], [false, true, true]);
+    assert.equal(keepPolicy('all')(ok), true);
+    const draws = [0.004, 0.02, 0.5];
+    const sampled = keepPolicy('rejects+1%', () => draws.shift()!);
+    assert.deepEqual([sampled(ok), sampled(ok), sampled(reject)], [true, false, true]);
+  });
+
+  test('the config refuses anything else with a clear message', () => {
+    for (const keep of ['some', 'rejects+200%', 'all+1%', 'rejects+%']) {
+      const r = configSchema.safeParse({ archive: { keep } });
+      assert.ok(!r.success, keep);
+      assert.match(r.error.message, /rejects\+N%/);
+    }
+    assert.ok(configSchema.safeParse({ archive: { keep: 'rejects+0.5%' } }).success);
+  });
+});
+
+describe('archive store', () => {
+  test('queries by part, camera, time, verdict and label; labels survive', () => {
+    const dir = join(tmp, 'q');
+    const store = new ArchiveStore(dir, 1e9, silent);
+    for (let n = 1; n <= 6; n++) store.add(staged(n, 10, n <= 3 ? 'a' : 'b'));
+    const ix = store.index;
+    assert.deepEqual(
+      ix.query({ partId: 'a-part-2' }).map((e) => e.partId),
+      ['a-part-2'],
+    );
+    assert.deepEqual(
+      ix.query({ cameraId: 'b' }).map((e) => e.partId),
+      ['b-part-4', 'b-part-5', 'b-part-6'],
+    );
+    assert.deepEqual(
+      ix.query({ verdict: 'reject' }).map((e) => e.partId),
+      ['a-part-1', 'a-part-3', 'b-part-5'],
+    );
+    const t0 = 1_700_000_000_000;
+    assert.deepEqual(
+      ix.query({ from: t0 + 2000, to: t0 + 4000 }).map((e) => e.partId),
+      ['a-part-2', 'a-part-3'],
+    );
+    const e = ix.query({ partId: 'a-part-3' })[0];
+    ix.addLabel(e.id, { label: 'false-reject', note: 'glare', who: 'anna', time: 5 });
+    ix.addLabel(e.id, { label: null, note: 'checked twice', who: 'ben', time: 6 });
+    assert.throws(
+      () => ix.addLabel(e.id, { label: 'nonsense' as never, note: null, who: 'x', time: 7 }),
+      /label must be/,
+    );
+    assert.deepEqual(
+      ix.query({ label: 'false-reject' }).map((x) => x.partId),
+      ['a-part-3'],
+    );
+    assert.equal(ix.query({ label: 'confirmed-defect' }).length, 0);
+    store.close();
+    const again = new ArchiveStore(dir, 1e9, silent);
+    assert.deepEqual(
+      again.index.labels(e.id).map((l) => [l.label, l.note, l.who]),
+      [
+        ['false-reject', 'glare', 'anna'],
+        [null, 'checked twice', 'ben'],
+      ],
+    );
+    again.close();
+  });
+
+  test('size bound: oldest first, labelled ones last, and said in the log when they must go', () => {
+    const dir = join(tmp, 'bound');
+    const { log, warnings } = recordingLog();
+    const store = new ArchiveStore(dir, 8000, log);
+    for (let n = 1; n <= 4; n++) store.add(staged(n, 1000));
+    const first = store.index.query({ partId: 'cam1-part-1' })[0];
+    store.index.addLabel(first.id, { label: 'confirmed-defect', note: null, who: 'qa', time: 1 });
+    for (let n = 5; n <= 8; n++) store.add(staged(n, 1000));
+    const left = store.index.query().map((e) => e.partId);
+    assert.ok(left.includes('cam1-part-1'), 'the labelled oldest entry is kept');
+    assert.ok(!left.includes('cam1-part-2'), 'the oldest unlabelled one went');
+    assert.ok(store.totalBytes <= 8000);
+    assert.equal(warnings.length, 0);
+    assert.equal(readdirSync(join(dir, PARTS_DIR)).length > 0, true);
+    // Labelled entries only, over a lowered bound: the oldest labelled go, with a warning.
+    for (const e of store.index.query())
+      if (e.partId !== 'cam1-part-1')
+        store.index.addLabel(e.id, { label: null, note: 'keep', who: 'qa', time: 2 });
+    store.close();
+    const smaller = new ArchiveStore(dir, 3000, log);
+    assert.ok(smaller.totalBytes <= 3000);
+    assert.deepEqual(
+      smaller.index.query().map((e) => e.partId),
+      ['cam1-part-7', 'cam1-part-8'],
+    );
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /only labelled entries are left/);
+    assert.equal(assertAgree(dir, [FILES.result, FILES.mapNpy]), smaller.index.count());
+    smaller.close();
+  });
+
+  test('opening repairs what a crash can leave: staging leftovers, unindexed folders, rows without files', () => {
+    const dir = join(tmp, 'repair');
+    const store = new ArchiveStore(dir, 1e9, silent);
+    for (let n = 1; n <= 3; n++) store.add(staged(n, 10));
+    const gone = store.index.query({ partId: 'cam1-part-2' })[0];
+    store.close();
+    rmSync(join(dir, gone.path), { recursive: true });
+    mkdirSync(join(dir, STAGING_DIR, 'half-written'), { recursive: true });
+    writeFileSync(join(dir, STAGING_DIR, 'half-written', FILES.result), '{"trunc');
+    const orphan = join(dir, PARTS_DIR, '2023-11-14', 'cam1', 'orphan-key');
+    mkdirSync(orphan, { recursive: true });
+    writeFileSync(join(orphan, FILES.result), '{}');
+    const { log, warnings } = recordingLog();
+    const infos: unknown[] = [];
+    (log as unknown as { info: (f: unknown) => void }).info = (f) => infos.push(f);
+    const reopened = new ArchiveStore(dir, 1e9, log);
+    assert.deepEqual(infos[0], { stagingRemoved: 1, orphansRemoved: 1, missingPruned: 1 });
+    assert.deepEqual(
+      reopened.index.query().map((e) => e.partId),
+      ['cam1-part-1', 'cam1-part-3'],
+    );
+    assert.ok(!existsSync(orphan));
+    assert.equal(readdirSync(join(dir, STAGING_DIR)).length, 0);
+    assert.equal(warnings.length, 0);
+    reopened.close();
+  });
+
+  test('kill -9 twenty times while it archives: index and files always agree, and it runs on', async () => {
+    const dir = join(tmp, 'kill');
+    const files = [FILES.result, FILES.framePng, FILES.mapNpy, FILES.heatmap];
+    let last = 0;
+    let grew = 0;
+    for (let round = 0; round < 20; round++) {
+      const child = spawn(
+        process.execPath,
+        ['test/helpers/archive-child.mjs', JSON.stringify({ dir, maxBytes: 2_000_000 })],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('archive child not ready in 60 s')), 60000);
+        child.stdout!.on('data', (d: Buffer) => {
+          if (d.toString().includes('ready')) {
+            clearTimeout(t);
+            resolve();
+          }
+        });
+      });
+      await new Promise((r) => setTimeout(r, 100 + Math.random() * 700));
+      child.kill('SIGKILL');
+      await exited;
+      // Before any repair: every indexed entry is complete on disk (a row never points at half-written files).
+      const n = assertAgree(dir, files);
+      if (n > last) grew++;
+      last = n;
+    }
+    const store = new ArchiveStore(dir, 2_000_000, silent);
+    const folders = readdirSync(join(dir, PARTS_DIR), { recursive: true }).filter(
+      (p) => String(p).split('/').length === 3,
+    );
+    assert.equal(folders.length, store.index.count(), 'after repair: one folder per row');
+    assert.ok(store.totalBytes <= 2_000_000);
+    store.close();
+    assert.ok(grew >= 5, `the archive grew in ${grew} of 20 rounds (each restart wrote entries)`);
+  });
+});
