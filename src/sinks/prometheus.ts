@@ -172,6 +172,9 @@ export class PrometheusMetrics {
         [{ result: 'accepted' }, Math.max(0, (m?.triggers ?? 0) - (e?.duplicates ?? 0))],
         [{ result: 'duplicate' }, e?.duplicates ?? 0],
         [{ result: 'no_frame' }, e?.noFrame ?? 0],
+        // Software triggers the camera answered with no usable frame (docs/cameras.md, pairing).
+        [{ result: 'frame_lost' }, e?.frameLost ?? 0],
+        [{ result: 'trigger_missed' }, e?.triggerMissed ?? 0],
         [{ result: 'malformed' }, m?.malformedTriggers ?? 0],
         [{ result: 'unknown_camera' }, m?.unknownCameraTriggers ?? 0],
       ];
