@@ -53,3 +53,41 @@ test('free-running 640×512 Mono8 (over the default receive buffer): frames arri
   }
   assert.ok(!states.some((s) => s.state === 'stalled'), JSON.stringify(states));
 });
+
+test('a socket buffer too small for the frames: no frame, and the state detail says the receive buffer lost them', async () => {
+  // A host whose net.core.rmem_max holds a fraction of a frame, reproduced without touching the host's
+  // sysctls: the runner's own override asks the kernel for a 16 KiB stream socket buffer, so the kernel drops
+  // most of every 1280×1024 frame's packets (a real fault, counted in /proc/net/udp).
+  process.env.PINPOINT_GVSP_SOCKET_BUFFER = '16384';
+  const cfg = cameraSchema.parse({
+    type: 'gige',
+    device: cam.device,
+    packetSize: 1500,
+    stallTimeoutMs: 2000,
+    features: { Width: 1280, Height: 1024 },
+  });
+  assert.equal(cfg.type, 'gige');
+  const states: { state: SourceState; detail?: string }[] = [];
+  const sub = sourcePlugin('gige')!
+    .create('starved', cfg as Extract<typeof cfg, { type: 'gige' }>, {
+      log: pino({ level: 'silent' }),
+      configDir: '.',
+      onState: (state, detail) => states.push({ state, detail }),
+    })
+    .subscribe();
+  const said = () =>
+    states.some(
+      // Never a whole frame: `backoff` (no first frame), or `stalled` had frames come before.
+      (s) =>
+        (s.state === 'backoff' || s.state === 'stalled') &&
+        /frames lost: receive buffer \(\d+ packets dropped/.test(s.detail ?? ''),
+    );
+  try {
+    const end = Date.now() + 30000;
+    while (!said() && Date.now() < end) await sleep(100);
+  } finally {
+    sub.unsubscribe();
+    delete process.env.PINPOINT_GVSP_SOCKET_BUFFER;
+  }
+  assert.ok(said(), JSON.stringify(states));
+});

@@ -289,9 +289,12 @@ def main():
             # at least 1 MiB (the kernel caps it at net.core.rmem_max). aravissrc does not ask at all.
             # Free-running cameras need it as much: aravissrc never asks, and at 512×512 the default
             # buffer already loses every frame.
+            # PINPOINT_GVSP_SOCKET_BUFFER (bytes) overrides it: to reproduce a host whose rmem_max is too
+            # small (the test of the "frames lost: receive buffer" detail), never needed in production.
+            size = int(os.environ.get("PINPOINT_GVSP_SOCKET_BUFFER") or max(1 << 20, 2 * cam.get_payload()))
             stream.set_property("socket-buffer", Aravis.GvStreamSocketBuffer.FIXED)
-            stream.set_property("socket-buffer-size", max(1 << 20, 2 * cam.get_payload()))
-            rcvbuf = (stream.get_port(), max(1 << 20, 2 * cam.get_payload()))
+            stream.set_property("socket-buffer-size", size)
+            rcvbuf = (stream.get_port(), size)
         else:
             rcvbuf = None
         for _ in range(N_BUFFERS):
