@@ -1,10 +1,10 @@
 // One archive entry's files from a decided part: the result JSON, the frame (lossless PNG or JPEG), the anomaly
 // map (float32 .npy, exact; or 16-bit PNG with a scale) and a heatmap overlay for people. Runs in the archive
 // worker: the map is recomputed here from the Δ grid (postprocess is deterministic, so it is the map the
-// verdict saw), and the encoding never touches the event loop that decides parts. Pure JavaScript encoders
-// (fast-png, jpeg-js), not OpenCV: the OpenCV addon may be loaded by one thread of a process only (a second
-// load in a worker breaks the main thread's bindings).
-import { encode as encodePng } from 'fast-png';
+// verdict saw), and the encoding never touches the event loop that decides parts. PNG through our own encoder on
+// node:zlib (native deflate; fast-png's pure-JS deflate cost ~10× more per part), JPEG through jpeg-js; not
+// OpenCV: the OpenCV addon may be loaded by one thread of a process only (a second load in a worker breaks the
+// main thread's bindings).
 import jpeg from 'jpeg-js';
 import { postprocess } from '../../pipeline/anomaly-map.js';
 import type { Polygon } from '../../pipeline/anomaly-map.js';
@@ -12,6 +12,7 @@ import type { Image } from '../../pipeline/image.js';
 import type { Letterbox } from '../../pipeline/letterbox.js';
 import type { InspectionResult } from '../../pipeline/result.js';
 import { encodeNpy } from '../../util/image-io.js';
+import { encodePng } from '../../util/png-encode.js';
 import { FILES } from './layout.js';
 
 /** What the sink sends the worker per kept part (structured-clone friendly). */
@@ -102,10 +103,13 @@ function rgba(img: Image): Uint8Array {
 /** 16-bit map: value = pixel · scale, scale chosen so the map's maximum is 65535. */
 export function toUint16(map: Float32Array): { pixels: Uint16Array; scale: number } {
   let max = 0;
-  for (const v of map) if (v > max) max = v;
+  for (let i = 0; i < map.length; i++) if (map[i] > max) max = map[i];
   const scale = max > 0 ? max / 65535 : 1;
   const pixels = new Uint16Array(map.length);
-  for (let i = 0; i < map.length; i++) pixels[i] = Math.round(Math.max(0, map[i]) / scale);
+  for (let i = 0; i < map.length; i++) {
+    const v = map[i];
+    pixels[i] = v > 0 ? Math.round(v / scale) : 0;
+  }
   return { pixels, scale };
 }
 
@@ -116,15 +120,14 @@ export function heatmapOverlay(map: Float32Array, img: Image, pixelThreshold: nu
   const out = new Uint8Array(map.length * 3);
   const k = 1 / (HEAT_RANGE * pixelThreshold);
   const c = img.channels;
+  const d = img.data;
   for (let i = 0; i < map.length; i++) {
-    const t = clamp01(map[i] * k);
-    const jet = [
-      clamp01(1.5 - Math.abs(4 * t - 3)),
-      clamp01(1.5 - Math.abs(4 * t - 2)),
-      clamp01(1.5 - Math.abs(4 * t - 1)),
-    ];
-    for (let ch = 0; ch < 3; ch++)
-      out[i * 3 + ch] = (img.data[i * c + (c === 3 ? ch : 0)] + 255 * jet[ch]) >> 1;
+    const t4 = 4 * clamp01(map[i] * k);
+    const s = i * c;
+    const o = i * 3;
+    out[o] = (d[s] + 255 * clamp01(1.5 - Math.abs(t4 - 3))) >> 1;
+    out[o + 1] = (d[c === 3 ? s + 1 : s] + 255 * clamp01(1.5 - Math.abs(t4 - 2))) >> 1;
+    out[o + 2] = (d[c === 3 ? s + 2 : s] + 255 * clamp01(1.5 - Math.abs(t4 - 1))) >> 1;
   }
   return out;
 }
