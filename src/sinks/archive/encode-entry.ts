@@ -2,7 +2,7 @@
 // map (float32 .npy, exact; or 16-bit PNG with a scale) and a heatmap overlay for people. Runs in the archive
 // worker: the map is recomputed here from the Δ grid (postprocess is deterministic, so it is the map the
 // verdict saw), and the encoding never touches the event loop that decides parts. PNG through our own encoder on
-// node:zlib (native deflate; fast-png's pure-JS deflate cost ~10× more per part), JPEG through jpeg-js; not
+// node:zlib (native deflate; fast-png's pure-JS deflate cost ~3× the CPU per part), JPEG through jpeg-js; not
 // OpenCV: the OpenCV addon may be loaded by one thread of a process only (a second load in a worker breaks the
 // main thread's bindings).
 import jpeg from 'jpeg-js';

@@ -1,0 +1,48 @@
+// The archive worker's PNG cost per kept part: our node:zlib encoder (src/util/png-encode.ts) vs fast-png
+// (pure-JS deflate, what the archive used before), side by side on the same images: a 640×480 synthetic frame,
+// its heatmap and its 16-bit anomaly map. CPU time (process.cpuUsage, less sensitive to a loaded machine than
+// wall time) and file size; the ratio is what matters.
+import { encode as fastPng } from 'fast-png';
+import { computeLetterbox } from '../src/pipeline/letterbox.js';
+import { postprocess } from '../src/pipeline/anomaly-map.js';
+import { heatmapOverlay, toUint16 } from '../src/sinks/archive/encode-entry.js';
+import { makePart } from '../src/synthetic/parts.js';
+import { encodePng } from '../src/util/png-encode.js';
+import type { PngImage } from '../src/util/png-encode.js';
+
+const REPEATS = 4;
+
+function cpuMs(f: () => Uint8Array): { ms: number; bytes: number } {
+  f();
+  const c0 = process.cpuUsage();
+  let bytes = 0;
+  for (let i = 0; i < REPEATS; i++) bytes = f().length;
+  const c = process.cpuUsage(c0);
+  return { ms: (c.user + c.system) / 1000 / REPEATS, bytes };
+}
+
+export async function run(): Promise<void> {
+  const part = makePart({ width: 640, height: 480, seed: 7, defect: { kind: 'scratch', size: 24 } });
+  const rgb = { width: 640, height: 480, channels: 3 as const, data: part.rgb };
+  const frame: PngImage = { ...rgb, depth: 8 };
+  const lb = computeLetterbox(640, 480, 56);
+  const grid = new Float32Array(16).map((_, i) => 1 + (i % 5) * 0.7);
+  const map = postprocess(grid, 4, lb).map;
+  const heat: PngImage = { ...frame, data: heatmapOverlay(map, rgb, 2.13) };
+  const map16: PngImage = { width: 640, height: 480, channels: 1, depth: 16, data: toUint16(map).pixels };
+  let ours = 0;
+  let theirs = 0;
+  for (const [name, img] of Object.entries({ frame, heat, map16 })) {
+    const a = cpuMs(() => encodePng(img));
+    const b = cpuMs(() => fastPng(img));
+    ours += a.ms;
+    theirs += b.ms;
+    const kib = (n: number): string => `${(n / 1024).toFixed(0)} KiB`;
+    console.log(
+      `${name.padEnd(6)}: node:zlib ${a.ms.toFixed(1)} ms ${kib(a.bytes)} | fast-png ${b.ms.toFixed(1)} ms ${kib(b.bytes)}`,
+    );
+  }
+  console.log(
+    `per part (3 PNGs): ${ours.toFixed(0)} ms vs ${theirs.toFixed(0)} ms CPU, ratio ${(ours / theirs).toFixed(3)}`,
+  );
+}
