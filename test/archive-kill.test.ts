@@ -3,6 +3,7 @@
 // random moments twenty times on the same archive. After each kill the index (read-only, the archive's own
 // schema) and the folders are compared from outside; after each restart the daemon's repair must match what was
 // seen, and it must archive new parts. A last clean stop must leave index and folders in exact agreement.
+// PINPOINT_KILL_SEED=<n> replays another sequence of kill moments (each round prints its own).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
