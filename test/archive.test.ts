@@ -1,6 +1,8 @@
 // The parts archive's store without the daemon: keep policies, the SQLite index (queries, labels), the size
 // bound (labelled entries last), repair after a crash, and kill -9 of a writing process at random moments
-// (that one runs the built dist/: build first).
+// (that one runs the built dist/: build first). That process writes back to back, so about 4 kills in 20 land
+// inside a write (staging or rename-before-index); archive-kill.test.ts kills the whole daemon, whose archive is
+// mostly idle between parts (about 1 in 20): the two together cover both.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -196,9 +198,9 @@ describe('archive store', () => {
   test('kill -9 twenty times while it archives: index and files always agree, and it runs on', async () => {
     const dir = join(tmp, 'kill');
     const files = [FILES.result, FILES.framePng, FILES.mapNpy, FILES.heatmap];
-    let last = 0;
-    let grew = 0;
+    let wrote = 0;
     for (let round = 0; round < 20; round++) {
+      const started = Date.now();
       const child = spawn(
         process.execPath,
         ['test/helpers/archive-child.mjs', JSON.stringify({ dir, maxBytes: 2_000_000 })],
@@ -220,9 +222,11 @@ describe('archive store', () => {
       child.kill('SIGKILL');
       await exited;
       // Before any repair: every indexed entry is complete on disk (a row never points at half-written files).
-      const n = assertAgree(dir, files);
-      if (n > last) grew++;
-      last = n;
+      assertAgree(dir, files);
+      // The count alone stops growing once the 2 MB bound is reached: new entries are those decided after start.
+      const index = new ArchiveIndex(join(dir, INDEX_FILE), { readonly: true });
+      if (index.query({ from: started }).length > 0) wrote++;
+      index.close();
     }
     const store = new ArchiveStore(dir, 2_000_000, silent);
     const folders = readdirSync(join(dir, PARTS_DIR), { recursive: true }).filter(
@@ -231,6 +235,6 @@ describe('archive store', () => {
     assert.equal(folders.length, store.index.count(), 'after repair: one folder per row');
     assert.ok(store.totalBytes <= 2_000_000);
     store.close();
-    assert.ok(grew >= 5, `the archive grew in ${grew} of 20 rounds (each restart wrote entries)`);
+    assert.ok(wrote >= 15, `new entries in ${wrote} of 20 rounds (a restarted writer writes)`);
   });
 });
