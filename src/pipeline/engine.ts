@@ -20,7 +20,7 @@ import { batchFrames } from './batcher.js';
 import { BufferPool, inferSerially, prepareBatch } from './batch-run.js';
 import type { Prepared, Ran } from './batch-run.js';
 import type { LedgerStats } from './ledger.js';
-import { PartLedger } from './ledger.js';
+import { PartLedger, emptyLedgerStats } from './ledger.js';
 import type { CameraPairing, PartFrame, PartTrigger, TriggerLoss } from './triggers.js';
 import { correlateTriggers } from './triggers.js';
 import type { PartRef, Thresholds, VerdictSettings } from './verdict.js';
@@ -138,16 +138,7 @@ type Timed<T> = T & { prepareMs: number };
 const MAX_SCRATCH = 8;
 
 export class Engine {
-  private ledgerStats: LedgerStats = {
-    published: 0,
-    timeouts: 0,
-    late: 0,
-    noFrame: 0,
-    frameLost: 0,
-    triggerMissed: 0,
-    errors: 0,
-    duplicates: 0,
-  };
+  private ledgerStats: LedgerStats = emptyLedgerStats();
   private readonly counts = {
     unknownCamera: 0,
     batches: 0,

@@ -53,8 +53,9 @@ interface Entry {
 
 const key = (cameraId: string, partId: string): string => `${cameraId}\u0000${partId}`;
 
-export class PartLedger {
-  readonly stats: LedgerStats = {
+/** All counters at zero (a ledger's start, and the engine's before its first run). */
+export function emptyLedgerStats(): LedgerStats {
+  return {
     published: 0,
     timeouts: 0,
     late: 0,
@@ -64,6 +65,10 @@ export class PartLedger {
     errors: 0,
     duplicates: 0,
   };
+}
+
+export class PartLedger {
+  readonly stats: LedgerStats = emptyLedgerStats();
   private readonly open = new Map<string, Entry>();
   /** Insertion-ordered set of decided keys, trimmed to `remember`. */
   private readonly recent = new Set<string>();
