@@ -5,6 +5,7 @@ import { DEFAULT_MAX_IMAGE_PIXELS } from '../util/image-header.js';
 import { checkFeature, withoutSoftwareTrigger } from '../sources/gige-features.js';
 import { PipelineValueError, checkLiteral } from '../sources/gst-pipeline.js';
 import { rtspTarget } from '../sources/rtsp-target.js';
+import { parsePasswordHash } from '../sinks/web/auth-password.js';
 
 /** Camera ids end up in MQTT topics, file names and log lines: keep them to a safe alphabet. */
 export const cameraIdSchema = z
@@ -359,24 +360,83 @@ export function isLoopback(host: string): boolean {
 /** Name of an environment variable: secrets come from the environment, never from the config file. */
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
 
-/** The daemon's HTTP server: /metrics (Prometheus), /healthz, /readyz, /api/status. */
+/** A console user: the name typed at login, a role, and a scrypt hash from `pinpoint web hash-password`. */
+export const webUserSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/,
+      'user name: 1-64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit',
+    ),
+  /** viewer: looks; engineer: also labels parts, changes thresholds, re-teaches. */
+  role: z.enum(['viewer', 'engineer']),
+  passwordHash: z.string().superRefine((h, ctx) => {
+    const parsed = parsePasswordHash(h);
+    if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+  }),
+});
+
+/** Console users, with each name once (a login must find exactly one). */
+export const webUsersSchema = z.array(webUserSchema).superRefine((users, ctx) => {
+  const seen = new Set<string>();
+  users.forEach((u, i) => {
+    const key = u.name.toLowerCase();
+    if (seen.has(key))
+      ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `user ${u.name} is listed twice` });
+    seen.add(key);
+  });
+});
+
+/** `web.auth`: who may see and change what (docs/console-auth.md). */
+const webAuthSchema = z
+  .strictObject({
+    /** Environment variable holding a bearer token for machines (Prometheus, scripts): /metrics and /api read-only. */
+    tokenEnv: envName.optional(),
+    /** Console users in the config itself... */
+    users: webUsersSchema.optional(),
+    /** ...or in a YAML/JSON file with the same list (relative to the config's folder), read at start. */
+    usersFile: z.string().min(1).optional(),
+    /** A console session ends after this long without a request (a shift plus margin). */
+    sessionIdleMinutes: z
+      .int()
+      .min(1)
+      .max(7 * 24 * 60)
+      .default(720),
+    /** Sessions kept at most; beyond it the least recently used one is ended. */
+    maxSessions: z.int().min(1).max(100000).default(1000),
+    /** Session cookie's Secure flag: `auto` sets it on https requests; `always` behind a TLS-terminating proxy. */
+    cookieSecure: z.enum(['auto', 'always']).default('auto'),
+    login: z
+      .strictObject({
+        /** Failed logins per user name within `windowSec` before that name is refused (429); per address ×4. */
+        maxFailures: z.int().min(1).max(1000).default(5),
+        windowSec: z.int().min(1).max(86400).default(300),
+      })
+      .prefault({}),
+  })
+  .refine((a) => a.tokenEnv !== undefined || a.users !== undefined || a.usersFile !== undefined, {
+    message: 'web.auth needs tokenEnv, users or usersFile (or remove web.auth for loopback without auth)',
+  })
+  .refine((a) => a.users === undefined || a.usersFile === undefined, {
+    path: ['usersFile'],
+    message: 'give users or usersFile, not both',
+  });
+
+export type WebAuthConfig = z.infer<typeof webAuthSchema>;
+
+/** The daemon's HTTP server: /metrics (Prometheus), /healthz, /readyz, /api/status, the console. */
 const webSchema = z
   .strictObject({
     enabled: z.boolean().default(false),
     /** Loopback by default; any other address needs `auth`. */
     host: z.string().min(1).default('127.0.0.1'),
     port: z.int().min(1).max(65535).default(8080),
-    auth: z
-      .strictObject({
-        /** Environment variable holding the bearer token required for /metrics and /api. */
-        tokenEnv: envName,
-      })
-      .optional(),
+    auth: webAuthSchema.optional(),
   })
   .refine((w) => !w.enabled || w.auth !== undefined || isLoopback(w.host), {
     path: ['host'],
     message:
-      'not a loopback address: the web server shows production data, so on any other address it needs web.auth.tokenEnv',
+      'not a loopback address: the web server shows production data, so on any other address it needs web.auth (tokenEnv, users or usersFile)',
   })
   .prefault({});
 
@@ -439,7 +499,13 @@ export type CameraConfig = z.infer<typeof cameraSchema>;
 export type CameraType = CameraConfig['type'];
 
 /** Key names whose values are secrets: redacted when a config is printed or logged. */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'passphrase', 'token', 'secret']);
+export const SECRET_KEYS: ReadonlySet<string> = new Set([
+  'password',
+  'passphrase',
+  'token',
+  'secret',
+  'passwordhash',
+]);
 
 export function configJsonSchema(): unknown {
   return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });

@@ -1,8 +1,9 @@
 // The daemon's HTTP server (fastify): /metrics (Prometheus text), /healthz, /readyz, /api/status. Bound to
-// `web.host`; with `web.auth`, /metrics and /api/* need `Authorization: Bearer <token>` (the probes stay open:
-// they say nothing but ready or not). Never serves anything from the config: no secret can leak here.
-import { timingSafeEqual, createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+// `web.host`; with `web.auth`, /metrics and /api/* need a login or `Authorization: Bearer <token>`
+// (web/auth.ts; the probes stay open: they say nothing but ready or not). Never serves anything from the
+// config: no secret can leak here.
+import type { FastifyInstance } from 'fastify';
+import type { WebAuthConfig } from '../config/schema.js';
 import type { Logger } from '../util/log.js';
 import type { DaemonStatus } from './daemon-status.js';
 import { readiness, statusJson } from './health.js';
@@ -11,8 +12,10 @@ import type { PrometheusMetrics } from './prometheus.js';
 export interface WebServerOptions {
   host: string;
   port: number;
-  /** The bearer token /metrics and /api/* require; undefined: no auth (loopback only, checked by the schema). */
-  token: string | undefined;
+  /** Users, sessions and bearer token; undefined: no auth (loopback only, checked by the schema). */
+  auth: WebAuthConfig | undefined;
+  /** The config's folder (`web.auth.usersFile` is relative to it). */
+  configDir: string;
   status: DaemonStatus;
   metrics: PrometheusMetrics;
   log: Logger;
@@ -21,29 +24,15 @@ export interface WebServerOptions {
 /** The event loop is called stuck when a 500 ms heartbeat is this late. */
 const STUCK_MS = 5000;
 
-/** Constant-time comparison of a presented token with the configured one. */
-function tokenMatches(req: FastifyRequest, token: string): boolean {
-  const h = req.headers.authorization ?? '';
-  const m = /^Bearer (.+)$/.exec(h);
-  if (!m) return false;
-  const a = createHash('sha256').update(m[1]).digest();
-  const b = createHash('sha256').update(token).digest();
-  return timingSafeEqual(a, b);
-}
-
 export async function startWebServer(o: WebServerOptions): Promise<FastifyInstance> {
   const { default: Fastify } = await import('fastify');
   const app = Fastify({ logger: false });
+  const { registerAuth } = await import('./web/auth.js');
+  await registerAuth(app, o.auth, o.log, { configDir: o.configDir });
   let beat = Date.now();
   const heart = setInterval(() => (beat = Date.now()), 500);
   heart.unref();
   app.addHook('onClose', async () => clearInterval(heart));
-  app.addHook('onRequest', async (req, reply) => {
-    const guarded = req.url === '/metrics' || req.url.startsWith('/api/');
-    if (guarded && o.token !== undefined && !tokenMatches(req, o.token)) {
-      await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized' });
-    }
-  });
   app.get('/healthz', async (_req, reply) => {
     const lagMs = Date.now() - beat;
     const ok = lagMs < STUCK_MS;

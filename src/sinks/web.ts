@@ -14,14 +14,6 @@ export const webSink: SinkPlugin<'web'> = {
     return {
       name: 'web',
       async start() {
-        let token: string | undefined;
-        if (cfg.auth) {
-          token = process.env[cfg.auth.tokenEnv];
-          if (!token)
-            throw new SinkConfigError(
-              `web.auth.tokenEnv: the environment variable ${cfg.auth.tokenEnv} is not set or empty`,
-            );
-        }
         const prom = await import('prom-client');
         const { PrometheusMetrics } = await import('./prometheus.js');
         const { startWebServer } = await import('./web-server.js');
@@ -30,13 +22,15 @@ export const webSink: SinkPlugin<'web'> = {
           server = await startWebServer({
             host: cfg.host,
             port: cfg.port,
-            token,
+            auth: cfg.auth,
+            configDir: ctx.configDir,
             status: ctx.status,
             metrics,
             log,
           });
         } catch (err) {
           metrics.close();
+          if (err instanceof SinkConfigError) throw err;
           throw new SinkConfigError(
             `web: cannot listen on ${cfg.host}:${cfg.port}: ${(err as Error).message}`,
           );

@@ -1,0 +1,78 @@
+// Console sessions in memory: a random 256-bit id per login (the cookie), its user, role and CSRF token.
+// A session ends after `idleMs` without a request, at logout, or when `max` are open and it is the least
+// recently used. Ids are kept only as SHA-256 digests, so the map itself holds no usable cookie.
+import { createHash, randomBytes } from 'node:crypto';
+
+export type Role = 'viewer' | 'engineer';
+
+export interface Session {
+  user: string;
+  role: Role;
+  csrfToken: string;
+}
+
+interface Entry extends Session {
+  lastSeen: number;
+}
+
+/** A random 256-bit token, base64url (cookie- and header-safe). */
+export function randomToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+const digest = (id: string): string => createHash('sha256').update(id).digest('base64');
+
+export class SessionStore {
+  /** By digest of the id, in order of last use (a Map keeps insertion order: touched entries move to the end). */
+  private readonly byDigest = new Map<string, Entry>();
+
+  constructor(
+    private readonly idleMs: number,
+    private readonly max: number,
+    private readonly now: () => number,
+  ) {}
+
+  /** Opens a session; `id` is for the cookie only (never log it). */
+  create(user: string, role: Role): { id: string; session: Session } {
+    const id = randomToken();
+    while (this.byDigest.size >= this.max) this.evictOldest();
+    const session = { user, role, csrfToken: randomToken() };
+    this.byDigest.set(digest(id), { ...session, lastSeen: this.now() });
+    return { id, session };
+  }
+
+  /** The live session with this id (its idle clock restarted), or undefined when unknown or expired. */
+  touch(id: string): Session | undefined {
+    const key = digest(id);
+    const e = this.byDigest.get(key);
+    if (!e) return undefined;
+    this.byDigest.delete(key);
+    const t = this.now();
+    if (t - e.lastSeen > this.idleMs) return undefined;
+    e.lastSeen = t;
+    this.byDigest.set(key, e);
+    return { user: e.user, role: e.role, csrfToken: e.csrfToken };
+  }
+
+  end(id: string): void {
+    this.byDigest.delete(digest(id));
+  }
+
+  /** Drops expired sessions; the least recently used come first, so the scan stops at the first live one. */
+  sweep(): void {
+    const t = this.now();
+    for (const [k, e] of this.byDigest) {
+      if (t - e.lastSeen <= this.idleMs) break;
+      this.byDigest.delete(k);
+    }
+  }
+
+  get size(): number {
+    return this.byDigest.size;
+  }
+
+  private evictOldest(): void {
+    const first = this.byDigest.keys().next();
+    if (!first.done) this.byDigest.delete(first.value);
+  }
+}
