@@ -41,6 +41,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Register> 
     summary: 'list and export archived parts (images, maps, results, labels)',
     load: async () => (await import('./archive-command.js')).registerArchive,
   },
+  web: {
+    summary: 'web console helpers (hash a user password)',
+    load: async () => (await import('./web-command.js')).registerWeb,
+  },
   eval: {
     summary: 'measure a bundle on labelled parts (AUROC, AUPRO, F1) and write a report',
     load: async () => (await import('./eval-command.js')).registerEval,

@@ -73,20 +73,31 @@ export class AuthGate {
 
   /** Refuses the request (and says why) when it may not go on; returns whether it was refused. */
   async refuse(req: FastifyRequest, reply: FastifyReply, who: Identified | false): Promise<boolean> {
-    const path = req.url.split('?', 1)[0];
-    const origin = (this.auth ? undefined : loopbackHostProblem(req)) ?? crossSiteWebSocket(req);
-    if (origin) return send(reply, 403, { error: origin });
-    if (who === false) return this.unauthorized(reply, 'wrong bearer token');
-    const guarded = path === '/metrics' || (path.startsWith('/api/') && !OPEN_PATHS.has(path));
-    if (guarded && !who.principal) return this.unauthorized(reply, 'login required');
-    if (MUTATING.has(req.method) && path !== '/api/login' && !csrfOk(req, who.credential))
-      return send(reply, 403, { error: `missing or wrong ${CSRF_HEADER} header` });
-    return false;
+    const refusal = this.refusal(req, who);
+    if (!refusal) return false;
+    if (refusal.code === 401 && this.auth?.token !== undefined)
+      void reply.header('www-authenticate', 'Bearer');
+    // A WebSocket handshake's socket has left the HTTP server: refused here (before @fastify/websocket's own
+    // hooks run), nobody else would close it, and a server with it open never finishes closing.
+    if (req.headers.upgrade !== undefined) {
+      void reply.header('connection', 'close');
+      reply.raw.once('finish', () => req.raw.socket.end());
+    }
+    await reply.code(refusal.code).send(refusal.body);
+    return true;
   }
 
-  private async unauthorized(reply: FastifyReply, error: string): Promise<true> {
-    if (this.auth?.token !== undefined) void reply.header('www-authenticate', 'Bearer');
-    return send(reply, 401, { error, authRequired: true });
+  private refusal(req: FastifyRequest, who: Identified | false): { code: number; body: object } | undefined {
+    const path = req.url.split('?', 1)[0];
+    const origin = (this.auth ? undefined : loopbackHostProblem(req)) ?? crossSiteWebSocket(req);
+    if (origin) return { code: 403, body: { error: origin } };
+    if (who === false) return { code: 401, body: { error: 'wrong bearer token', authRequired: true } };
+    const guarded = path === '/metrics' || (path.startsWith('/api/') && !OPEN_PATHS.has(path));
+    if (guarded && !who.principal)
+      return { code: 401, body: { error: 'login required', authRequired: true } };
+    if (MUTATING.has(req.method) && path !== '/api/login' && !csrfOk(req, who.credential))
+      return { code: 403, body: { error: `missing or wrong ${CSRF_HEADER} header` } };
+    return undefined;
   }
 }
 
@@ -100,9 +111,4 @@ function csrfOk(req: FastifyRequest, c: Credential): boolean {
   if (c.kind === 'none') return req.url.split('?', 1)[0] === '/api/logout';
   const sent = req.headers[CSRF_HEADER];
   return typeof sent === 'string' && sameSecret(sent, c.csrfToken);
-}
-
-async function send(reply: FastifyReply, code: number, body: object): Promise<true> {
-  await reply.code(code).send(body);
-  return true;
 }
