@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js';
 import { readManifest, teacherFilePath } from '../model/bundle.js';
 import { STUDENTS_FILE, type Manifest } from '../model/manifest.js';
 import { resolveVerdictSettings } from '../pipeline/verdict.js';
+import { usersFileProblem } from '../sinks/web/auth-users.js';
 import { sourcePlugin } from '../sources/registry.js';
 import type { SourcePlugin } from '../sources/types.js';
 
@@ -45,6 +46,8 @@ export function preflight(config: Config, configDir: string): Preflight {
       message: key ? key[2] : problem,
     });
   }
+  const users = config.web.enabled ? usersFileProblem(config.web.auth, configDir) : undefined;
+  if (users) problems.push({ path: ['web', 'auth', 'usersFile'], kind: 'config', message: users });
   if (!config.model) {
     problems.push({
       path: ['model'],

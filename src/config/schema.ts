@@ -377,15 +377,18 @@ export const webUserSchema = z.strictObject({
 });
 
 /** Console users, with each name once (a login must find exactly one). */
-export const webUsersSchema = z.array(webUserSchema).superRefine((users, ctx) => {
-  const seen = new Set<string>();
-  users.forEach((u, i) => {
-    const key = u.name.toLowerCase();
-    if (seen.has(key))
-      ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `user ${u.name} is listed twice` });
-    seen.add(key);
+export const webUsersSchema = z
+  .array(webUserSchema)
+  .min(1)
+  .superRefine((users, ctx) => {
+    const seen = new Set<string>();
+    users.forEach((u, i) => {
+      const key = u.name.toLowerCase();
+      if (seen.has(key))
+        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `user ${u.name} is listed twice` });
+      seen.add(key);
+    });
   });
-});
 
 /** `web.auth`: who may see and change what (docs/console-auth.md). */
 const webAuthSchema = z

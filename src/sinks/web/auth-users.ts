@@ -20,8 +20,14 @@ export type Users = ReadonlyMap<string, User>;
 
 /** Reads and checks the configured users; throws an Error whose message names the file or key. */
 export function loadUsers(cfg: WebAuthConfig, configDir: string): Users {
-  const list =
-    cfg.usersFile !== undefined ? readUsersFile(resolve(configDir, cfg.usersFile)) : (cfg.users ?? []);
+  let list = cfg.users ?? [];
+  if (cfg.usersFile !== undefined) {
+    try {
+      list = readUsersFile(resolve(configDir, cfg.usersFile));
+    } catch (err) {
+      throw new Error(`web.auth.usersFile ${(err as Error).message}`);
+    }
+  }
   const users = new Map<string, User>();
   for (const u of list) {
     // The schema already parsed each hash; parse again for the Buffers it does not keep.
@@ -32,7 +38,7 @@ export function loadUsers(cfg: WebAuthConfig, configDir: string): Users {
   return users;
 }
 
-/** The problem with the configured users file, for `config check`; undefined when it is fine or not used. */
+/** The problem with the configured users file (its path first), for `config check`; undefined when fine or unused. */
 export function usersFileProblem(cfg: WebAuthConfig | undefined, configDir: string): string | undefined {
   if (cfg?.usersFile === undefined) return undefined;
   try {
@@ -48,16 +54,13 @@ function readUsersFile(file: string): ReturnType<typeof webUsersSchema.parse> {
   try {
     data = parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`web.auth.usersFile ${file}: cannot read: ${(err as Error).message.split('\n')[0]}`);
+    throw new Error(`${file}: cannot read: ${(err as Error).message.split('\n')[0]}`);
   }
   const result = webUsersSchema.safeParse(data ?? [], { reportInput: true });
-  if (result.success) {
-    if (result.data.length === 0) throw new Error(`web.auth.usersFile ${file}: no users in it`);
-    return result.data;
-  }
+  if (result.success) return result.data;
   const problems = result.error.issues.map((i) => {
     const where = i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
     return `${where || '(document)'}: ${issueMessage(i)}`;
   });
-  throw new Error(`web.auth.usersFile ${file}: ${problems.join('; ')}`);
+  throw new Error(`${file}: ${problems.join('; ')}`);
 }
