@@ -86,7 +86,7 @@ describe('web.auth in the config', () => {
   });
 
   test('auth needs something to check, not users and usersFile together; bad entries name the key', async () => {
-    assert.match(problems('web:\n  auth: {}\n'), /web\.auth: web\.auth needs tokenEnv, users or usersFile/);
+    assert.match(problems('web:\n  auth: {}\n'), /web\.auth: needs tokenEnv, users or usersFile/);
     const h = await sampleHash();
     const both = `web:\n  auth:\n    usersFile: u.yaml\n    users:\n      - {name: a, role: viewer, passwordHash: "${h}"}\n`;
     assert.match(problems(both), /web\.auth\.usersFile: give users or usersFile, not both/);
@@ -151,6 +151,43 @@ describe('pinpoint web hash-password', () => {
     assert.equal(short.code, 2);
     assert.match(short.err, /at least 8 characters/);
     assert.equal((await hashCli('long-enough-1', ['--cost', '9'])).code, 2, 'cost out of range');
+  });
+});
+
+/** hash-password at a real terminal (a pty from util-linux `script`): types each entry once its prompt shows. */
+function hashAtTerminal(first: string, second: string): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const cmd = `${process.execPath} --import tsx src/cli/main.ts web hash-password --cost 14`;
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    const typed = new Set<string>();
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      for (const [prompt, entry] of [
+        ['Password: ', first],
+        ['again: ', second],
+      ]) {
+        if (!out.includes(prompt) || typed.has(prompt)) continue;
+        typed.add(prompt);
+        child.stdin.write(`${entry}\r`);
+      }
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, out }));
+  });
+}
+
+describe('pinpoint web hash-password at a terminal', () => {
+  test('asks twice without echo; a mismatch exits 2', async () => {
+    const r = await hashAtTerminal('tty-pass-123', 'tty-pass-123');
+    assert.equal(r.code, 0, r.out);
+    assert.ok(!r.out.includes('tty-pass'), `echoed: ${r.out}`);
+    const parsed = parsePasswordHash(/scrypt\S+/.exec(r.out)![0]);
+    assert.ok(typeof parsed !== 'string');
+    assert.equal(await verifyPassword('tty-pass-123', parsed), true);
+    const bad = await hashAtTerminal('tty-pass-123', 'tty-pass-124');
+    assert.equal(bad.code, 2);
+    assert.match(bad.out, /the two entries differ/);
   });
 });
 

@@ -4,10 +4,18 @@
 /** The secret typed at a terminal or piped in; rejects when the two typings differ or input is cancelled. */
 export async function readSecret(prompt: string, input: NodeJS.ReadStream = process.stdin): Promise<string> {
   if (!input.isTTY) return readPipe(input);
-  const first = await readHidden(`${prompt}: `, input);
-  const again = await readHidden(`${prompt} again: `, input);
-  if (first !== again) throw new Error('the two entries differ');
-  return first;
+  // Raw (no echo) before the first prompt and until the last entry: a key typed the moment a prompt shows,
+  // or typed ahead, must not reach the terminal's echo.
+  input.setRawMode(true);
+  input.setEncoding('utf8');
+  try {
+    const [first, again] = await readHidden([`${prompt}: `, `${prompt} again: `], input);
+    if (first !== again) throw new Error('the two entries differ');
+    return first;
+  } finally {
+    input.setRawMode(false);
+    input.pause();
+  }
 }
 
 async function readPipe(input: NodeJS.ReadableStream): Promise<string> {
@@ -18,30 +26,36 @@ async function readPipe(input: NodeJS.ReadableStream): Promise<string> {
     .replace(/\r?\n$/, '');
 }
 
-/** One line from a raw-mode terminal: Enter ends, Backspace deletes, Ctrl-C / Ctrl-D cancel. */
-function readHidden(prompt: string, input: NodeJS.ReadStream): Promise<string> {
-  process.stderr.write(prompt);
-  input.setRawMode(true);
-  input.resume();
-  input.setEncoding('utf8');
+/**
+ * One line per prompt from a terminal in raw mode (typed-ahead lines are kept for the next prompt): Enter ends a
+ * line, Backspace deletes, Ctrl-C / Ctrl-D cancel.
+ */
+function readHidden(prompts: string[], input: NodeJS.ReadStream): Promise<string[]> {
+  const lines: string[] = [];
   let text = '';
   return new Promise((resolve, reject) => {
-    const done = (err?: Error): void => {
+    const finish = (err?: Error): void => {
       input.off('data', onData);
-      input.setRawMode(false);
-      input.pause();
-      process.stderr.write('\n');
-      if (err) reject(err);
-      else resolve(text);
+      if (err) {
+        process.stderr.write('\n');
+        reject(err);
+      } else resolve(lines);
     };
     const onData = (chunk: string): void => {
       for (const ch of chunk) {
-        if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003' || ch === '\u0004') return done(new Error('cancelled'));
-        if (ch === '\u007f' || ch === '\b') text = [...text].slice(0, -1).join('');
+        if (ch === '\r' || ch === '\n') {
+          lines.push(text);
+          text = '';
+          process.stderr.write('\n');
+          if (lines.length === prompts.length) return finish();
+          process.stderr.write(prompts[lines.length]);
+        } else if (ch === '\u0003' || ch === '\u0004') return finish(new Error('cancelled'));
+        else if (ch === '\u007f' || ch === '\b') text = [...text].slice(0, -1).join('');
         else if (ch >= ' ') text += ch;
       }
     };
     input.on('data', onData);
+    input.resume();
+    process.stderr.write(prompts[0]);
   });
 }

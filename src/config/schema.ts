@@ -418,7 +418,7 @@ const webAuthSchema = z
       .prefault({}),
   })
   .refine((a) => a.tokenEnv !== undefined || a.users !== undefined || a.usersFile !== undefined, {
-    message: 'web.auth needs tokenEnv, users or usersFile (or remove web.auth for loopback without auth)',
+    message: 'needs tokenEnv, users or usersFile (or remove web.auth for loopback without auth)',
   })
   .refine((a) => a.users === undefined || a.usersFile === undefined, {
     path: ['usersFile'],
