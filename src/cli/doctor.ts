@@ -12,7 +12,13 @@ import {
   type ProviderName,
   type ProviderProbe,
 } from '../model/providers.js';
-import { deviceNodeCheck, driverCheck, providerLibraryCheck, PROVIDER_FILES } from './gpu-doctor.js';
+import {
+  deviceNodeCheck,
+  driverCheck,
+  providerLibraryCheck,
+  PROVIDER_FILES,
+  vulkanCheck,
+} from './gpu-doctor.js';
 import { deadlineCheck } from './deadline-check.js';
 import { probeBroker } from '../sinks/mqtt-probe.js';
 import { cv } from '../util/cv.js';
@@ -160,6 +166,7 @@ async function gpuChecks(config: Config | undefined, probes: readonly ProviderPr
       const c = await providerLibraryCheck(name, file);
       checks.push({ ...c, required: device === name });
     }
+    if (name === 'webgpu') checks.push({ ...vulkanCheck(), required: device === 'webgpu' });
   }
   const nvidia = device === 'cuda' || device === 'tensorrt';
   checks.push({ ...deviceNodeCheck(), required: nvidia });
