@@ -20,6 +20,7 @@ import {
 import { createBundle, loadBundle } from '../src/model/bundle.js';
 import { writeDevTeacher } from '../src/model/dev-teacher.js';
 import { openAnomalyModel, openFeatureModel, sessionOptions } from '../src/pipeline/inference.js';
+import { webgpuFitCheck } from '../src/cli/webgpu-check.js';
 
 describe('session options per provider', () => {
   test('cuda gets its device id and nothing the binding would drop', () => {
@@ -179,6 +180,30 @@ describe('webgpu attention buffer budget', () => {
     );
     assert.match(webgpuBatchSplit(vitB(1036, true), 4) ?? '', /takes 1 image, .* 4 parts/);
     assert.equal(webgpuBatchSplit(vitB(1036, false), 4), undefined, 'no image fits: the error says it');
+  });
+});
+
+describe('doctor --config: the webgpu budget check', () => {
+  const vitB = { heads: 12, patch: 14, registers: 4, maxBatch: 4, budgetMiB: 1024, fp16: false };
+  test('required on webgpu, advisory on auto, absent for the other devices', () => {
+    const refused = webgpuFitCheck({ ...vitB, device: 'webgpu', size: 1036 });
+    assert.deepEqual(
+      [refused?.ok, refused?.required, refused?.name],
+      [false, true, 'webgpu attention budget'],
+    );
+    assert.match(refused?.detail ?? '', /1\.34 GiB/);
+    const auto = webgpuFitCheck({ ...vitB, device: 'auto', size: 1036 });
+    assert.deepEqual([auto?.ok, auto?.required], [false, false]);
+    // A budget of 2048 MiB takes one fp32 image: maxBatch 4 runs in 4 parts.
+    const parts = webgpuFitCheck({ ...vitB, device: 'webgpu', size: 1036, budgetMiB: 2048 });
+    assert.equal(parts?.ok, true);
+    assert.match(parts?.detail ?? '', /in 4 parts/);
+    assert.match(
+      webgpuFitCheck({ ...vitB, device: 'webgpu', size: 224 })?.detail ?? '',
+      /3\.1 MiB per image; a run takes up to 328 images, maxBatch 4 fits/,
+    );
+    for (const device of ['cpu', 'cuda', 'tensorrt'])
+      assert.equal(webgpuFitCheck({ ...vitB, device, size: 1036 }), undefined);
   });
 });
 

@@ -20,6 +20,7 @@ import {
   vulkanCheck,
 } from './gpu-doctor.js';
 import { deadlineCheck } from './deadline-check.js';
+import { webgpuConfigCheck } from './webgpu-check.js';
 import { probeBroker } from '../sinks/mqtt-probe.js';
 import { cv } from '../util/cv.js';
 
@@ -92,7 +93,11 @@ export async function runDoctor(config?: Config, configDir = '.'): Promise<Check
     checks.push({ name: 'onnxruntime', ok: false, detail: (err as Error).message, required: true });
   }
   checks.push(...(await gpuChecks(config, providers)));
-  if (config) checks.push(deadlineCheck(config, configDir));
+  if (config) {
+    checks.push(deadlineCheck(config, configDir));
+    const webgpu = webgpuConfigCheck(config, configDir);
+    if (webgpu) checks.push(webgpu);
+  }
 
   try {
     const b = parseOpenCvBuild(cv().getBuildInformation());
