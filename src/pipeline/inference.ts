@@ -271,7 +271,7 @@ export interface Opened {
   ort: Ort;
   precision: Precision;
   pixelInput: PixelInput;
-  /** WebGPU: the most frames its attention buffer takes in one run, when under maxBatch. */
+  /** WebGPU: the most frames its attention buffer takes in one run (larger batches run in parts). */
   maxRunBatch?: number;
 }
 
@@ -384,7 +384,8 @@ async function openSession(
         ort,
         precision: fp16 ? 'fp16' : 'fp32',
         pixelInput,
-        maxRunBatch: fit?.split ? fit.maxRunBatch : undefined,
+        // Whatever maxBatch says: teach-in and `infer` choose their own batch sizes.
+        maxRunBatch: fit?.maxRunBatch,
       };
     } catch (e) {
       const why = firstLine(e);
