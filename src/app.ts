@@ -127,6 +127,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     threads: config.inference.threads,
     fp16: config.inference.fp16,
     deviceId: config.inference.deviceId,
+    webgpuBufferBytes: config.inference.webgpuBufferMiB * 2 ** 20,
     maxBatch: config.pipeline.batch.maxBatch,
     cacheDir,
     log,

@@ -104,7 +104,13 @@ describe('pinpoint doctor', () => {
     // Without a GPU device node (this host) the GPU providers are not probed: that would only wake Dawn.
     assert.match(cuda.detail, hasGpuDeviceNode() ? /unusable: .+/ : /^not probed: no GPU device node/);
     assert.match(get('cuda libraries').detail, /setup:gpu|missing lib/);
-    for (const n of ['provider tensorrt', 'provider webgpu', 'gpu device nodes', 'nvidia driver'])
+    for (const n of [
+      'provider tensorrt',
+      'provider webgpu',
+      'vulkan (webgpu)',
+      'gpu device nodes',
+      'nvidia driver',
+    ])
       assert.ok(
         checks.some((c) => c.name === n),
         n,

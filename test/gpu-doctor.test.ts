@@ -12,6 +12,7 @@ import {
   parseLddMissing,
   providerLibraryCheck,
   remedyFor,
+  vulkanCheck,
 } from '../src/cli/gpu-doctor.js';
 
 let dir: string;
@@ -94,5 +95,27 @@ describe('device nodes and driver', () => {
     );
     assert.deepEqual(driverCheck(f), { name: 'nvidia driver', ok: true, detail: '550.54.14' });
     assert.equal(driverCheck(join(dir, 'absent')).ok, false);
+  });
+});
+
+describe('vulkan for webgpu', () => {
+  test('no loader, a loader without a driver, then a driver manifest (or one named by VK_DRIVER_FILES)', () => {
+    const lib = join(dir, 'vk-lib');
+    const icd = join(dir, 'vk-icd');
+    mkdirSync(lib);
+    mkdirSync(icd);
+    const none = vulkanCheck([lib], [icd], {});
+    assert.equal(none.ok, false);
+    assert.match(none.detail, /no Vulkan loader \(libvulkan\.so\.1\): apt-get install libvulkan1/);
+    writeFileSync(join(lib, 'libvulkan.so.1'), '');
+    const noDriver = vulkanCheck([lib], [icd], {});
+    assert.equal(noDriver.ok, false);
+    assert.match(noDriver.detail, /no Vulkan driver \(ICD\) manifest .*NVIDIA_DRIVER_CAPABILITIES/);
+    writeFileSync(join(icd, 'nvidia_icd.json'), '{}');
+    const ok = vulkanCheck([lib], [icd], {});
+    assert.equal(ok.ok, true);
+    assert.match(ok.detail, /drivers: .*nvidia_icd\.json/);
+    // The loader's own override wins over the directories: a file that does not exist is no driver.
+    assert.equal(vulkanCheck([lib], [icd], { VK_DRIVER_FILES: join(dir, 'absent.json') }).ok, false);
   });
 });

@@ -12,8 +12,15 @@ import {
   type ProviderName,
   type ProviderProbe,
 } from '../model/providers.js';
-import { deviceNodeCheck, driverCheck, providerLibraryCheck, PROVIDER_FILES } from './gpu-doctor.js';
+import {
+  deviceNodeCheck,
+  driverCheck,
+  providerLibraryCheck,
+  PROVIDER_FILES,
+  vulkanCheck,
+} from './gpu-doctor.js';
 import { deadlineCheck } from './deadline-check.js';
+import { webgpuConfigCheck } from './webgpu-check.js';
 import { probeBroker } from '../sinks/mqtt-probe.js';
 import { cv } from '../util/cv.js';
 
@@ -86,7 +93,11 @@ export async function runDoctor(config?: Config, configDir = '.'): Promise<Check
     checks.push({ name: 'onnxruntime', ok: false, detail: (err as Error).message, required: true });
   }
   checks.push(...(await gpuChecks(config, providers)));
-  if (config) checks.push(deadlineCheck(config, configDir));
+  if (config) {
+    checks.push(deadlineCheck(config, configDir));
+    const webgpu = webgpuConfigCheck(config, configDir);
+    if (webgpu) checks.push(webgpu);
+  }
 
   try {
     const b = parseOpenCvBuild(cv().getBuildInformation());
@@ -160,6 +171,7 @@ async function gpuChecks(config: Config | undefined, probes: readonly ProviderPr
       const c = await providerLibraryCheck(name, file);
       checks.push({ ...c, required: device === name });
     }
+    if (name === 'webgpu') checks.push({ ...vulkanCheck(), required: device === 'webgpu' });
   }
   const nvidia = device === 'cuda' || device === 'tensorrt';
   checks.push({ ...deviceNodeCheck(), required: nvidia });

@@ -1,7 +1,8 @@
 // `pinpoint doctor`, GPU part: for each GPU provider whether its library is there and which shared libraries
-// it cannot find (ldd), with the exact remedy; the NVIDIA device nodes and driver version; and the deadline
-// check from the last warm-up. onnxruntime's own load error ("Failed to load shared library") names only its
-// provider file, not the CUDA/cuDNN/TensorRT library that is really missing, so we ask the dynamic linker.
+// it cannot find (ldd), with the exact remedy; the NVIDIA device nodes and driver version; the Vulkan loader
+// and driver that WebGPU needs; and the deadline check from the last warm-up. onnxruntime's own load error
+// ("Failed to load shared library") names only its provider file, not the CUDA/cuDNN/TensorRT library that is
+// really missing, so we ask the dynamic linker.
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -120,4 +121,55 @@ export function driverCheck(file = '/proc/driver/nvidia/version'): GpuCheck {
   } catch {
     return { name: 'nvidia driver', ok: false, detail: 'not loaded (no /proc/driver/nvidia/version)' };
   }
+}
+
+const VULKAN_LIB_DIRS = [
+  '/usr/lib/x86_64-linux-gnu',
+  '/usr/lib/aarch64-linux-gnu',
+  '/lib/x86_64-linux-gnu',
+  '/lib/aarch64-linux-gnu',
+  '/usr/lib64',
+  '/usr/lib',
+];
+const VULKAN_ICD_DIRS = ['/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d', '/usr/share/vulkan/icd.d'];
+
+/**
+ * What WebGPU needs besides onnxruntime (whose Dawn is built in): the Vulkan loader, libvulkan.so.1, and a
+ * driver's Vulkan ICD manifest. Without either, onnxruntime says only "No supported adapters".
+ */
+export function vulkanCheck(
+  libDirs: readonly string[] = VULKAN_LIB_DIRS,
+  icdDirs: readonly string[] = VULKAN_ICD_DIRS,
+  env: NodeJS.ProcessEnv = process.env,
+): GpuCheck {
+  const name = 'vulkan (webgpu)';
+  const loader = libDirs.map((d) => join(d, 'libvulkan.so.1')).find((f) => existsSync(f));
+  if (!loader) {
+    return { name, ok: false, detail: 'no Vulkan loader (libvulkan.so.1): apt-get install libvulkan1' };
+  }
+  const fromEnv = (env.VK_DRIVER_FILES ?? env.VK_ICD_FILENAMES ?? '').split(':').filter((f) => f.length > 0);
+  const icds = fromEnv.length > 0 ? fromEnv.filter((f) => existsSync(f)) : icdFiles(icdDirs);
+  if (icds.length === 0) {
+    return {
+      name,
+      ok: false,
+      detail:
+        `${loader} but no Vulkan driver (ICD) manifest in ${icdDirs.join(', ')}: install the GPU driver's ` +
+        'Vulkan part (NVIDIA: the driver’s nvidia_icd.json, in a container NVIDIA_DRIVER_CAPABILITIES must ' +
+        'include graphics; AMD/Intel: mesa-vulkan-drivers)',
+    };
+  }
+  return { name, ok: true, detail: `${loader}; drivers: ${icds.join(', ')}` };
+}
+
+function icdFiles(dirs: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const d of dirs) {
+    try {
+      for (const f of readdirSync(d).sort()) if (f.endsWith('.json')) out.push(join(d, f));
+    } catch {
+      // no such directory
+    }
+  }
+  return out;
 }

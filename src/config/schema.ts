@@ -257,6 +257,11 @@ const inferenceSchema = z
     fp16: z.boolean().default(false),
     /** GPU ordinal for cuda/tensorrt (nvidia-smi's index); ignored by cpu and webgpu. */
     deviceId: z.int().min(0).max(63).default(0),
+    /**
+     * WebGPU: the largest attention buffer (MiB) one run may need; batches over it run in parts, a model whose
+     * single image is over it does not start on webgpu (docs/gpu.md). 1024: what common adapters grant.
+     */
+    webgpuBufferMiB: z.int().min(64).max(65536).default(1024),
   })
   .prefault({});
 

@@ -2,6 +2,7 @@
 // Teacher features of two blocks a < b, students predicting each from the other, and the product of
 // the two normalised prediction errors (method.md, Inference steps 1–2).
 import type { StudentWeights, TeacherWeights } from './types.js';
+import type { PixelInput } from './pixel-input.js';
 import { GraphBuilder } from './onnx/builder.js';
 import { addStudent } from './student-graph.js';
 import { addTeacher, patchGrid } from './teacher-graph.js';
@@ -22,21 +23,25 @@ export interface AnomalyGraphOptions {
   fp16?: boolean;
   /** com.microsoft MultiHeadAttention in the teacher (GPU hosts). */
   fusedAttention?: boolean;
+  /** 'float32': `pixels` holds host-normalised floats (WebGPU, pixel-input.ts); default 'uint8'. */
+  pixelInput?: PixelInput;
 }
 
-/** The `pixels` input (uint8 [B, S, S, 3]) and the teacher's two feature layers on it; g = S / patch. */
+/** The `pixels` input ([B, S, S, 3], uint8 or normalised float32) and the teacher's two feature layers on it; g = S / patch. */
 function teacherOnPixels(
   b: GraphBuilder,
   w: TeacherWeights,
   opts: FeatureGraphOptions & { fp16?: boolean },
 ): { g: number; fa: string; fb: string } {
   const size = opts.size;
-  const pixels = b.input('pixels', 'uint8', ['batch', size, size, 3]);
+  const pixelInput = opts.pixelInput ?? 'uint8';
+  const pixels = b.input('pixels', pixelInput, ['batch', size, size, 3]);
   const [fa, fb] = addTeacher(b, w, {
     size,
     layers: opts.layers ?? DEFAULT_LAYERS,
     posEmbed: opts.posEmbed,
     pixels,
+    pixelInput,
     fp16: opts.fp16,
     fusedAttention: opts.fusedAttention,
   });
@@ -44,7 +49,7 @@ function teacherOnPixels(
 }
 
 /**
- * Input `pixels` uint8 [B, S, S, 3]; output `anomaly` float32 [B, g, g], g = S / patch:
+ * Input `pixels` [B, S, S, 3] (uint8, or normalised float32 with pixelInput 'float32'); output `anomaly` float32 [B, g, g], g = S / patch:
  * Δ = ‖n(fwd(f_a)) − n(f_b)‖ · ‖n(bwd(f_b)) − n(f_a)‖ per patch, n = L2 normalisation per token.
  */
 export function buildAnomalyGraph(
@@ -69,9 +74,11 @@ export interface FeatureGraphOptions {
   posEmbed: Float32Array;
   /** com.microsoft MultiHeadAttention in the teacher (faster and far smaller on CPU too at large S). */
   fusedAttention?: boolean;
+  /** 'float32': `pixels` holds host-normalised floats (WebGPU, pixel-input.ts); default 'uint8'. */
+  pixelInput?: PixelInput;
 }
 
-/** Input `pixels` uint8 [B, S, S, 3]; outputs `feat_a`, `feat_b` float32 [B, P, D] (teach-in). */
+/** Input `pixels` [B, S, S, 3] as in buildAnomalyGraph; outputs `feat_a`, `feat_b` float32 [B, P, D] (teach-in). */
 export function buildFeatureGraph(w: TeacherWeights, opts: FeatureGraphOptions): Uint8Array {
   const b = new GraphBuilder({ graphName: 'pinpoint-features' });
   const { g, fa, fb } = teacherOnPixels(b, w, opts);

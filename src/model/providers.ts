@@ -144,29 +144,59 @@ function firstLine(s: string): string {
 
 /**
  * WebGPU's attention kernels materialise the full [B, heads, T, T] probability matrix in one storage buffer
- * (the CPU and CUDA kernels tile it). Adapters cap a binding well below that for ViT-B at large S (1.44 GB an
- * image at S = 1036 in fp32), and the failure then comes mid-run; so the size is checked before a session is
- * made. 1 GiB: the largest maxStorageBufferBindingSize common desktop adapters grant.
+ * (the CPU and CUDA kernels tile it). Adapters cap one binding (maxStorageBufferBindingSize) well below that
+ * for ViT-B at large S, and the failure then comes mid-run; so the size is checked before a session is made.
+ * The binding cannot ask the adapter for its limit: 1 GiB, the most common desktop adapters grant, is the
+ * default budget (`inference.webgpuBufferMiB`; `npm run gpu-smoke` shows whether an adapter takes more).
  */
-export const WEBGPU_MAX_ATTENTION_BYTES = 2 ** 30;
+export const WEBGPU_DEFAULT_BUFFER_BYTES = 2 ** 30;
 
-/** Why a model does not fit WebGPU at this batch, or undefined when it does. */
-export function webgpuAttentionLimit(a: {
-  batch: number;
+export interface AttentionShape {
   heads: number;
+  /** Tokens per image: (S / patch)² patches + 1 cls + the registers. */
   tokens: number;
   fp16: boolean;
-}): string | undefined {
-  const perImage = a.heads * a.tokens * a.tokens * (a.fp16 ? 2 : 4);
-  const bytes = a.batch * perImage;
-  if (bytes <= WEBGPU_MAX_ATTENTION_BYTES) return undefined;
-  const fits = Math.floor(WEBGPU_MAX_ATTENTION_BYTES / perImage);
-  const gib = (n: number) => (n / 2 ** 30).toFixed(2);
+}
+
+/** Bytes of one image's attention probabilities, heads · T² · (4 or 2 bytes). */
+export function attentionBytesPerImage(a: AttentionShape): number {
+  return a.heads * a.tokens * a.tokens * (a.fp16 ? 2 : 4);
+}
+
+/** The most images one WebGPU run may hold within the budget (0: not even one). */
+export function webgpuMaxBatch(a: AttentionShape, budgetBytes = WEBGPU_DEFAULT_BUFFER_BYTES): number {
+  return Math.floor(budgetBytes / attentionBytesPerImage(a));
+}
+
+const gib = (n: number): string => (n / 2 ** 30).toFixed(2);
+
+/** Why no image fits WebGPU's attention buffer (an error at start), or undefined when one does. */
+export function webgpuAttentionLimit(
+  a: AttentionShape,
+  budgetBytes = WEBGPU_DEFAULT_BUFFER_BYTES,
+): string | undefined {
+  if (webgpuMaxBatch(a, budgetBytes) >= 1) return undefined;
   return (
-    `webgpu attention needs ${gib(bytes)} GiB in one buffer at batch ${a.batch} (${a.tokens} tokens, ` +
-    `${a.heads} heads${a.fp16 ? ', fp16' : ''}), over the ${gib(WEBGPU_MAX_ATTENTION_BYTES)} GiB an adapter grants: ` +
-    (fits >= 1
-      ? `set pipeline.batch.maxBatch ≤ ${fits}`
-      : `no batch fits: use cuda, a smaller pipeline.inputSize${a.fp16 ? '' : ', or inference.fp16'}`)
+    `webgpu attention needs ${gib(attentionBytesPerImage(a))} GiB in one buffer per image (${a.tokens} tokens, ` +
+    `${a.heads} heads${a.fp16 ? ', fp16' : ''}), over the ${gib(budgetBytes)} GiB budget (inference.webgpuBufferMiB): ` +
+    `use cuda, a smaller pipeline.inputSize${a.fp16 ? '' : ', inference.fp16'} or, if the adapter grants more, a larger budget`
+  );
+}
+
+/**
+ * What happens to a maxBatch over the WebGPU cap (a warning at start): batches run in parts of `fits` images,
+ * undefined when maxBatch fits in one run.
+ */
+export function webgpuBatchSplit(
+  a: AttentionShape,
+  maxBatch: number,
+  budgetBytes = WEBGPU_DEFAULT_BUFFER_BYTES,
+): string | undefined {
+  const fits = webgpuMaxBatch(a, budgetBytes);
+  if (fits < 1 || maxBatch <= fits) return undefined;
+  return (
+    `webgpu attention needs ${gib(attentionBytesPerImage(a))} GiB per image in one buffer; within the ` +
+    `${gib(budgetBytes)} GiB budget (inference.webgpuBufferMiB) one run takes ${fits} image${fits === 1 ? '' : 's'}, so batches of up ` +
+    `to pipeline.batch.maxBatch ${maxBatch} run in ${Math.ceil(maxBatch / fits)} parts (set maxBatch ≤ ${fits} to avoid it)`
   );
 }

@@ -1,7 +1,9 @@
 // The DINOv2-with-registers teacher as an ONNX subgraph: uint8 RGB pixels in, final-LayerNorm patch
 // features of the requested blocks out. Everything from the uint8 frame on runs inside the graph, so a
-// caller only letterboxes and copies bytes.
+// caller only letterboxes and copies bytes; on WebGPU (no uint8 Cast) the host normalises instead and the
+// graph starts at the float values (pixel-input.ts).
 import { IMAGENET_MEAN, IMAGENET_STD, type LinearWeights, type TeacherWeights } from './types.js';
+import type { PixelInput } from './pixel-input.js';
 import { MS_DOMAIN, onnxType, type GraphBuilder } from './onnx/builder.js';
 import { gelu, layerNorm, linear } from './onnx/layers.js';
 
@@ -12,8 +14,13 @@ export interface TeacherGraphOptions {
   layers: number[];
   /** [1 + g², D] position embeddings already resized to this grid g = S / patch (row 0: cls). */
   posEmbed: Float32Array;
-  /** Name of an existing uint8 tensor [B, S, S, 3], RGB, already letterboxed. */
+  /**
+   * Name of an existing tensor [B, S, S, 3], RGB, already letterboxed: uint8 bytes, or with pixelInput
+   * 'float32' the values already normalised as normalizePixels() does.
+   */
   pixels: string;
+  /** What `pixels` holds; default 'uint8'. */
+  pixelInput?: PixelInput;
   /** onnxruntime's com.microsoft MultiHeadAttention instead of MatMul/Softmax/MatMul (GPU hosts). */
   fusedAttention?: boolean;
   /** float16 weights and activations (GPU hosts; CPU kernels are float32). Outputs stay float32. */
@@ -28,6 +35,17 @@ export function patchGrid(size: number, patch: number): number {
     throw new Error(`input size ${size} is not a positive multiple of the patch size ${patch}`);
   }
   return size / patch;
+}
+
+/**
+ * uint8 RGB [..., 3] → float32 (v / 255 − mean) / std per channel, the first nodes of the uint8 graph.
+ * normalizationTable() (pixel-input.ts) reproduces these steps for float input, and is tested against them.
+ */
+export function addNormalize(b: GraphBuilder, pixels: string): string {
+  let x = b.op('Cast', [pixels], { to: onnxType('float32') });
+  x = b.op('Mul', [x, b.constF32([1 / 255], [])]);
+  x = b.op('Sub', [x, b.constF32(IMAGENET_MEAN, [3])]);
+  return b.op('Div', [x, b.constF32(IMAGENET_STD, [3])]);
 }
 
 /**
@@ -51,11 +69,9 @@ export function addTeacher(b: GraphBuilder, w: TeacherWeights, opts: TeacherGrap
     if (!Number.isInteger(l) || l < 1 || l > depth) throw new Error(`layer ${l} is outside 1..${depth}`);
   }
 
-  // Pixels → normalised NCHW. The scaling stays float32 so uint8 steps are represented exactly.
-  let x = b.op('Cast', [opts.pixels], { to: onnxType('float32') });
-  x = b.op('Mul', [x, b.constF32([1 / 255], [])]);
-  x = b.op('Sub', [x, b.constF32(IMAGENET_MEAN, [3])]);
-  x = b.op('Div', [x, b.constF32(IMAGENET_STD, [3])]);
+  // Pixels → normalised NCHW. The scaling stays float32 so uint8 steps are represented exactly; float input
+  // arrives already normalised by the host with the same float32 steps (pixel-input.ts).
+  let x = (opts.pixelInput ?? 'uint8') === 'uint8' ? addNormalize(b, opts.pixels) : opts.pixels;
   if (fp16) x = b.op('Cast', [x], { to: onnxType('float16') });
   x = b.op('Transpose', [x], { perm: [0, 3, 1, 2] });
 

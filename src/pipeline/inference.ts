@@ -6,6 +6,8 @@
 // in one info line. An explicit choice that cannot load is an error, never a silent CPU run.
 // TensorRT runs a static batch (partial batches padded to `staticBatch`): the binding cannot pass it
 // optimisation profiles, so every new batch size would build a new engine (minutes) mid-shift.
+// WebGPU gets host-normalised float32 frames (its provider has no uint8 Cast; model/pixel-input.ts) and runs
+// batches over its attention-buffer cap in parts (model/providers.ts, webgpuMaxBatch).
 //
 // Attention: com.microsoft MultiHeadAttention is the default on every provider but TensorRT (which fuses
 // plain attention itself and has no kernel for the contrib op). Measured on CPU (bench/model.bench.ts):
@@ -22,12 +24,17 @@ import type { Bundle } from '../model/bundle.js';
 import { buildAnomalyGraph, buildFeatureGraph } from '../model/anomaly-graph.js';
 import { interpolatePosEmbed } from '../model/pos-embed.js';
 import { resizeModeOf, type ResizeMode } from '../model/manifest.js';
+import { normalizePixels, pixelInputFor, type PixelInput } from '../model/pixel-input.js';
 import {
   AUTO_ORDER,
   executionProviders,
   probeExecutionProviders,
   providersToProbe,
   webgpuAttentionLimit,
+  webgpuBatchSplit,
+  webgpuMaxBatch,
+  WEBGPU_DEFAULT_BUFFER_BYTES,
+  type AttentionShape,
   type ProviderName,
   type ProviderProbe,
 } from '../model/providers.js';
@@ -56,6 +63,12 @@ export interface SessionOptions {
   maxBatch?: number;
   /** Pad every batch to maxBatch; default: on TensorRT only (tests and the smoke script measure it elsewhere). */
   staticBatch?: boolean;
+  /** What the graph takes: default float32 on WebGPU (no uint8 Cast there), uint8 elsewhere (tests set it). */
+  pixelInput?: PixelInput;
+  /** WebGPU's budget for one attention buffer (inference.webgpuBufferMiB); default 1 GiB. */
+  webgpuBufferBytes?: number;
+  /** At most this many frames per session run, larger batches in parts; default: WebGPU's cap only (tests set it). */
+  maxRunBatch?: number;
   log?: Logger;
 }
 
@@ -70,6 +83,10 @@ export interface AnomalyModel {
   readonly precision: Precision;
   /** Batches are padded to this size before the session sees them (TensorRT), else undefined. */
   readonly staticBatch?: number;
+  /** Batches over this many frames run in parts (WebGPU's attention buffer), else undefined. */
+  readonly maxRunBatch?: number;
+  /** What the session is fed: uint8 bytes, or frames normalised to float32 on this thread (WebGPU). */
+  readonly pixelInput: PixelInput;
   /** pixels: B·S·S·3 uint8 RGB letterboxed frames, contiguous; returns B·g·g float32 raw Δ grids. One call in flight at a time. */
   run(pixels: Uint8Array, batch: number): Promise<Float32Array>;
   release(): Promise<void>;
@@ -253,6 +270,17 @@ export interface Opened {
   provider: ProviderName;
   ort: Ort;
   precision: Precision;
+  pixelInput: PixelInput;
+  /** WebGPU: the most frames its attention buffer takes in one run (larger batches run in parts). */
+  maxRunBatch?: number;
+}
+
+/** What graphFor needs to know about the session the graph is for. */
+export interface GraphVariant {
+  provider: ProviderName;
+  fp16: boolean;
+  fused: boolean;
+  pixelInput: PixelInput;
 }
 
 /** The skip summary goes out once per process (train opens a session per step). */
@@ -266,7 +294,7 @@ let skippedLogged = false;
 async function openSession(
   bundle: Bundle,
   opts: SessionOptions,
-  graphFor: (provider: ProviderName, fp16: boolean, fused: boolean) => GraphSpec,
+  graphFor: (v: GraphVariant) => GraphSpec,
 ): Promise<Opened> {
   const log = opts.log;
   const device = opts.device ?? 'auto';
@@ -306,16 +334,17 @@ async function openSession(
     const gpu = GPU.has(provider);
     if (opts.fp16 && !gpu) log?.warn('fp16 is ignored on the CPU: its kernels are float32');
     const fp16 = opts.fp16 === true && gpu;
-    const tooBig = provider === 'webgpu' ? webgpuFit(bundle, opts.maxBatch ?? 1, fp16) : undefined;
-    if (tooBig) {
-      if (device !== 'auto') throw new InferenceError(`inference device 'webgpu': ${tooBig}`);
-      log?.debug({ provider, reason: tooBig }, 'execution provider webgpu skipped');
+    const fit = provider === 'webgpu' ? webgpuFit(bundle, opts, fp16) : undefined;
+    if (fit?.error) {
+      if (device !== 'auto') throw new InferenceError(`inference device 'webgpu': ${fit.error}`);
+      log?.debug({ provider, reason: fit.error }, 'execution provider webgpu skipped');
       skipped.push(provider);
-      failures.push(`${provider}: ${tooBig}`);
+      failures.push(`${provider}: ${fit.error}`);
       continue;
     }
     const fused = opts.fusedAttention ?? provider !== 'tensorrt';
-    const spec = graphFor(provider, fp16, fused);
+    const pixelInput = opts.pixelInput ?? pixelInputFor(provider);
+    const spec = graphFor({ provider, fp16, fused, pixelInput });
     let graph = loadOrBuild(spec, spec.cache === false ? undefined : cacheDir, log);
     try {
       let session: InferenceSession;
@@ -338,10 +367,26 @@ async function openSession(
         log?.info(`execution providers ${skipped.join(', ')} not usable here (pinpoint doctor says why)`);
       }
       log?.info(
-        { provider, fp16, fusedAttention: fused, cache: graph.hit ? 'hit' : 'built', file: graph.file },
+        {
+          provider,
+          fp16,
+          fusedAttention: fused,
+          pixelInput,
+          cache: graph.hit ? 'hit' : 'built',
+          file: graph.file,
+        },
         `inference session on ${provider}`,
       );
-      return { session, provider, ort, precision: fp16 ? 'fp16' : 'fp32' };
+      if (fit?.split) log?.warn(fit.split);
+      return {
+        session,
+        provider,
+        ort,
+        precision: fp16 ? 'fp16' : 'fp32',
+        pixelInput,
+        // Whatever maxBatch says: teach-in and `infer` choose their own batch sizes.
+        maxRunBatch: fit?.maxRunBatch,
+      };
     } catch (e) {
       const why = firstLine(e);
       if (device !== 'auto') {
@@ -364,11 +409,25 @@ function firstLine(e: unknown): string {
   );
 }
 
-/** Whether the bundle's attention fits WebGPU's buffers at this batch (see webgpuAttentionLimit). */
-function webgpuFit(bundle: Bundle, batch: number, fp16: boolean): string | undefined {
-  const { arch } = bundle.teacher;
+/**
+ * The bundle's attention against WebGPU's buffer budget: an error when not one image fits, else the most
+ * images per run, with the warning when that is under maxBatch (batches then run in parts).
+ */
+function webgpuFit(
+  bundle: Bundle,
+  opts: SessionOptions,
+  fp16: boolean,
+): { error?: string; split?: string; maxRunBatch: number } {
+  // The manifest's arch: the teacher's weights need not be read for this.
+  const { arch } = bundle.manifest.teacher;
   const g = patchGrid(bundle.manifest.input.size, arch.patch);
-  return webgpuAttentionLimit({ batch, heads: arch.heads, tokens: g * g + 1 + arch.registers, fp16 });
+  const shape: AttentionShape = { heads: arch.heads, tokens: g * g + 1 + arch.registers, fp16 };
+  const budget = opts.webgpuBufferBytes ?? WEBGPU_DEFAULT_BUFFER_BYTES;
+  return {
+    error: webgpuAttentionLimit(shape, budget),
+    split: webgpuBatchSplit(shape, opts.maxBatch ?? 1, budget),
+    maxRunBatch: webgpuMaxBatch(shape, budget),
+  };
 }
 
 function resizedPosEmbed(bundle: Bundle): Float32Array {
@@ -377,51 +436,97 @@ function resizedPosEmbed(bundle: Bundle): Float32Array {
   return interpolatePosEmbed(bundle.teacher.posEmbed, arch.dim, arch.posGrid, g);
 }
 
-/** Runs one batch at a time on a session; checks the input length and the output shapes. */
+interface RunnerSpec {
+  /** Output name → float32 values per frame. */
+  outputs: Record<string, number>;
+  /** Every session run is padded to this many frames (TensorRT); the padding's outputs are dropped. */
+  staticBatch?: number;
+  /** Batches over this many frames run in parts (WebGPU's attention buffer). */
+  maxRunBatch?: number;
+}
+
+/**
+ * Runs one batch at a time on a session: checks the input, feeds it as the graph wants it (uint8, or
+ * normalised float32 written into one reused buffer), pads a static batch, splits a batch over the run cap,
+ * and returns each output as the caller's batch·perFrame floats.
+ */
 class Runner {
   private busy = false;
   private released = false;
-  /** The padded input of a static-batch session, allocated once. */
+  /** The padded uint8 input of a static-batch session, allocated once. */
   private padded: Uint8Array | undefined;
+  /** The float32 input (WebGPU), grown to the largest run and reused. */
+  private floats: Float32Array | undefined;
 
-  /** staticBatch: every run is padded to this many frames (the outputs of the padding are ignored). */
   constructor(
     private readonly o: Opened,
     private readonly size: number,
     private readonly what: string,
-    readonly staticBatch?: number,
+    private readonly spec: RunnerSpec,
   ) {}
 
-  async run(pixels: Uint8Array, batch: number): Promise<InferenceSession.OnnxValueMapType> {
+  get staticBatch(): number | undefined {
+    return this.spec.staticBatch;
+  }
+
+  async run(pixels: Uint8Array, batch: number): Promise<Record<string, Float32Array>> {
     if (this.released) throw new InferenceError(`${this.what}: run() after release()`);
     if (this.busy)
       throw new InferenceError(`${this.what}: run() while another run is in flight (one at a time)`);
-    const S = this.size;
+    const frame = this.size * this.size * 3;
     if (!Number.isInteger(batch) || batch < 1)
       throw new InferenceError(`${this.what}: batch ${batch} must be ≥ 1`);
-    if (!(pixels instanceof Uint8Array) || pixels.length !== batch * S * S * 3) {
+    if (!(pixels instanceof Uint8Array) || pixels.length !== batch * frame) {
       throw new InferenceError(
-        `${this.what}: pixels hold ${pixels?.length} bytes, a batch of ${batch} ${S}×${S} RGB frames needs ${batch * S * S * 3}`,
+        `${this.what}: pixels hold ${pixels?.length} bytes, a batch of ${batch} ${this.size}×${this.size} RGB frames needs ${batch * frame}`,
       );
     }
-    const fixed = this.staticBatch;
+    const fixed = this.spec.staticBatch;
     if (fixed !== undefined && batch > fixed)
       throw new InferenceError(`${this.what}: batch ${batch} is over the static batch ${fixed}`);
     this.busy = true;
     try {
-      let data = pixels;
-      if (fixed !== undefined && batch < fixed) {
-        // Zero padding: frames are independent through the network, so the padded rows change nothing.
-        this.padded ??= new Uint8Array(fixed * S * S * 3);
-        this.padded.set(pixels);
-        data = this.padded;
+      const part = fixed ?? this.spec.maxRunBatch ?? batch;
+      if (batch <= part) return await this.runPart(pixels, batch);
+      const out: Record<string, Float32Array> = {};
+      for (const [name, per] of Object.entries(this.spec.outputs)) out[name] = new Float32Array(batch * per);
+      for (let start = 0; start < batch; start += part) {
+        const n = Math.min(part, batch - start);
+        const r = await this.runPart(pixels.subarray(start * frame, (start + n) * frame), n);
+        for (const [name, per] of Object.entries(this.spec.outputs)) out[name].set(r[name], start * per);
       }
-      const rows = fixed ?? batch;
-      const input = new this.o.ort.Tensor('uint8', data, [rows, S, S, 3]);
-      return await this.o.session.run({ pixels: input });
+      return out;
     } finally {
       this.busy = false;
     }
+  }
+
+  private async runPart(pixels: Uint8Array, n: number): Promise<Record<string, Float32Array>> {
+    const rows = this.spec.staticBatch ?? n;
+    const out = await this.o.session.run({ pixels: this.input(pixels, n, rows) });
+    const r: Record<string, Float32Array> = {};
+    for (const [name, per] of Object.entries(this.spec.outputs))
+      r[name] = outputF32(out, name, n * per, rows * per, this.what);
+    return r;
+  }
+
+  /** The session's input tensor for n frames padded to rows. Padding rows are zeros (frames are independent). */
+  private input(pixels: Uint8Array, n: number, rows: number): OrtModule.Tensor {
+    const S = this.size;
+    const dims = [rows, S, S, 3];
+    const length = rows * S * S * 3;
+    if (this.o.pixelInput === 'float32') {
+      if (!this.floats || this.floats.length < length) this.floats = new Float32Array(length);
+      const data = this.floats.subarray(0, length);
+      normalizePixels(pixels, data);
+      if (rows > n) data.fill(0, pixels.length);
+      return new this.o.ort.Tensor('float32', data, dims);
+    }
+    if (rows === n) return new this.o.ort.Tensor('uint8', pixels, dims);
+    this.padded ??= new Uint8Array(length);
+    this.padded.set(pixels);
+    this.padded.fill(0, pixels.length);
+    return new this.o.ort.Tensor('uint8', this.padded, dims);
   }
 
   async release(): Promise<void> {
@@ -431,16 +536,17 @@ class Runner {
   }
 }
 
+/** Output `name` as `length` floats; a static-batch session returns `rows` frames, the padding's last. */
 function outputF32(
   out: InferenceSession.OnnxValueMapType,
   name: string,
   length: number,
+  rowsLength: number,
   what: string,
 ): Float32Array {
   const t = out[name];
-  // A static-batch session returns the padded rows too; the caller's are the first `length` values.
-  if (!t || t.type !== 'float32' || t.data.length < length) {
-    throw new InferenceError(`${what}: output '${name}' is missing or not ${length} float32 values`);
+  if (!t || t.type !== 'float32' || t.data.length !== rowsLength) {
+    throw new InferenceError(`${what}: output '${name}' is missing or not ${rowsLength} float32 values`);
   }
   const data = t.data as Float32Array;
   return data.length === length ? data : data.subarray(0, length);
@@ -452,7 +558,7 @@ export async function openAnomalyModel(bundle: Bundle, opts: SessionOptions = {}
   const size = m.input.size;
   // The manifest's arch (the teacher's, checked when it is parsed): reading it must not load the teacher.
   const grid = patchGrid(size, m.teacher.arch.patch);
-  const o = await openSession(bundle, opts, (_provider, fp16, fused) => ({
+  const o = await openSession(bundle, opts, ({ fp16, fused, pixelInput }) => ({
     kind: 'anomaly',
     key: {
       teacher: m.teacher.sha256,
@@ -462,6 +568,8 @@ export async function openAnomalyModel(bundle: Bundle, opts: SessionOptions = {}
       layers: m.layers,
       fp16,
       fusedAttention: fused,
+      // Absent for uint8, so the graphs cached before float input existed keep their keys.
+      ...(pixelInput === 'uint8' ? {} : { pixelInput }),
     },
     build: () =>
       buildAnomalyGraph(bundle.teacher, bundle.students, {
@@ -470,11 +578,17 @@ export async function openAnomalyModel(bundle: Bundle, opts: SessionOptions = {}
         posEmbed: resizedPosEmbed(bundle),
         fp16,
         fusedAttention: fused,
+        pixelInput,
       }),
   }));
   const padded = opts.staticBatch ?? o.provider === 'tensorrt';
   const staticBatch = padded && opts.maxBatch ? opts.maxBatch : undefined;
-  const runner = new Runner(o, size, `model ${m.modelId}`, staticBatch);
+  const maxRunBatch = staticBatch === undefined ? (opts.maxRunBatch ?? o.maxRunBatch) : undefined;
+  const runner = new Runner(o, size, `model ${m.modelId}`, {
+    outputs: { anomaly: grid * grid },
+    staticBatch,
+    maxRunBatch,
+  });
   return {
     size,
     resize: resizeModeOf(m),
@@ -483,9 +597,10 @@ export async function openAnomalyModel(bundle: Bundle, opts: SessionOptions = {}
     provider: o.provider,
     precision: o.precision,
     staticBatch,
+    maxRunBatch,
+    pixelInput: o.pixelInput,
     async run(pixels, batch) {
-      const out = await runner.run(pixels, batch);
-      return outputF32(out, 'anomaly', batch * grid * grid, `model ${m.modelId}`);
+      return (await runner.run(pixels, batch)).anomaly;
     },
     release: () => runner.release(),
   };
@@ -497,7 +612,7 @@ export async function openFeatureModel(bundle: Bundle, opts: SessionOptions = {}
   const size = m.input.size;
   const { patch, dim } = m.teacher.arch;
   const grid = patchGrid(size, patch);
-  const o = await openSession(bundle, { ...opts, fp16: false }, (_provider, _fp16, fused) => ({
+  const o = await openSession(bundle, { ...opts, fp16: false }, ({ fused, pixelInput }) => ({
     kind: 'features',
     key: {
       teacher: m.teacher.sha256,
@@ -505,6 +620,7 @@ export async function openFeatureModel(bundle: Bundle, opts: SessionOptions = {}
       size,
       layers: m.layers,
       fusedAttention: fused,
+      ...(pixelInput === 'uint8' ? {} : { pixelInput }),
     },
     build: () =>
       buildFeatureGraph(bundle.teacher, {
@@ -512,10 +628,14 @@ export async function openFeatureModel(bundle: Bundle, opts: SessionOptions = {}
         layers: m.layers,
         posEmbed: resizedPosEmbed(bundle),
         fusedAttention: fused,
+        pixelInput,
       }),
   }));
-  const runner = new Runner(o, size, `features of ${m.modelId}`);
   const n = grid * grid * dim;
+  const runner = new Runner(o, size, `features of ${m.modelId}`, {
+    outputs: { feat_a: n, feat_b: n },
+    maxRunBatch: opts.maxRunBatch ?? o.maxRunBatch,
+  });
   return {
     size,
     resize: resizeModeOf(m),
@@ -523,10 +643,7 @@ export async function openFeatureModel(bundle: Bundle, opts: SessionOptions = {}
     dim,
     async run(pixels, batch) {
       const out = await runner.run(pixels, batch);
-      return {
-        a: outputF32(out, 'feat_a', batch * n, 'feature model'),
-        b: outputF32(out, 'feat_b', batch * n, 'feature model'),
-      };
+      return { a: out.feat_a, b: out.feat_b };
     },
     release: () => runner.release(),
   };
