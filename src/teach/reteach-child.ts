@@ -23,8 +23,8 @@ if (!process.send) {
   process.stderr.write('reteach-child: start it through ReteachRunner (it needs an IPC channel)\n');
   process.exit(2);
 }
-const wrapper = (process.env.PINPOINT_RETEACH_WRAPPER ?? 'none') as PriorityWrapper;
-if (wrapper === 'none') reniceSelf();
+const wrapper = (process.env.PINPOINT_RETEACH_WRAPPER ?? 'self') as PriorityWrapper;
+if (wrapper === 'self') reniceSelf();
 const controller = new AbortController();
 // The daemon went away (crash, kill -9): nobody is left to promote the candidate, so stop at once.
 process.on('disconnect', () => process.exit(0));

@@ -106,7 +106,7 @@ export async function runReteachJob(req: ReteachRequest, hooks: JobHooks = {}): 
         ? { reject: taught.thresholds.reject, pixel: taught.thresholds.pixel }
         : null,
       shadow,
-      priority: summarise(hooks.wrapper ?? 'none', threadPriorities('self')),
+      priority: summarise(hooks.wrapper ?? 'normal', threadPriorities('self')),
       seconds: (performance.now() - t0) / 1000,
     };
     writeFileAtomic(join(outDir, REPORT_FILE), JSON.stringify(result, null, 2) + '\n');

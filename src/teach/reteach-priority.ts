@@ -6,7 +6,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 
-export type PriorityWrapper = 'idle' | 'nice' | 'none';
+/** idle: chrt --idle; nice: nice -n 19; self: the process renices itself; normal: not lowered (benchmarks). */
+export type PriorityWrapper = 'idle' | 'nice' | 'self' | 'normal';
 
 /** The argv prefix that starts a command at low priority (no shell: arguments are passed as they are). */
 export function wrapperArgv(w: PriorityWrapper): string[] {
@@ -17,7 +18,7 @@ export function wrapperArgv(w: PriorityWrapper): string[] {
 
 /** Wrappers to try in order, best first (Linux has both; elsewhere neither SCHED_IDLE nor /proc exist). */
 export function wrapperOrder(platform = process.platform): PriorityWrapper[] {
-  return platform === 'linux' ? ['idle', 'nice', 'none'] : ['nice', 'none'];
+  return platform === 'linux' ? ['idle', 'nice', 'self'] : ['nice', 'self'];
 }
 
 /** Scheduling policies by number (sched.h). */

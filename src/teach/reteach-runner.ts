@@ -56,6 +56,11 @@ export interface RunnerOptions {
   logLevel?: string;
   /** How long a cancelled job may take to stop before it is killed (5 s). */
   cancelGraceMs?: number;
+  /**
+   * 'low' (default): the lowest priority the host offers. 'normal' exists to measure what 'low' buys
+   * (bench/reteach.bench.ts); a daemon has no reason to use it.
+   */
+  priority?: 'low' | 'normal';
 }
 
 interface Running {
@@ -78,10 +83,12 @@ export class ReteachRunner {
   start(request: ReteachRequest, onProgress?: (p: ReteachProgress) => void): ReteachJob {
     if (this.running) throw new ReteachBusyError(this.current!);
     const id = randomUUID();
-    const status: ReteachStatus = { id, startedAt: Date.now(), pid: undefined, wrapper: 'none' };
+    const status: ReteachStatus = { id, startedAt: Date.now(), pid: undefined, wrapper: 'self' };
     const slot: Running = { status, child: undefined as unknown as ChildProcess };
     this.running = slot;
-    const result = this.launch(slot, request, onProgress, wrapperOrder().filter(available)).finally(() => {
+    const wrappers: PriorityWrapper[] =
+      this.o.priority === 'normal' ? ['normal'] : wrapperOrder().filter(available);
+    const result = this.launch(slot, request, onProgress, wrappers).finally(() => {
       clearTimeout(slot.killTimer);
       if (this.running === slot) this.running = undefined;
     });
@@ -184,7 +191,7 @@ function childArgv(): string[] {
   return [process.execPath, '--import', tsx, fileURLToPath(new URL('./reteach-child.ts', here))];
 }
 
-/** Whether a wrapper's program is on the PATH ('none' always is). */
+/** Whether a wrapper's program is on the PATH (those without one always are). */
 function available(w: PriorityWrapper): boolean {
   const [cmd] = wrapperArgv(w);
   if (!cmd) return true;
