@@ -20,6 +20,7 @@ import { INDEX_FILE } from '../src/sinks/archive/layout.js';
 import { makeDataset } from '../src/synthetic/parts.js';
 import { parseStat, threadPriorities } from '../src/teach/reteach-priority.js';
 import { ReteachBusyError, ReteachCancelledError, ReteachRunner } from '../src/teach/reteach-runner.js';
+import { reteachRequest, reteachSchema } from '../src/teach/reteach-config.js';
 import { collectSet, ReteachSetError } from '../src/teach/reteach-set.js';
 import type { ReteachProgress, ReteachResult } from '../src/teach/reteach-types.js';
 import { teachInSetFrom, type TeachInSetRecord } from '../src/teach/teach-in-set.js';
@@ -338,6 +339,25 @@ describe('re-teach inputs', () => {
       '5 0 0';
     const p = parseStat(4242, line);
     assert.deepEqual(p, { tid: 4242, name: 'ORT (pool) 1', nice: 19, policy: 'idle' });
+  });
+});
+
+describe('reteach config section', () => {
+  test('defaults a line can run with; an unknown or bad key is refused by name', () => {
+    const cfg = reteachSchema.parse(undefined);
+    assert.deepEqual(cfg, {
+      threads: 1,
+      recentGood: 0,
+      maxArchiveImages: 200,
+      shadowHours: 24,
+      shadowMaxParts: 2000,
+    });
+    const req = reteachRequest(cfg, { modelDir: 'm', archiveDir: 'a', outDir: 'o' });
+    assert.equal(req.threads, 1);
+    assert.equal(req.shadowHours, 24);
+    const bad = reteachSchema.safeParse({ threds: 2 });
+    assert.ok(!bad.success && JSON.stringify(bad.error.issues).includes('threds'));
+    assert.ok(!reteachSchema.safeParse({ threads: 0 }).success);
   });
 });
 
