@@ -93,7 +93,8 @@ async function archiveParts(parts: { img: Image; kind: Archived['kind'] }[]): Pr
         verdict: rejected ? 'reject' : 'ok',
         reason: rejected ? 'score' : 'pass',
         blobs: [],
-        modelId: b.manifest.modelId,
+        // The first parts were decided by an older model: the shadow evaluation must score them itself.
+        modelId: i < 2 ? 'older-model' : b.manifest.modelId,
       };
       writer.enqueue({
         result,
@@ -214,6 +215,11 @@ describe('re-teach after a lighting change', () => {
       { teachIn: 20, falseRejects: LABELLED, recentGood: 0 },
     );
     assert.equal(sh.parts, archived.length);
+    assert.equal(
+      sh.currentRescored,
+      2,
+      'archived scores of the model in force are reused, older ones rescored',
+    );
     assert.deepEqual(sh.labelled, { falseRejects: LABELLED, confirmedDefects: BRIGHT_DEFECTS });
     assert.equal(sh.falseRejectsPassing.length, LABELLED, 'every labelled false reject now passes');
     assert.equal(sh.defectsEscaping.length, 0, 'no confirmed defect escapes the candidate');
@@ -350,7 +356,7 @@ describe('reteach config section', () => {
       recentGood: 0,
       maxArchiveImages: 200,
       shadowHours: 24,
-      shadowMaxParts: 2000,
+      shadowMaxParts: 500,
     });
     const req = reteachRequest(cfg, { modelDir: 'm', archiveDir: 'a', outDir: 'o' });
     assert.equal(req.threads, 1);

@@ -27,7 +27,8 @@ const wrapper = (process.env.PINPOINT_RETEACH_WRAPPER ?? 'self') as PriorityWrap
 if (wrapper === 'self') reniceSelf();
 const controller = new AbortController();
 // The daemon went away (crash, kill -9): nobody is left to promote the candidate, so stop at once.
-process.on('disconnect', () => process.exit(0));
+const orphaned = (): never => process.exit(0);
+process.on('disconnect', orphaned);
 process.on('message', (m: ToReteachJob) => {
   if (m.type === 'cancel') controller.abort();
   else if (m.type === 'start') void run(m.request, m.logLevel as LevelWithSilent);
@@ -54,6 +55,7 @@ async function run(request: Parameters<typeof runReteachJob>[0], level: LevelWit
     const cancelled = controller.signal.aborted;
     await send({ type: 'failed', error: cancelled ? 'cancelled' : (e as Error).message, cancelled });
   }
+  process.off('disconnect', orphaned);
   process.disconnect?.();
   process.exit(code);
 }

@@ -3,7 +3,7 @@
 // the ground truth), then the unlabelled parts of the last N hours, evenly spaced when there are more than the
 // bound allows. Each frame is decoded and letterboxed once and run through both models; each score is judged
 // against its own model's reject threshold. Runs in the re-teach job process (low priority), never the daemon's.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle } from '../model/bundle.js';
 import type { Polygon } from '../pipeline/anomaly-map.js';
@@ -11,7 +11,7 @@ import { postprocess } from '../pipeline/anomaly-map.js';
 import { openAnomalyModel, type AnomalyModel, type SessionOptions } from '../pipeline/inference.js';
 import { computeLetterbox, letterbox } from '../pipeline/letterbox.js';
 import { ArchiveIndex, type ArchiveEntry } from '../sinks/archive/archive-index.js';
-import { INDEX_FILE } from '../sinks/archive/layout.js';
+import { FILES, INDEX_FILE } from '../sinks/archive/layout.js';
 import { readImage } from '../util/image-io.js';
 import { frameFile, latestLabel } from './reteach-set.js';
 import { shadowReport, type ShadowPart, type ShadowReport } from './shadow-report.js';
@@ -65,7 +65,7 @@ export async function shadowEvaluate(
   try {
     models.push(await openAnomalyModel(current, o.session));
     models.push(await openAnomalyModel(candidate, o.session));
-    const { parts, skipped } = await scoreAll(models[0], models[1], entries, o);
+    const { parts, skipped, rescored } = await scoreAll(models[0], models[1], entries, o);
     return shadowReport(
       parts,
       {
@@ -73,7 +73,7 @@ export async function shadowEvaluate(
         candidate: { modelId: candidate.manifest.modelId, reject: reject.candidate },
       },
       { from, to: o.to },
-      skipped,
+      { skipped, currentRescored: rescored },
     );
   } finally {
     for (const m of models) await m.release();
@@ -112,57 +112,68 @@ async function scoreAll(
   candidate: AnomalyModel,
   entries: readonly Labelled[],
   o: ShadowOptions,
-): Promise<{ parts: ShadowPart[]; skipped: number }> {
+): Promise<{ parts: ShadowPart[]; skipped: number; rescored: number }> {
   const S = current.size;
   const batch = o.batch ?? 4;
   const pixels = new Uint8Array(batch * S * S * 3);
   const parts: ShadowPart[] = [];
   let skipped = 0;
+  let rescored = 0;
   for (let i = 0; i < entries.length; i += batch) {
     o.signal?.throwIfAborted();
     const frames = entries.slice(i, i + batch).flatMap((e) => {
       const img = readFrame(o.archiveDir, e);
       if (!img) skipped++;
-      return img ? [{ e, img }] : [];
+      return img ? [{ e, img, known: archivedScore(o.archiveDir, e, current.modelId) }] : [];
     });
     if (frames.length > 0) {
       frames.forEach((f, j) =>
         letterbox(f.img, S, pixels.subarray(j * S * S * 3, (j + 1) * S * S * 3), current.resize),
       );
       const input = pixels.subarray(0, frames.length * S * S * 3);
-      const a = (await current.run(input, frames.length)).slice();
+      // The model in force already scored most archived parts: its score is in the entry (same model id).
+      const unknown = frames.filter((f) => f.known === null).length;
+      const a = unknown > 0 ? (await current.run(input, frames.length)).slice() : null;
+      rescored += unknown;
       const b = await candidate.run(input, frames.length);
-      frames.forEach((f, j) => parts.push(part(f.e, f.img, [a, b], j, current.grid, S, o)));
+      const g = current.grid;
+      frames.forEach((f, j) => {
+        const lb = computeLetterbox(f.img.width, f.img.height, S);
+        const ignore = o.ignore?.[f.e.cameraId];
+        const score = (grid: Float32Array): number =>
+          postprocess(grid.subarray(j * g * g, (j + 1) * g * g), g, lb, undefined, { ignore }).score;
+        parts.push({
+          id: f.e.id,
+          key: f.e.key,
+          partId: f.e.partId,
+          cameraId: f.e.cameraId,
+          decideTime: f.e.decideTime,
+          label: f.e.label,
+          inTraining: o.taughtOn.has(f.e.key),
+          current: f.known ?? score(a!),
+          candidate: score(b),
+        });
+      });
     }
     o.onProgress?.(Math.min(entries.length, i + batch), entries.length);
   }
-  return { parts, skipped };
+  return { parts, skipped, rescored };
 }
 
-function part(
-  e: Labelled,
-  img: { width: number; height: number },
-  grids: [Float32Array, Float32Array],
-  j: number,
-  g: number,
-  S: number,
-  o: ShadowOptions,
-): ShadowPart {
-  const lb = computeLetterbox(img.width, img.height, S);
-  const ignore = o.ignore?.[e.cameraId];
-  const score = (grid: Float32Array): number =>
-    postprocess(grid.subarray(j * g * g, (j + 1) * g * g), g, lb, undefined, { ignore }).score;
-  return {
-    id: e.id,
-    key: e.key,
-    partId: e.partId,
-    cameraId: e.cameraId,
-    decideTime: e.decideTime,
-    label: e.label,
-    inTraining: o.taughtOn.has(e.key),
-    current: score(grids[0]),
-    candidate: score(grids[1]),
-  };
+/**
+ * The score the daemon decided the part with, when the model in force decided it (result.json's model id);
+ * null otherwise (an older model, or no readable result): then it is scored here.
+ */
+function archivedScore(archiveDir: string, e: ArchiveEntry, modelId: string): number | null {
+  try {
+    const r = JSON.parse(readFileSync(join(archiveDir, e.path, FILES.result), 'utf8')) as {
+      modelId?: unknown;
+      score?: unknown;
+    };
+    return r.modelId === modelId && typeof r.score === 'number' ? r.score : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The entry's frame, or null when it kept none, was trimmed meanwhile or cannot be decoded. */

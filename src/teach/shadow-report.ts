@@ -45,6 +45,11 @@ export interface ShadowReport {
   unseen: number;
   /** Entries not scored (no frame kept, trimmed, unreadable). */
   skipped: number;
+  /**
+   * Parts the model in force was run on here; the others it had decided itself, and their archived score is
+   * used (same model id): half the work on a long window.
+   */
+  currentRescored: number;
   labelled: { falseRejects: number; confirmedDefects: number };
   bins: number[];
   current: ModelSide;
@@ -70,7 +75,7 @@ export function shadowReport(
   parts: readonly ShadowPart[],
   models: { current: { modelId: string; reject: number }; candidate: { modelId: string; reject: number } },
   window: { from: number; to: number },
-  skipped: number,
+  counts: { skipped: number; currentRescored: number },
 ): ShadowReport {
   const bins = binEdges(parts, models.current.reject, models.candidate.reject);
   const side = (which: 'current' | 'candidate'): ModelSide => {
@@ -114,7 +119,8 @@ export function shadowReport(
     window: { ...window, hours: (window.to - window.from) / 3_600_000 },
     parts: parts.length,
     unseen: parts.filter((p) => !p.inTraining).length,
-    skipped,
+    skipped: counts.skipped,
+    currentRescored: counts.currentRescored,
     labelled: { falseRejects: fr.length, confirmedDefects: cd.length },
     bins,
     current,
