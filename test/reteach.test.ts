@@ -4,6 +4,7 @@
 // the refusal of a second job, and cancellation. Numbers go to the test log.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -301,6 +302,70 @@ describe('re-teach job process', () => {
     assert.throws(() => process.kill(pid, 0), 'the job process is gone');
   });
 });
+
+describe('re-teach when the daemon dies', () => {
+  test('kill -9 of the process that started the job: the job ends too, the model in force is untouched', async () => {
+    const before = readFileSync(join(bundleDir, 'manifest.json'), 'utf8');
+    const out = join(tmp, 'orphan');
+    const cli = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'model',
+        'reteach',
+        '--model',
+        bundleDir,
+        '--archive',
+        archiveDir,
+        '--out',
+        out,
+        '--epochs',
+        '100000',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no training progress: ${stderr}`)), 120_000);
+      cli.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (/re-teach: train/.test(stderr)) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    });
+    const job = Number(
+      readFileSync(`/proc/${cli.pid}/task/${cli.pid}/children`, 'utf8').trim().split(/\s+/)[0],
+    );
+    assert.ok(job > 0 && existsSync(`/proc/${job}`), `job process of ${cli.pid}`);
+    cli.kill('SIGKILL');
+    const deadline = Date.now() + 30_000;
+    while (existsSync(`/proc/${job}`) && !/^State:\s+Z/m.test(readStatus(job)) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(
+      !existsSync(`/proc/${job}`) || /^State:\s+Z/m.test(readStatus(job)),
+      'the orphaned job stopped',
+    );
+    assert.equal(readFileSync(join(bundleDir, 'manifest.json'), 'utf8'), before);
+    assert.equal(
+      loadBundle(bundleDir).manifest.modelId,
+      readManifest(bundleDir).modelId,
+      'still loads and verifies',
+    );
+  });
+});
+
+function readStatus(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 describe('re-teach inputs', () => {
   test('a bundle that predates the recorded set needs its folder; a changed image is left out, named', () => {

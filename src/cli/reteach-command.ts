@@ -42,12 +42,7 @@ export function registerReteach(model: Command): void {
     .requiredOption('--archive <dir>', 'the parts archive (archive.dir)')
     .requiredOption('--out <dir>', 'new directory for the candidate bundle')
     .option('--images <dir>', "the model's teach-in images, for a bundle that does not record them")
-    .option(
-      '--shadow-hours <h>',
-      `hours of archived parts to evaluate (default ${d.shadowHours})`,
-      hours,
-      d.shadowHours,
-    )
+    .option('--shadow-hours <h>', 'hours of archived parts to evaluate', hours, d.shadowHours)
     .option('--shadow-max-parts <n>', 'parts evaluated at most', intOption(1), d.shadowMaxParts)
     .option(
       '--recent-good <n>',
