@@ -386,6 +386,14 @@ describe('re-teach inputs', () => {
     );
     assert.equal(viaFolder.summary.teachIn, 20);
 
+    const empty = join(tmp, 'empty-archive');
+    mkdirSync(empty);
+    new ArchiveIndex(join(empty, INDEX_FILE)).close();
+    assert.throws(
+      () => collectSet(bundleDir, old, empty, opts()),
+      (e: unknown) => e instanceof ReteachSetError && /nothing to re-teach on/.test(e.message),
+    );
+
     const changed = join(goodDir, 'good-03.png');
     const bytes = readFileSync(changed);
     writeFileSync(changed, Buffer.concat([bytes, Buffer.from([0])]));

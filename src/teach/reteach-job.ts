@@ -87,6 +87,8 @@ export async function runReteachJob(req: ReteachRequest, hooks: JobHooks = {}): 
       to: now,
       maxParts: r.shadowMaxParts,
       taughtOn: new Set(images.flatMap((i) => (i.archiveKey ? [i.archiveKey] : []))),
+      currentReject: req.shadow?.currentReject,
+      ignore: req.shadow?.ignore,
       session: { device: 'cpu', threads: r.threads },
       signal: hooks.signal,
       onProgress: (step, total) => progress({ phase: 'shadow', step, total }),

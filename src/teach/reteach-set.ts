@@ -68,6 +68,13 @@ export function collectSet(
   } finally {
     index.close();
   }
+  if (falseRejects.length + recent.length === 0) {
+    throw new ReteachSetError(
+      `nothing to re-teach on: no archived part in ${archiveDir} is labelled false-reject with its frame kept` +
+        (o.recentGood > 0 ? ', and no recent good part was found' : '') +
+        ' (the candidate would be the model in force taught again)',
+    );
+  }
   return {
     images: [...parent, ...falseRejects, ...recent],
     summary: {

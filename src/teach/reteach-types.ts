@@ -1,5 +1,6 @@
 // What a re-teach is asked, what it reports while it runs and what it hands back: plain data, structured-clone
 // and JSON friendly, shared by the runner (daemon or CLI side), the job process and the shadow evaluation.
+import type { Polygon } from '../pipeline/anomaly-map.js';
 import type { AutoSchedule } from './teach-in.js';
 import type { ShadowReport } from './shadow-report.js';
 import type { PrioritySummary } from './reteach-priority.js';
@@ -35,6 +36,11 @@ export interface ReteachRequest {
   shadowHours?: number;
   /** Parts the shadow evaluation scores at most (labelled ones first). */
   shadowMaxParts?: number;
+  /**
+   * What the daemon applies to the model in force, so its side of the shadow evaluation is the line's: the reject
+   * threshold when the config overrides the bundle's, and the ignore zones per camera.
+   */
+  shadow?: { currentReject?: number; ignore?: Record<string, Polygon[]> };
   /** Teach-in settings (tests and the CLI shorten the schedule; the daemon keeps the defaults). */
   teach?: { epochs?: number; seed?: number; schedule?: Partial<AutoSchedule> };
   /** "Now" in ms since the epoch (the shadow window ends here); default the job's start. */
