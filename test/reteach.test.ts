@@ -1,7 +1,8 @@
 // Re-teach and shadow evaluation (issue 13, items 4–5) on a tiny dev teacher (S = 56) and real parts: the
 // lighting-change scenario end to end through `pinpoint train` and `pinpoint model reteach` (real onnxruntime,
 // a real archive written by the ArchiveWriter, real labels in its index), then the job process's priority,
-// the refusal of a second job, and cancellation. Numbers go to the test log.
+// the refusal of a second job, and cancellation. Numbers go to the test log. The job runs at SCHED_IDLE, so on a
+// host busy with other work it waits behind all of it: its timeouts are generous on purpose.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -203,7 +204,7 @@ describe('re-teach after a lighting change', () => {
         EPOCHS,
         '--json',
       ],
-      { timeoutMs: 180_000 },
+      { timeoutMs: 600_000 },
     );
     assert.equal(r.code, 0, r.stderr);
     const res = JSON.parse(r.stdout) as ReteachResult;
@@ -328,7 +329,7 @@ describe('re-teach when the daemon dies', () => {
     );
     let stderr = '';
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no training progress: ${stderr}`)), 120_000);
+      const t = setTimeout(() => reject(new Error(`no training progress: ${stderr}`)), 300_000);
       cli.stderr.on('data', (d: Buffer) => {
         stderr += d.toString();
         if (/re-teach: train/.test(stderr)) {
