@@ -9,6 +9,7 @@ import { SafetensorsError } from '../model/safetensors.js';
 import { WeightsError } from '../model/teacher-weights.js';
 import { CliError, EXIT } from './exit.js';
 import { intOption, layersOption } from './parse-options.js';
+import { registerReteach } from './reteach-command.js';
 
 export const DEV_TEACHER_WARNING =
   'DEV TEACHER: random weights, NOT a real backbone — scores mean nothing for real inspection';
@@ -169,6 +170,8 @@ export function registerModel(program: Command): void {
         if (problem) process.exitCode = EXIT.failure;
       }),
     );
+
+  registerReteach(model);
 
   model
     .command('dev-teacher')

@@ -17,6 +17,7 @@ import {
   TeachInError,
   type TeachInResult,
 } from '../teach/teach-in.js';
+import { teachInSetOf } from '../teach/teach-in-set.js';
 import { NonFiniteLossError } from '../teach/trainer.js';
 import { InferenceError, type Device } from '../pipeline/inference.js';
 import { asUserError, DEV_TEACHER_WARNING } from './model-command.js';
@@ -169,6 +170,8 @@ async function train(o: TrainOpts): Promise<void> {
       log,
       onProgress: bar ? (p) => bar.update(p) : undefined,
       signal: controller.signal,
+      // The files themselves, so a re-teach starts from the same set (and notices a changed file).
+      record: { teachInSet: teachInSetOf(images.map((i) => i.path)) },
     });
     bar?.clear();
     if (o.json) process.stdout.write(JSON.stringify(summaryJson(result, skipped), null, 2) + '\n');

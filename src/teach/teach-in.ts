@@ -111,6 +111,11 @@ export interface TeachInParams {
   log?: Logger;
   onProgress?: (p: TeachInProgress) => void;
   signal?: AbortSignal;
+  /**
+   * Recorded with the training (manifest `training`), e.g. the image files taught on (teach-in-set.ts) and,
+   * for a re-teach, its parent: facts only the caller knows.
+   */
+  record?: Record<string, unknown>;
 }
 
 export type StopReason = 'epochs' | 'plateau' | 'max-steps';
@@ -516,6 +521,7 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
       calibrate: round(calibrateSeconds, 2),
     },
     ...(resumedFromEpoch !== undefined ? { resumedFromEpoch } : {}),
+    ...p.record,
   };
   const manifest = saveStudents(bundle.dir, students, { training, thresholds });
   if (o.checkpoint !== false) removeCheckpoint(bundle.dir);
