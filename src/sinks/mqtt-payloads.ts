@@ -62,6 +62,10 @@ export const resultPayloadSchema = z
       .nullable()
       .describe('Frame score (mean of the top 0.1 % of the anomaly map); null for fail-safe verdicts'),
     threshold: z.number().nullable().describe('Reject threshold the score was compared with'),
+    pixelThreshold: z
+      .number()
+      .optional()
+      .describe('Pixel threshold the blobs were found with (parts decided on a frame; absent on fail-safe)'),
     verdict: z.enum(['ok', 'reject', 'error']),
     reason: z
       .enum(['pass', 'score', 'timeout', 'no-frame', 'frame-lost', 'trigger-missed', 'error'])

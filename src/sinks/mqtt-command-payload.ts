@@ -1,0 +1,142 @@
+// MQTT commands in: topic + payload → the command's name, its correlation id, who sent it and its arguments,
+// or the reason it is refused. Pure, and nothing here throws on any input (the payload is untrusted). The
+// arguments of each built-in command are strict schemas: an unknown field is refused, not ignored, so a typo
+// never silently does less than the sender meant.
+import { z } from 'zod';
+import { cameraIdSchema } from '../config/schema.js';
+
+/** A command is a few hundred bytes; anything bigger is refused unread. */
+export const MAX_COMMAND_BYTES = 4096;
+
+/** Commands, by their topic below `<prefix>/cmd/`. */
+export const COMMAND_NAMES = ['reload', 'threshold', 'model/promote', 'model/rollback', 'teach'] as const;
+
+/** `<prefix>/cmd/response`: the answers (not a command, and never read as one). */
+export const RESPONSE_TOPIC = 'response';
+
+export function commandTopics(prefix: string): string[] {
+  return [`${prefix}/cmd/+`, `${prefix}/cmd/model/+`];
+}
+
+export function responseTopic(prefix: string): string {
+  return `${prefix}/cmd/${RESPONSE_TOPIC}`;
+}
+
+const positive = z.number().refine(Number.isFinite, 'must be a finite number').pipe(z.number().positive());
+
+/** Built-in commands' arguments (the payload less correlationId and who). */
+export const commandArgs = {
+  reload: z.strictObject({}),
+  threshold: z
+    .strictObject({ camera: cameraIdSchema, reject: positive.optional(), pixel: positive.optional() })
+    .refine((a) => a.reject !== undefined || a.pixel !== undefined, 'give reject, pixel or both'),
+  'model/promote': z.strictObject({ version: z.string().min(1).max(128) }),
+  'model/rollback': z.strictObject({}),
+  teach: z.strictObject({}),
+} satisfies Record<(typeof COMMAND_NAMES)[number], z.ZodType<Record<string, unknown>>>;
+
+/** The envelope every command carries; the rest of the object is the command's arguments. */
+const envelope = z.looseObject({
+  correlationId: z.string().min(1).max(128),
+  /** Who sends it, for the audit log (self-declared: the broker ACL is what authorises). */
+  who: z
+    .string()
+    .regex(/^[\p{L}\p{N} ._@:-]{1,64}$/u, '1-64 letters, digits, space or . _ @ : -')
+    .optional(),
+});
+
+export interface ParsedCommand {
+  name: string;
+  correlationId: string;
+  who: string | undefined;
+  args: Record<string, unknown>;
+}
+
+export type CommandParse =
+  | { ok: true; command: ParsedCommand }
+  | {
+      ok: false;
+      kind: 'malformed' | 'not-a-command';
+      reason: string;
+      correlationId: string | null;
+      name: string | null;
+    };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The command named by `topic` and its envelope. The arguments are checked later against the registered
+ * command's schema (the registry knows the commands; this knows the wire format).
+ */
+export function parseCommand(prefix: string, topic: string, payload: Uint8Array): CommandParse {
+  const head = `${prefix}/cmd/`;
+  const name = topic.startsWith(head) ? topic.slice(head.length) : '';
+  if (name === '' || name === RESPONSE_TOPIC)
+    return {
+      ok: false,
+      kind: 'not-a-command',
+      reason: `not a command topic: ${topic}`,
+      correlationId: null,
+      name: null,
+    };
+  const bad = (reason: string, correlationId: string | null = null): CommandParse => ({
+    ok: false,
+    kind: 'malformed',
+    reason,
+    correlationId,
+    name,
+  });
+  if (payload.length > MAX_COMMAND_BYTES)
+    return bad(`payload of ${payload.length} bytes (max ${MAX_COMMAND_BYTES})`);
+  let json: unknown;
+  try {
+    json = JSON.parse(utf8.decode(payload));
+  } catch {
+    return bad('payload is not UTF-8 JSON');
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json))
+    return bad('payload must be a JSON object');
+  const rawId = (json as Record<string, unknown>).correlationId;
+  const id = typeof rawId === 'string' && rawId.length > 0 && rawId.length <= 128 ? rawId : null;
+  const env = envelope.safeParse(json);
+  if (!env.success) return bad(issueText(env.error), id);
+  const { correlationId, who, ...args } = env.data;
+  return { ok: true, command: { name, correlationId, who, args } };
+}
+
+/** The arguments checked against a command's schema: the parsed value, or the refusal's text. */
+export function checkArgs(
+  schema: z.ZodType<Record<string, unknown>>,
+  args: Record<string, unknown>,
+): { ok: true; args: Record<string, unknown> } | { ok: false; reason: string } {
+  const r = schema.safeParse(args);
+  return r.success ? { ok: true, args: r.data } : { ok: false, reason: issueText(r.error) };
+}
+
+/** Every issue as `path: message` (`unknown field x` for a field the command does not take). */
+function issueText(e: z.ZodError): string {
+  return e.issues
+    .map((i) => {
+      if (i.code === 'unrecognized_keys')
+        return `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.join(', ')}`;
+      return `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`;
+    })
+    .join('; ');
+}
+
+/** The answer on `<prefix>/cmd/response` (or the MQTT 5 response topic). */
+export interface CommandResponse {
+  /** The command's correlationId; null when the payload carried none that could be read. */
+  correlationId: string | null;
+  /** The command's name from its topic; null for a topic that names none. */
+  command: string | null;
+  ok: boolean;
+  error?: string;
+  result?: unknown;
+}
+
+/** An MQTT 5 response topic the sender asked for, if it is usable (no wildcards, not empty, not huge). */
+export function usableResponseTopic(t: string | undefined): string | undefined {
+  if (t === undefined || t.length === 0 || t.length > 512) return undefined;
+  return /[#+\0]/.test(t) ? undefined : t;
+}
