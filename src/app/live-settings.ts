@@ -27,14 +27,12 @@ export class LiveSettingsError extends Error {
 export const MAX_ZONES = 64;
 export const MAX_ZONE_POINTS = 1024;
 
-const finitePositive = z
-  .number()
-  .refine(Number.isFinite, 'must be a finite number')
-  .pipe(z.number().positive());
+// zod 4's number refuses NaN and ±Infinity itself.
+const finitePositive = z.number().positive();
 const thresholdPatch = z
   .strictObject({ reject: finitePositive.optional(), pixel: finitePositive.optional() })
   .refine((t) => t.reject !== undefined || t.pixel !== undefined, 'give reject, pixel or both');
-const point = z.tuple([z.number().refine(Number.isFinite), z.number().refine(Number.isFinite)]);
+const point = z.tuple([z.number(), z.number()]);
 const zones = z
   .array(z.array(point).min(3, 'a polygon needs at least 3 points').max(MAX_ZONE_POINTS))
   .max(MAX_ZONES, `at most ${MAX_ZONES} ignore zones`);

@@ -22,28 +22,66 @@ export function responseTopic(prefix: string): string {
   return `${prefix}/cmd/${RESPONSE_TOPIC}`;
 }
 
-const positive = z.number().refine(Number.isFinite, 'must be a finite number').pipe(z.number().positive());
+// zod 4's number refuses NaN and ±Infinity itself.
+const positive = z.number().positive();
 
-/** Built-in commands' arguments (the payload less correlationId and who). */
-export const commandArgs = {
-  reload: z.strictObject({}),
-  threshold: z
-    .strictObject({ camera: cameraIdSchema, reject: positive.optional(), pixel: positive.optional() })
-    .refine((a) => a.reject !== undefined || a.pixel !== undefined, 'give reject, pixel or both'),
-  'model/promote': z.strictObject({ version: z.string().min(1).max(128) }),
-  'model/rollback': z.strictObject({}),
-  teach: z.strictObject({}),
-} satisfies Record<(typeof COMMAND_NAMES)[number], z.ZodType<Record<string, unknown>>>;
-
-/** The envelope every command carries; the rest of the object is the command's arguments. */
-const envelope = z.looseObject({
-  correlationId: z.string().min(1).max(128),
-  /** Who sends it, for the audit log (self-declared: the broker ACL is what authorises). */
+/** Fields every command carries; the rest of the object is the command's arguments. */
+const envelopeShape = {
+  correlationId: z.string().min(1).max(128).describe('Echoed in the response'),
   who: z
     .string()
     .regex(/^[\p{L}\p{N} ._@:-]{1,64}$/u, '1-64 letters, digits, space or . _ @ : -')
-    .optional(),
-});
+    .optional()
+    .describe('Who sends it, for the audit log (self-declared: the broker ACL is what authorises)'),
+};
+
+/** Each built-in command's own fields. */
+const argShapes = {
+  reload: {},
+  threshold: {
+    camera: cameraIdSchema,
+    reject: positive.optional().describe('Frame score above which a part is rejected'),
+    pixel: positive.optional().describe('Map value above which a pixel belongs to a blob'),
+  },
+  'model/promote': { version: z.string().min(1).max(128).describe('The model version to make current') },
+  'model/rollback': {},
+  teach: {},
+} satisfies Record<(typeof COMMAND_NAMES)[number], z.ZodRawShape>;
+
+const oneThreshold = (a: { reject?: number; pixel?: number }): boolean =>
+  a.reject !== undefined || a.pixel !== undefined;
+
+/** Built-in commands' arguments (the payload less correlationId and who). */
+export const commandArgs = {
+  reload: z.strictObject(argShapes.reload),
+  threshold: z.strictObject(argShapes.threshold).refine(oneThreshold, 'give reject, pixel or both'),
+  'model/promote': z.strictObject(argShapes['model/promote']),
+  'model/rollback': z.strictObject(argShapes['model/rollback']),
+  teach: z.strictObject(argShapes.teach),
+} satisfies Record<(typeof COMMAND_NAMES)[number], z.ZodType<Record<string, unknown>>>;
+
+const envelope = z.looseObject(envelopeShape);
+
+/** A built-in command's whole payload (for its JSON Schema in docs/mqtt/). */
+export function commandRequestSchema(name: (typeof COMMAND_NAMES)[number]): z.ZodType {
+  return z
+    .strictObject({ ...envelopeShape, ...argShapes[name] })
+    .meta({ title: `pinpoint command ${name}`, description: `Published to <prefix>/cmd/${name}` });
+}
+
+/** `<prefix>/cmd/response` (or the MQTT 5 response topic): one answer per command message. */
+export const commandResponseSchema = z
+  .strictObject({
+    correlationId: z
+      .string()
+      .nullable()
+      .describe("The command's correlationId; null when the payload carried none that could be read"),
+    command: z.string().nullable().describe("The command's name from its topic"),
+    ok: z.boolean().describe('true: done; false: refused or failed, nothing changed'),
+    error: z.string().optional().describe('Why it was refused or failed (ok: false)'),
+    result: z.unknown().optional().describe("The command's result (ok: true), e.g. the new thresholds"),
+  })
+  .meta({ title: 'pinpoint command response' });
 
 export interface ParsedCommand {
   name: string;
@@ -125,15 +163,7 @@ function issueText(e: z.ZodError): string {
 }
 
 /** The answer on `<prefix>/cmd/response` (or the MQTT 5 response topic). */
-export interface CommandResponse {
-  /** The command's correlationId; null when the payload carried none that could be read. */
-  correlationId: string | null;
-  /** The command's name from its topic; null for a topic that names none. */
-  command: string | null;
-  ok: boolean;
-  error?: string;
-  result?: unknown;
-}
+export type CommandResponse = z.infer<typeof commandResponseSchema>;
 
 /** An MQTT 5 response topic the sender asked for, if it is usable (no wildcards, not empty, not huge). */
 export function usableResponseTopic(t: string | undefined): string | undefined {

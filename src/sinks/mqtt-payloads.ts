@@ -1,6 +1,7 @@
 // MQTT payloads: zod schemas are the one source of truth; docs/mqtt/*.schema.json are generated from them
 // (scripts/mqtt-schemas.ts) and a test checks the committed files match. Builders turn pipeline values into the
 // exact bytes published.
+import { COMMAND_NAMES, commandRequestSchema, commandResponseSchema } from './mqtt-command-payload.js';
 import { z } from 'zod';
 import { cameraIdSchema } from '../config/schema.js';
 import type { InspectionResult } from '../pipeline/result.js';
@@ -257,5 +258,12 @@ export function mqttJsonSchemas(): Record<string, unknown> {
     stats: out(statsPayloadSchema),
     // What we accept: the input side (numeric part ids allowed, unknown keys ignored).
     trigger: z.toJSONSchema(triggerPayloadSchema, { io: 'input', target: 'draft-2020-12' }),
+    'cmd-response': out(commandResponseSchema),
+    ...Object.fromEntries(
+      COMMAND_NAMES.map((n) => [
+        `cmd-${n.replace('/', '-')}`,
+        z.toJSONSchema(commandRequestSchema(n), { io: 'input', target: 'draft-2020-12' }),
+      ]),
+    ),
   };
 }
