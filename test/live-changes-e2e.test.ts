@@ -293,6 +293,18 @@ describe('live changes on a running pinpoint (dist)', () => {
     ])
       assert.ok(kinds.includes(k), `${k} in ${JSON.stringify(kinds)}`);
 
+    // Camera a changed (fps): restarted with a fresh run id; its live thresholds (5 / 4.5), which the file did
+    // not change, stay.
+    const aRuns = new Set(results('a').map(runOf));
+    writeFileSync(configFile, stringify(config({ a: { ...camera(1), fps: 10 }, c: camera(3) }, false)));
+    daemon.kill('SIGHUP');
+    // The third "config reloaded…" line: SIGHUP, cmd/reload ("nothing changed"), this SIGHUP.
+    const reload = (await waitLog('config reloaded', 3))[2];
+    assert.deepEqual([reload.added, reload.removed, reload.restarted], [[], [], ['a']]);
+    await moreResults('a', 3, (r) => !aRuns.has(runOf(r)));
+    const fresh = results('a').filter((r) => !aRuns.has(runOf(r)) && r.threshold !== null);
+    for (const r of fresh) assert.deepEqual([r.threshold, r.pixelThreshold], [5, 4.5], r.partId);
+
     daemon.kill('SIGTERM');
     const code = await new Promise<number | null>((r) =>
       daemon.exitCode !== null ? r(daemon.exitCode) : daemon.once('exit', (c) => r(c)),
@@ -306,17 +318,19 @@ describe('live changes on a running pinpoint (dist)', () => {
     const ids = all.map((r) => r.partId);
     assert.equal(new Set(ids).size, ids.length, 'no part id twice');
     assert.equal(all.length, published, 'every verdict the daemon published reached the subscriber');
-    for (const cam of ['a', 'b', 'c']) {
-      const seqs = results(cam)
-        .map((r) => r.seq)
-        .filter((s): s is number => s !== null)
-        .sort((x, y) => x - y);
-      assert.ok(seqs.length > 0, cam);
-      assert.equal(
-        seqs[seqs.length - 1] - seqs[0] + 1,
-        seqs.length,
-        `camera ${cam}: no frame without a verdict`,
-      );
+    // Per camera and run (a restart starts a new one): frame numbers without a gap, so no frame that became a
+    // part went without a verdict, across the reloads and the stop.
+    const runs = new Map<string, number[]>();
+    for (const r of all) {
+      if (r.seq === null) continue;
+      const k = `${r.cameraId} ${runOf(r)}`;
+      runs.set(k, [...(runs.get(k) ?? []), r.seq]);
+    }
+    assert.deepEqual([...new Set([...runs.keys()].map((k) => k.split(' ')[0]))].sort(), ['a', 'b', 'c']);
+    assert.equal([...runs.keys()].filter((k) => k.startsWith('a ')).length, 2, 'camera a: two runs');
+    for (const [k, seqs] of runs) {
+      seqs.sort((x, y) => x - y);
+      assert.equal(seqs[seqs.length - 1] - seqs[0] + 1, seqs.length, `${k}: no frame without a verdict`);
     }
     t.diagnostic(
       `${all.length} verdicts (${published} published): ` +
@@ -325,6 +339,11 @@ describe('live changes on a running pinpoint (dist)', () => {
     );
   });
 });
+
+/** The run id in a synthetic part id `<camera>-<run>-<seq>` (camera ids here have no dash). */
+function runOf(r: Result): string {
+  return r.partId.split('-')[1];
+}
 
 interface AuditDbRow {
   who: string;

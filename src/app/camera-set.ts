@@ -6,7 +6,7 @@
 // A stopped camera's frames already in the engine keep their place in the ledger: each still gets exactly one
 // verdict (decided, or fail-safe at its deadline). A restarted camera gets a fresh run id for its part names,
 // so its frame numbers starting again never repeat a part id of its previous run.
-import type { Observable} from 'rxjs';
+import type { Observable } from 'rxjs';
 import { Subject, filter, finalize, map, mergeAll, takeUntil, tap } from 'rxjs';
 import type { CameraConfig, Config } from '../config/schema.js';
 import type { FrameProfile } from '../model/frame-profile.js';
