@@ -29,6 +29,11 @@ describe('parseCommand', () => {
     assert.equal(p.command.who, undefined);
   });
 
+  test('an empty payload (deleting a retained message) is not a command', () => {
+    const p = parseCommand('line/1', 'line/1/cmd/reload', new Uint8Array(0));
+    assert.ok(!p.ok && p.kind === 'not-a-command');
+  });
+
   test('the response topic and foreign topics are not commands', () => {
     for (const t of ['line/1/cmd/response', 'line/1/cmd/', 'line/2/cmd/reload']) {
       const p = parse(t, { correlationId: 'x' });

@@ -117,6 +117,9 @@ export function parseCommand(prefix: string, topic: string, payload: Uint8Array)
       correlationId: null,
       name: null,
     };
+  // An empty payload is how a client deletes a retained message: not a command, and nothing to answer.
+  if (payload.length === 0)
+    return { ok: false, kind: 'not-a-command', reason: 'empty payload', correlationId: null, name };
   const bad = (reason: string, correlationId: string | null = null): CommandParse => ({
     ok: false,
     kind: 'malformed',
