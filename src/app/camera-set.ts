@@ -118,12 +118,19 @@ export class CameraSet {
     return this.isClosed;
   }
 
-  /** Stops a camera's source; resolves once its stream has ended (its frames in flight stay in the engine). */
-  async stop(id: string): Promise<void> {
+  /**
+   * Stops a camera's source; resolves once its stream has ended (its frames in flight stay in the engine).
+   * `removed`: the camera leaves the config, so its state becomes `stopped` for the outputs (MQTT retained).
+   */
+  async stop(id: string, removed?: string): Promise<void> {
     const r = this.running.get(id);
     if (!r) return;
     r.stop$.next();
     await r.ended;
+    if (removed !== undefined) {
+      this.d.status.setCameraState(id, 'stopped', removed);
+      this.d.sinks.cameraState(id, 'stopped', removed);
+    }
   }
 
   /** Stops every camera: the merged stream completes. Idempotent. */

@@ -141,7 +141,7 @@ export class ConfigReloader {
   ): Promise<void> {
     const { cameras, engineCameras, status, audit, log, bundleThresholds } = this.d;
     for (const id of diff.removed) {
-      await cameras.stop(id);
+      await cameras.stop(id, 'removed by a config reload');
       status.removeCamera(id);
       audit.record(by, {
         what: 'camera removed',
