@@ -275,6 +275,14 @@ describe('live changes on a running pinpoint (dist)', () => {
     const [warn] = await waitLog('config reload: 1 change(s) need a restart');
     assert.match(String(warn.msg), /NOT applied: mqtt\.commands/);
     await moreResults('c', 3);
+    // The removed camera's retained state says so.
+    const st = await record(broker.url, [`${PREFIX}/b/state`]);
+    await st.waitFor(() => st.msgs.length > 0, 'the retained state of b', 10000);
+    await st.end();
+    assert.deepEqual(
+      [JSON.parse(st.msgs[0].text).state, JSON.parse(st.msgs[0].text).detail, st.msgs[0].retain],
+      ['stopped', 'removed by a config reload', true],
+    );
     const bCount = results('b').length;
     await moreResults('a', 4);
     assert.ok(results('b').length <= bCount + 8, 'b stopped publishing (at most its parts in flight)');
