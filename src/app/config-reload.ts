@@ -102,6 +102,12 @@ export class ConfigReloader {
     };
     this.d.audit.record(by, { what: 'config reload', old: null, new: summary(report) });
     log.info({ ...summary(report), source: by.source }, 'config reloaded');
+    if (diff.added.length > 0 && this.running.mqtt.enabled && this.running.mqtt.sparkplug.enabled)
+      log.warn(
+        { cameras: diff.added },
+        'config reload: Sparkplug B births its devices at start: the added cameras reach the JSON topics and the ' +
+          'other outputs now, Sparkplug B only after a restart',
+      );
     if (diff.needsRestart.length > 0)
       log.warn(
         { needsRestart: diff.needsRestart },
