@@ -326,6 +326,10 @@ describe('live changes on a running pinpoint (dist)', () => {
     const ids = all.map((r) => r.partId);
     assert.equal(new Set(ids).size, ids.length, 'no part id twice');
     assert.equal(all.length, published, 'every verdict the daemon published reached the subscriber');
+    // Every frame that became a part (the engine's count per camera, over all its runs) has its verdict.
+    const engineCams = (stopped.stats as { cameras: Record<string, { frames: number }> }).cameras;
+    for (const cam of ['a', 'b', 'c'])
+      assert.equal(results(cam).length, engineCams[cam]?.frames, `camera ${cam}: parts = verdicts`);
     // Per camera and run (a restart starts a new one): frame numbers without a gap, so no frame that became a
     // part went without a verdict, across the reloads and the stop.
     const runs = new Map<string, number[]>();
