@@ -6,10 +6,17 @@
 // the deadline plus a margin), then the sinks flush and stop (MQTT publishes `stopped`) and the model is released.
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
-import { Subject, filter, map, merge, takeUntil, tap } from 'rxjs';
+import { Subject } from 'rxjs';
 import type { Subscription } from 'rxjs';
-import type { CameraConfig, Config } from './config/schema.js';
+import type { Config } from './config/schema.js';
+import { AuditLog } from './app/audit-log.js';
+import { AppConfigError, CameraSet, enabledCameras } from './app/camera-set.js';
+import { builtInCommands } from './app/commands.js';
+import { ConfigReloader } from './app/config-reload.js';
+import { engineCameraFor } from './app/engine-camera.js';
+import { LiveSettings } from './app/live-settings.js';
 import { preflight } from './app/preflight.js';
+import type { ChangedBy } from './config/change-source.js';
 import { BundleError } from './model/bundle.js';
 import { thresholdsForPrecision } from './model/manifest.js';
 import type { Manifest } from './model/manifest.js';
@@ -21,19 +28,14 @@ import { openModelInWorker } from './pipeline/worker-model.js';
 import { resolveCacheDir } from './util/cache-dir.js';
 import { reportWarmUp } from './pipeline/warm-up-report.js';
 import type { WorkerModel } from './pipeline/worker-model.js';
-import { resolveVerdictSettings } from './pipeline/verdict.js';
 import { DaemonStatus } from './sinks/daemon-status.js';
 import { createSinks } from './sinks/registry.js';
 import { SinkSet } from './sinks/sink-set.js';
 import { SinkConfigError } from './sinks/types.js';
 import { createStatsLog } from './sinks/stats-log.js';
 import type { Sink } from './sinks/types.js';
-import { checkFrames } from './sources/frame-check.js';
-import { namePartsOf, runIdAt } from './sources/part-id.js';
-import { sourcePlugin } from './sources/registry.js';
-import { cameraPairing } from './sources/pairing.js';
-import { restartOnError } from './sources/restart-on-error.js';
-import type { SourcePlugin, SourceState } from './sources/types.js';
+import type { ControlPlane, ReloadReport } from './sinks/control-plane.js';
+import { runIdAt } from './sources/part-id.js';
 import type { Logger } from './util/log.js';
 import { createLogger } from './util/log.js';
 import type { Notifier } from './util/systemd.js';
@@ -42,16 +44,12 @@ import { createNotifier } from './util/systemd.js';
 /** TEST ONLY: every inference call blocks the inference thread this many ms first (deadline tests). */
 export const TEST_INFER_DELAY_ENV = 'PINPOINT_TEST_INFER_DELAY_MS';
 
-/** A config that cannot run (no model, no cameras, a camera type this build lacks): exit 2, not a crash. */
-export class AppConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'AppConfigError';
-  }
-}
+export { AppConfigError } from './app/camera-set.js';
 
 export interface AppOptions {
   config: Config;
+  /** The file the config came from: SIGHUP / `cmd/reload` re-read it (absent: reload is refused). */
+  configFile?: string;
   /** Relative paths in the config resolve against this (the config file's directory). */
   configDir: string;
   log?: Logger;
@@ -73,27 +71,12 @@ export interface App {
   readonly runId: string;
   /** True once every source ended without delivering a single frame: the daemon should exit non-zero. */
   readonly sourcesFailed: boolean;
+  /** Live settings, reload, audit log and commands (what the console and MQTT commands change). */
+  readonly control: ControlPlane;
+  /** Re-reads the config file and applies what can be applied live (app/config-reload.ts). */
+  reload(by: ChangedBy): Promise<ReloadReport>;
   /** Stops the sources, drains what is in flight, stops the sinks. Idempotent. */
   stop(reason?: string): Promise<void>;
-}
-
-interface Camera {
-  id: string;
-  cfg: CameraConfig;
-  plugin: SourcePlugin;
-}
-
-function enabledCameras(config: Config, configDir: string): Camera[] {
-  const out: Camera[] = [];
-  for (const [id, cfg] of Object.entries(config.cameras)) {
-    if (!cfg.enabled) continue;
-    const plugin = sourcePlugin(cfg.type);
-    if (!plugin) throw new AppConfigError(`camera ${id}: type '${cfg.type}' is not supported by this build`);
-    const problem = (plugin as SourcePlugin).check?.(id, cfg as never, configDir);
-    if (problem) throw new AppConfigError(problem);
-    out.push({ id, cfg, plugin: plugin as SourcePlugin });
-  }
-  return out;
 }
 
 /** The same checks as `config check` (app/preflight.ts): a config problem exits 2, a missing bundle 1. */
@@ -146,24 +129,8 @@ export async function startApp(o: AppOptions): Promise<App> {
   const bundleThresholds = thresholdsForPrecision(m, model.precision);
   if (bundleThresholds.mismatch) log.error(bundleThresholds.mismatch);
   const engineCameras = new Map<string, EngineCamera>();
-  for (const { id, cfg } of cameras) {
-    const v = resolveVerdictSettings(bundleThresholds.thresholds, config.verdict, cfg.verdict);
-    if (!v.thresholds) {
-      log.error(
-        { camera: id, missing: v.missing },
-        'NO THRESHOLDS: the model was not taught in (pinpoint train) and the config sets none; ' +
-          `every part of camera ${id} gets the error verdict (fail-safe)`,
-      );
-    }
-    const pairing = cameraPairing(cfg);
-    if (pairing?.warning) log.warn({ camera: id }, pairing.warning);
-    engineCameras.set(id, {
-      queue: cfg.queue,
-      verdict: v,
-      triggerWindowMs: cfg.trigger.enabled ? cfg.trigger.windowMs : null,
-      pairing: pairing ?? undefined,
-    });
-  }
+  for (const { id, cfg } of cameras)
+    engineCameras.set(id, engineCameraFor(id, cfg, config, bundleThresholds.thresholds, log));
   // Triggers the engine's correlation accepted (not duplicates, for a camera that takes triggers): each fires
   // its camera once when that camera is software-triggered, so every picture has a part waiting for it.
   const accepted$ = new Subject<PartTrigger>();
@@ -180,10 +147,30 @@ export async function startApp(o: AppOptions): Promise<App> {
     intervalSec: config.logging.statsIntervalSec,
     engineStats: () => engine.stats(),
   });
-  const sinks = new SinkSet(
-    [...createSinks(config, { log, configDir: o.configDir, status, config }), statsLog, ...(o.sinks ?? [])],
+  const audit = new AuditLog(
     log,
+    config.archive.enabled ? resolve(o.configDir, config.archive.dir) : undefined,
   );
+  if (!audit.persistent)
+    log.info('audit log: live changes are logged only (the archive, which keeps them, is off)');
+  let reloader: ConfigReloader | undefined;
+  const live = new LiveSettings(engineCameras, audit, (id) => status.hasCamera(id));
+  const control: ControlPlane = {
+    settings: (id) => live.settings(id),
+    setThresholds: (id, t, by) => live.setThresholds(id, t, by),
+    setIgnoreZones: (id, z, by) => live.setIgnoreZones(id, z, by),
+    auditLog: (q) => audit.query(q),
+    get auditPersistent() {
+      return audit.persistent;
+    },
+    reload: (by) =>
+      reloader
+        ? reloader.reload(by)
+        : Promise.resolve({ ok: false, errors: ['this daemon was not started from a config file'] }),
+    commands: builtInCommands(() => control),
+  };
+  const sinkCtx = { log, configDir: o.configDir, status, config, commands: control.commands, control };
+  const sinks = new SinkSet([...createSinks(config, sinkCtx), statsLog, ...(o.sinks ?? [])], log);
   const engine = new Engine({
     model,
     cameras: engineCameras,
@@ -229,40 +216,33 @@ export async function startApp(o: AppOptions): Promise<App> {
     throw err;
   });
 
-  const stop$ = new Subject<void>();
-  const delivered = new Set<string>();
   const profile = frameProfileFrom(m.training);
   const partTriggers$ = sinks.triggers$;
-  const frames$ = merge(
-    ...cameras.map(({ id, cfg, plugin }) => {
-      const clog = log.child({ camera: id });
-      const onState = (state: SourceState, detail?: string): void => {
-        clog.info({ state, detail }, `camera ${state}`);
-        status.setCameraState(id, state, detail);
-        sinks.cameraState(id, state, detail);
-      };
-      // A software-triggered camera takes its picture when the correlation accepts a PLC part message for it
-      // (the same message gives that frame its part id).
-      const softwareTrigger$ =
-        cfg.type === 'gige' && cfg.softwareTrigger
-          ? accepted$.pipe(
-              filter((t) => t.cameraId === id),
-              map((t) => t.token!),
-            )
-          : undefined;
-      const onTriggerLost = (token: number, reason: TriggerLoss['reason'], detail: string): void =>
-        losses$.next({ cameraId: id, token, reason, detail });
-      const ctx = { log: clog, configDir: o.configDir, runId, onState, softwareTrigger$, onTriggerLost };
-      const src = plugin.create(id, cfg as never, ctx);
-      return src.pipe(
-        restartOnError(id, clog, onState),
-        takeUntil(stop$),
-        tap(() => delivered.add(id)),
-        namePartsOf(id, runId),
-        checkFrames({ cameraId: id, size: m.input.size, patch: m.teacher.arch.patch, profile, log: clog }),
-      );
-    }),
-  );
+  const cameraSet = new CameraSet({
+    log,
+    configDir: o.configDir,
+    status,
+    sinks,
+    accepted$,
+    losses$,
+    size: m.input.size,
+    patch: m.teacher.arch.patch,
+    profile,
+  });
+  const frames$ = cameraSet.frames$;
+  if (o.configFile)
+    reloader = new ConfigReloader(config, {
+      file: o.configFile,
+      configDir: o.configDir,
+      log,
+      cameras: cameraSet,
+      engineCameras,
+      live,
+      audit,
+      status,
+      runId,
+      bundleThresholds: bundleThresholds.thresholds,
+    });
 
   let engineDone!: () => void;
   const engineFinished = new Promise<void>((r) => (engineDone = r));
@@ -274,6 +254,9 @@ export async function startApp(o: AppOptions): Promise<App> {
     },
     complete: () => engineDone(),
   });
+
+  // The sources start once the engine listens (the set's stream is hot).
+  cameraSet.startAll(cameras, runId);
 
   let stopping = false;
   let stopped: Promise<void> | null = null;
@@ -297,7 +280,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     stopping = true;
     notifier.stopping();
     log.info({ reason, inFlight: engine.pending }, 'stopping: draining frames in flight');
-    stop$.next();
+    cameraSet.stopAll();
     let t: NodeJS.Timeout | undefined;
     const drained = await Promise.race([
       engineFinished.then(() => true),
@@ -309,6 +292,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     stopWatchdog();
     await sinks.stop();
     await model.release().catch((err: unknown) => log.warn({ err }, 'model release failed'));
+    audit.close();
     log.info({ stats: summary(engine.stats()) }, 'pinpoint stopped');
     resolveDone();
   };
@@ -317,7 +301,7 @@ export async function startApp(o: AppOptions): Promise<App> {
   // frame, every source failed: a supervisor must see that (non-zero exit), not a clean stop.
   let sourcesFailed = false;
   void engineFinished.then(() => {
-    if (!stopping && delivered.size === 0) {
+    if (!stopping && cameraSet.delivered.size === 0) {
       sourcesFailed = true;
       log.error('every camera source ended without delivering a frame');
     }
@@ -330,6 +314,8 @@ export async function startApp(o: AppOptions): Promise<App> {
     model,
     done,
     runId,
+    control,
+    reload: (by) => control.reload(by),
     get sourcesFailed() {
       return sourcesFailed;
     },

@@ -11,7 +11,14 @@ import type { PartFrame, PartTrigger } from '../src/pipeline/triggers.js';
 import type { Inspection, PartRef } from '../src/pipeline/verdict.js';
 
 const log = pino({ level: 'silent' });
-const inspection: Inspection = { score: 0.1, threshold: 0.5, verdict: 'ok', reason: 'pass', blobs: [] };
+const inspection: Inspection = {
+  score: 0.1,
+  threshold: 0.5,
+  pixelThreshold: 0.4,
+  verdict: 'ok',
+  reason: 'pass',
+  blobs: [],
+};
 
 function scheduler(): TestScheduler {
   return new TestScheduler((a, e) => assert.deepEqual(a, e));

@@ -1,5 +1,6 @@
 // `pinpoint run --config FILE`: the daemon. SIGTERM / SIGINT stop it cleanly (sources stopped, frames in flight
-// inspected and published, MQTT status `stopped`, exit 0); a second signal exits at once.
+// inspected and published, MQTT status `stopped`, exit 0); a second signal exits at once. SIGHUP re-reads the
+// config file and applies what it can live (docs/live-changes.md); an invalid file is refused and logged.
 import type { Command } from 'commander';
 import { AppConfigError, TEST_INFER_DELAY_ENV, startApp } from '../app.js';
 import { loadConfigFile } from '../config/load.js';
@@ -26,15 +27,20 @@ function testDelay(): number | undefined {
 }
 
 export async function runDaemon(configFile: string): Promise<void> {
-  const { config, dir } = loadConfigFile(configFile);
+  // SIGHUP's default action ends the process: one that arrives while the model loads is ignored instead.
+  const early = (): void => void process.stderr.write('pinpoint: SIGHUP during start-up ignored\n');
+  process.on('SIGHUP', early);
+  const { config, dir, file } = loadConfigFile(configFile);
   let app;
   try {
-    app = await startApp({ config, configDir: dir, testInferDelayMs: testDelay() });
+    app = await startApp({ config, configDir: dir, configFile: file, testInferDelayMs: testDelay() });
   } catch (e) {
     if (e instanceof AppConfigError) throw new CliError(`pinpoint run: ${e.message}`, EXIT.usage);
     if (MODEL_ERRORS.has((e as Error).name))
       throw new CliError(`pinpoint run: ${(e as Error).message}`, EXIT.failure);
     throw e;
+  } finally {
+    process.off('SIGHUP', early);
   }
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -44,8 +50,11 @@ export async function runDaemon(configFile: string): Promise<void> {
     }
     void app.stop(sig);
   };
+  // The result is logged by the reload itself (applied, refused with its errors, or needing a restart).
+  const onHangup = (): void => void app.reload({ who: 'config-file', source: 'sighup' });
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  process.on('SIGHUP', onHangup);
   // Started by a supervisor over an IPC channel (pinpoint demo): stop when it goes away, even if it was killed
   // outright, so no daemon is left behind. The channel itself must not keep a stopped daemon alive.
   const onParentGone = (): void => void app.stop('parent process gone');
@@ -58,6 +67,7 @@ export async function runDaemon(configFile: string): Promise<void> {
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('SIGHUP', onHangup);
     process.off('disconnect', onParentGone);
   }
   if (app.sourcesFailed) process.exitCode = EXIT.failure;

@@ -347,6 +347,11 @@ const mqttSchema = z
       .prefault({}),
     /** Retained `<prefix>/stats` counters every this many seconds (0: never). */
     statsIntervalSec: z.int().min(0).max(86400).default(60),
+    /**
+     * Accept commands on `<prefix>/cmd/…` (reload, threshold, model promote/rollback, teach; docs/mqtt.md).
+     * Off by default: when off, every command is answered with a refusal and nothing changes.
+     */
+    commands: z.boolean().default(false),
     /** The JSON topics under topicPrefix (docs/mqtt.md); false with Sparkplug B as the only MQTT output. */
     json: z.boolean().default(true),
     sparkplug: sparkplugSchema,

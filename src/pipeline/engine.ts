@@ -251,7 +251,7 @@ export class Engine {
           ...(f.pairing === undefined ? {} : { pairing: f.pairing }),
         };
         if (!ledger.admit(ref)) return null;
-        this.perCamera.get(f.cameraId)!.frames++;
+        this.statsOf(f.cameraId).frames++;
         if (!cameras.get(f.cameraId)!.verdict.thresholds) {
           ledger.fail(ref, 'no reject/pixel threshold: the model was not taught in and the config sets none');
           return null;
@@ -278,7 +278,7 @@ export class Engine {
               ledger.noFrame(ref, detail, reason);
             },
             onUntriggered: (f, why) => {
-              this.perCamera.get(f.cameraId)!.untriggered++;
+              this.statsOf(f.cameraId).untriggered++;
               log.debug({ camera: f.cameraId, seq: f.seq, why }, 'frame paired with no trigger: not a part');
             },
             losses$,
@@ -294,7 +294,7 @@ export class Engine {
             key: (j) => j.ref.cameraId,
             queue: (id) => cameras.get(id)!.queue,
             onDrop: (j, id) => {
-              this.perCamera.get(id)!.dropped++;
+              this.statsOf(id).dropped++;
               log.debug({ camera: id, part: j.ref.partId }, 'frame dropped: queue full');
               ledger.fail(
                 j.ref,
@@ -382,6 +382,16 @@ export class Engine {
         ledger.fail(j.ref, `post-processing failed: ${(e as Error).message}`);
       }
     }
+  }
+
+  /** A camera's counters; a camera added while running (config reload) gets its own on its first frame. */
+  private statsOf(id: string): CameraStats {
+    let s = this.perCamera.get(id);
+    if (!s) {
+      s = { frames: 0, dropped: 0, untriggered: 0 };
+      this.perCamera.set(id, s);
+    }
+    return s;
   }
 
   /** One map buffer per frame size: the map is only read within inspectGrid, so it can be reused. */

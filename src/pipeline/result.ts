@@ -30,6 +30,11 @@ export interface InspectionResult {
   /** Frame score (mean of the top 0.1 % of the map); null when there is none (fail-safe). */
   score: number | null;
   threshold: number | null;
+  /**
+   * Map value above which a pixel counted towards a blob, for parts decided on a frame (absent on fail-safe
+   * verdicts). With `threshold` it says which settings decided the part: both can change while running.
+   */
+  pixelThreshold?: number;
   verdict: Verdict;
   reason: VerdictReason;
   /** In original-frame pixel coordinates. */

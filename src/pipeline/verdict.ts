@@ -65,6 +65,7 @@ export function decide(score: number, reject: number): { verdict: Verdict; reaso
 export interface Inspection {
   score: number;
   threshold: number;
+  pixelThreshold: number;
   verdict: Verdict;
   reason: VerdictReason;
   blobs: Blob[];
@@ -94,7 +95,8 @@ export function inspectGrid(
     blobs = findBlobsInBox(full, above, s.thresholds.pixel, s.minBlobArea);
   }
   if (blobs.length > MAX_BLOBS) blobs.length = MAX_BLOBS; // sorted by peak: the strongest stay
-  return { score, threshold: s.thresholds.reject, ...decide(score, s.thresholds.reject), blobs };
+  const { reject, pixel } = s.thresholds;
+  return { score, threshold: reject, pixelThreshold: pixel, ...decide(score, reject), blobs };
 }
 
 /** The smallest rectangle holding every pixel > threshold, or null when there is none. */
@@ -179,7 +181,7 @@ export interface PartRef {
 /** The part, timing and model fields every result carries around its decision (`body`), in payload order. */
 function result(
   part: PartRef,
-  body: Pick<InspectionResult, 'score' | 'threshold' | 'verdict' | 'reason' | 'blobs'>,
+  body: Pick<InspectionResult, 'score' | 'threshold' | 'pixelThreshold' | 'verdict' | 'reason' | 'blobs'>,
   modelId: string,
   decideTime: number,
   detail?: string,
@@ -223,6 +225,6 @@ export function inspectionResult(
   modelId: string,
   decideTime: number,
 ): InspectionResult {
-  const { score, threshold, verdict, reason, blobs } = i;
-  return result(part, { score, threshold, verdict, reason, blobs }, modelId, decideTime);
+  const { score, threshold, pixelThreshold, verdict, reason, blobs } = i;
+  return result(part, { score, threshold, pixelThreshold, verdict, reason, blobs }, modelId, decideTime);
 }

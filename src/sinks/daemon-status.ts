@@ -90,6 +90,15 @@ export class DaemonStatus {
     this.cams.set(id, { state, detail, since: Date.now() });
   }
 
+  hasCamera(id: string): boolean {
+    return this.cams.has(id);
+  }
+
+  /** A camera removed by a config reload: no longer listed (nor counted by readiness). */
+  removeCamera(id: string): void {
+    this.cams.delete(id);
+  }
+
   /** The engine's counters, once it runs (undefined before). */
   engine(): EngineStats | undefined {
     return this.engineStats();

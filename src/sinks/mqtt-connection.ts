@@ -36,7 +36,12 @@ export interface Will {
 }
 
 type ConnectHandler = () => void | Promise<void>;
-type MessageHandler = (topic: string, payload: Buffer, packet: { retain?: boolean }) => void;
+/** What handlers read of a received PUBLISH (MQTT 5 properties: request/response). */
+export interface MessagePacket {
+  retain?: boolean;
+  properties?: { responseTopic?: string; correlationData?: Buffer };
+}
+type MessageHandler = (topic: string, payload: Buffer, packet: MessagePacket) => void;
 
 export class MqttConnection {
   /** Connected to the broker, and mqtt.js's replay of in-flight messages is done. */

@@ -1,6 +1,7 @@
 // MQTT payloads: zod schemas are the one source of truth; docs/mqtt/*.schema.json are generated from them
 // (scripts/mqtt-schemas.ts) and a test checks the committed files match. Builders turn pipeline values into the
 // exact bytes published.
+import { COMMAND_NAMES, commandRequestSchema, commandResponseSchema } from './mqtt-command-payload.js';
 import { z } from 'zod';
 import { cameraIdSchema } from '../config/schema.js';
 import type { InspectionResult } from '../pipeline/result.js';
@@ -62,6 +63,10 @@ export const resultPayloadSchema = z
       .nullable()
       .describe('Frame score (mean of the top 0.1 % of the anomaly map); null for fail-safe verdicts'),
     threshold: z.number().nullable().describe('Reject threshold the score was compared with'),
+    pixelThreshold: z
+      .number()
+      .optional()
+      .describe('Pixel threshold the blobs were found with (parts decided on a frame; absent on fail-safe)'),
     verdict: z.enum(['ok', 'reject', 'error']),
     reason: z
       .enum(['pass', 'score', 'timeout', 'no-frame', 'frame-lost', 'trigger-missed', 'error'])
@@ -253,5 +258,12 @@ export function mqttJsonSchemas(): Record<string, unknown> {
     stats: out(statsPayloadSchema),
     // What we accept: the input side (numeric part ids allowed, unknown keys ignored).
     trigger: z.toJSONSchema(triggerPayloadSchema, { io: 'input', target: 'draft-2020-12' }),
+    'cmd-response': out(commandResponseSchema),
+    ...Object.fromEntries(
+      COMMAND_NAMES.map((n) => [
+        `cmd-${n.replace('/', '-')}`,
+        z.toJSONSchema(commandRequestSchema(n), { io: 'input', target: 'draft-2020-12' }),
+      ]),
+    ),
   };
 }

@@ -10,6 +10,7 @@ import type { Logger } from '../util/log.js';
 import type { LogThrottle } from '../util/log-throttle.js';
 import type { MqttConnection } from './mqtt-connection.js';
 import type { PartTrigger } from './mqtt-trigger.js';
+import { isCommandTopic } from './mqtt-commands.js';
 import { parseTrigger, triggerTopics } from './mqtt-trigger.js';
 
 export interface TriggerStats {
@@ -25,16 +26,15 @@ export class TriggerInbox {
   readonly st: TriggerStats = { triggers: 0, malformedTriggers: 0, unknownCameraTriggers: 0 };
   private readonly subject = new Subject<PartTrigger>();
   readonly triggers$: Observable<PartTrigger> = this.subject.asObservable();
-  private readonly cameras: Set<string>;
 
   constructor(
     private readonly conn: MqttConnection,
     private readonly cfg: Config['mqtt'],
-    cameras: readonly string[],
+    /** The cameras running now (a config reload may add or remove some). */
+    private readonly cameras: { has(id: string): boolean },
     private readonly log: Logger,
     private readonly throttle: LogThrottle,
   ) {
-    this.cameras = new Set(cameras);
     conn.onMessage((topic, payload, packet) => this.message(topic, payload, packet));
   }
 
@@ -54,6 +54,7 @@ export class TriggerInbox {
   }
 
   private message(topic: string, payload: Buffer, packet: { retain?: boolean }): void {
+    if (isCommandTopic(this.cfg.topicPrefix, topic)) return; // mqtt-commands.ts answers those
     try {
       if (packet.retain) {
         // A retained trigger would re-fire on every resubscribe: it can only name a stale part.

@@ -26,7 +26,7 @@ export function parseTrigger(
   prefix: string,
   topic: string,
   payload: Uint8Array,
-  cameras: ReadonlySet<string>,
+  cameras: { has(id: string): boolean },
   now: number,
 ): TriggerParse {
   const bad = (reason: string): TriggerParse => ({ ok: false, kind: 'malformed', reason });

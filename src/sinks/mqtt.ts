@@ -1,7 +1,8 @@
 // The MQTT sink: results and reject signals out, PLC part triggers in, daemon and camera state retained.
 // This file only connects its parts, each the owner of its own state:
 //   MqttConnection (client, will, backoff, errors) · OutboxDelivery (outbox → in-flight window) ·
-//   RetainedState (status, info, camera states) · TriggerInbox (parse, count, triggers$) · StatsPublisher.
+//   RetainedState (status, info, camera states) · TriggerInbox (parse, count, triggers$) · StatsPublisher ·
+//   CommandInbox (`<prefix>/cmd/…`, answered on `<prefix>/cmd/response`).
 //
 // Delivery (see docs/mqtt.md): every result is appended to the on-disk outbox first and handed to mqtt.js
 // only while connected, oldest first, with a bounded window in flight; it leaves the outbox when all its
@@ -23,6 +24,8 @@ import { RetainedState } from './mqtt-retained.js';
 import { StatsPublisher } from './mqtt-stats.js';
 import type { PartTrigger } from './mqtt-trigger.js';
 import { TriggerInbox } from './mqtt-trigger-inbox.js';
+import { CommandInbox } from './mqtt-commands.js';
+import type { CommandRegistry } from './command-registry.js';
 import { mqttTopics } from './mqtt-topics.js';
 import type { DaemonStatus } from './daemon-status.js';
 import type { Sink, SinkPlugin } from './types.js';
@@ -54,6 +57,10 @@ export interface MqttSinkStats {
   malformedTriggers: number;
   /** Trigger messages ignored because they name a camera that is not configured. */
   unknownCameraTriggers: number;
+  /** Commands run and answered ok (mqtt-commands.ts). */
+  commands: number;
+  /** Commands refused or failed, each answered with ok: false. */
+  refusedCommands: number;
 }
 
 export interface MqttSink extends Sink {
@@ -78,6 +85,8 @@ export interface MqttSinkOptions {
   stopTimeoutMs?: number;
   /** start(): how long to wait for the first connection before resolving anyway (default 5000 ms). */
   startTimeoutMs?: number;
+  /** Handlers of `<prefix>/cmd/…` (mqtt.commands); absent: every command is answered as unknown. */
+  commands?: CommandRegistry;
 }
 
 export function createMqttSink(cfg: Config['mqtt'], opts: MqttSinkOptions): MqttSink {
@@ -92,13 +101,17 @@ export function createMqttSink(cfg: Config['mqtt'], opts: MqttSinkOptions): Mqtt
   const delivery = new OutboxDelivery(conn, cfg, topics, log, throttle);
   const modelId = (): string | null => opts.status?.modelId ?? opts.modelId ?? null;
   const retained = new RetainedState(conn, topics, opts.cameras, modelId, throttle);
-  const inbox = new TriggerInbox(conn, cfg, opts.cameras, log, throttle);
+  const fixed = new Set(opts.cameras);
+  const running = opts.status ? { has: (id: string) => opts.status!.hasCamera(id) } : fixed;
+  const inbox = new TriggerInbox(conn, cfg, running, log, throttle);
+  const commands = new CommandInbox(conn, cfg, opts.commands, log, throttle);
   const stats = (): MqttSinkStats => {
     const ob = delivery.outboxRef;
     return {
       ...delivery.st,
       reconnects: conn.reconnects,
       ...inbox.st,
+      ...commands.st,
       queued: ob?.waiting ?? 0,
       inFlight: ob?.inFlight ?? 0,
       outboxSize: ob?.size ?? 0,
@@ -133,6 +146,7 @@ export function createMqttSink(cfg: Config['mqtt'], opts: MqttSinkOptions): Mqtt
   conn.onConnect(() => retained.connected());
   conn.onConnect(() => periodic?.publishNow());
   conn.onConnect(() => inbox.connected());
+  conn.onConnect(() => commands.connected());
   conn.onConnect(() => delivery.connected(retained.reserved));
   conn.onClose(() => delivery.disconnected());
 
@@ -195,7 +209,7 @@ export const mqttSink: SinkPlugin<'mqtt'> = {
     const outbox = { ...cfg.outbox, dir: resolve(ctx.configDir, cfg.outbox.dir) };
     return createMqttSink(
       { ...cfg, outbox },
-      { log: ctx.log, cameras: ctx.status.cameraIds, status: ctx.status },
+      { log: ctx.log, cameras: ctx.status.cameraIds, status: ctx.status, commands: ctx.commands },
     );
   },
 };

@@ -8,6 +8,8 @@ import type { InspectionResult } from '../pipeline/result.js';
 import type { PartTrigger } from '../pipeline/triggers.js';
 import type { SourceState } from '../sources/types.js';
 import type { Logger } from '../util/log.js';
+import type { CommandRegistry } from './command-registry.js';
+import type { ControlPlane } from './control-plane.js';
 import type { DaemonStatus } from './daemon-status.js';
 
 export type { PartEvidence } from '../pipeline/evidence.js';
@@ -46,6 +48,10 @@ export interface SinkContext {
   status: DaemonStatus;
   /** The whole config (read-only): a sink that needs another section's value (e.g. the MQTT prefix). */
   config: Config;
+  /** Commands from outside (MQTT `cmd/…`), registered by the app (command-registry.ts). */
+  commands?: CommandRegistry;
+  /** Live settings, config reload and the audit log, for the console (control-plane.ts). */
+  control?: ControlPlane;
 }
 
 /** Config sections that configure a sink: each has `enabled`. */

@@ -1,13 +1,15 @@
 // Packs a range of the archive into one tar for audits and teach-in elsewhere: each entry's folder as it is on
 // disk (result.json, frame, map, heatmap) plus manifest.json with every entry's index row and its operator
 // labels. Reads through a read-only index, so it runs while the daemon archives (SQLite WAL); an entry the
-// daemon trims away meanwhile is listed under `missing`, not an error.
+// daemon trims away meanwhile is listed under `missing`, not an error. The manifest also carries the audit log's
+// rows of the same time range (live changes: who changed which threshold when), so an audit sees both.
 import { createWriteStream, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
 import type { ArchiveEntry, ArchiveQuery, Label } from './archive-index.js';
 import { ArchiveIndex } from './archive-index.js';
+import type { AuditRow } from './audit-table.js';
 import { INDEX_FILE } from './layout.js';
 
 export interface ExportSummary {
@@ -22,8 +24,10 @@ const MAX_EXPORT = 1_000_000;
 export async function exportArchive(dir: string, q: ArchiveQuery, out: string): Promise<ExportSummary> {
   const index = new ArchiveIndex(join(dir, INDEX_FILE), { readonly: true });
   let entries: (ArchiveEntry & { labels: Label[] })[];
+  let audit: AuditRow[];
   try {
     entries = index.query({ ...q, limit: MAX_EXPORT }).map((e) => ({ ...e, labels: index.labels(e.id) }));
+    audit = index.audit({ from: q.from, to: q.to, limit: MAX_EXPORT });
   } finally {
     index.close();
   }
@@ -45,7 +49,7 @@ export async function exportArchive(dir: string, q: ArchiveQuery, out: string): 
       }
     }
     const manifest = JSON.stringify(
-      { version: 1, exportedAt: Date.now(), query: q, entries, missing },
+      { version: 1, exportedAt: Date.now(), query: q, entries, missing, audit },
       null,
       2,
     );

@@ -5,6 +5,8 @@
 // the store removes on open.
 import Database from 'better-sqlite3';
 import type { Verdict, VerdictReason } from '../../pipeline/result.js';
+import type { AuditQuery, AuditRow } from './audit-table.js';
+import { AUDIT_SCHEMA, queryAudit } from './audit-table.js';
 
 export const LABELS = ['false-reject', 'confirmed-defect'] as const;
 export type LabelKind = (typeof LABELS)[number];
@@ -84,7 +86,7 @@ CREATE TABLE IF NOT EXISTS labels (
 );
 CREATE INDEX IF NOT EXISTS labels_part ON labels(part);
 CREATE INDEX IF NOT EXISTS labels_label ON labels(label);
-`;
+${AUDIT_SCHEMA}`;
 
 const COLUMNS = `p.id, p.key, p.part_id AS partId, p.camera AS cameraId, p.capture_time AS captureTime,
   p.decide_time AS decideTime, p.verdict, p.reason, p.score, p.path, p.bytes, p.frame_format AS frameFormat,
@@ -155,6 +157,11 @@ export class ArchiveIndex {
     return this.db
       .prepare('SELECT label, note, who, time FROM labels WHERE part = ? ORDER BY time, id')
       .all(entryId) as Label[];
+  }
+
+  /** Live changes (audit-table.ts), for the export. */
+  audit(q: AuditQuery = {}): AuditRow[] {
+    return queryAudit(this.db, q);
   }
 
   totalBytes(): number {
