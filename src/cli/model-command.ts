@@ -42,7 +42,11 @@ export function formatBundleInfo(dir: string, m: Manifest, problem?: string): st
   if (m.training) {
     const { trainedAt, ...rest } = m.training;
     rows.push(['training', `trained ${trainedAt}`]);
-    for (const [k, v] of Object.entries(rest)) rows.push(['', `${k}: ${JSON.stringify(v)}`]);
+    for (const [k, v] of Object.entries(rest)) {
+      // The teach-in set's per-image hashes are for `model versions` and re-teach, not for reading here.
+      const shown = k === 'imageHashes' && Array.isArray(v) ? `${v.length} image sha256` : JSON.stringify(v);
+      rows.push(['', `${k}: ${shown}`]);
+    }
   } else rows.push(['training', 'not trained (students freshly initialised): run `pinpoint train`']);
   if (m.thresholds) {
     const { reject, pixel, rule, ...rest } = m.thresholds;
