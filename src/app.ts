@@ -38,6 +38,8 @@ import type { Logger } from './util/log.js';
 import { createLogger } from './util/log.js';
 import type { Notifier } from './util/systemd.js';
 import { createNotifier } from './util/systemd.js';
+import { prepareModelPath, startModelControl } from './app/hot-swap.js';
+import type { ModelControl } from './app/model-control.js';
 
 /** TEST ONLY: every inference call blocks the inference thread this many ms first (deadline tests). */
 export const TEST_INFER_DELAY_ENV = 'PINPOINT_TEST_INFER_DELAY_MS';
@@ -66,7 +68,10 @@ export interface App {
   readonly engine: Engine;
   /** Model, camera states and counters, as the outputs see them. */
   readonly status: DaemonStatus;
+  /** The model in force (a hot swap replaces it). */
   readonly model: WorkerModel;
+  /** Model versions: hot swap, rollback (refused with a plain bundle as model.path). */
+  readonly models: ModelControl;
   /** Resolves once the app has stopped: all finite sources ended, or stop() was called. */
   readonly done: Promise<void>;
   /** This start's id, part of every part id the daemon makes up (src/sources/part-id.ts). */
@@ -117,6 +122,7 @@ export async function startApp(o: AppOptions): Promise<App> {
   const notifier = o.notifier ?? createNotifier();
   const cameras = enabledCameras(config, o.configDir);
   const runId = runIdAt(Date.now());
+  const versions = prepareModelPath(config, o.configDir, log);
   // The manifest only: the worker loads (and verifies) the weights, so they are never held twice.
   const { bundleDir, m, cacheDir } = checkedModel(config, o.configDir);
   if (m.teacher.devTeacher)
@@ -185,6 +191,7 @@ export async function startApp(o: AppOptions): Promise<App> {
   );
   const engine = new Engine({
     model,
+    modelVersion: versions.version,
     cameras: engineCameras,
     maxBatch: config.pipeline.batch.maxBatch,
     maxWaitMs: config.pipeline.batch.maxWaitMs,
@@ -199,6 +206,16 @@ export async function startApp(o: AppOptions): Promise<App> {
     () => engine.stats(),
     () => engine.pending,
   );
+  const models = startModelControl({
+    config,
+    configDir: o.configDir,
+    cameras,
+    engine,
+    status,
+    log,
+    modelsDir: versions.modelsDir,
+    testInferDelayMs: o.testInferDelayMs,
+  });
 
   // Every batch size the engine will run is set up before READY; the times say whether the deadline holds.
   const tWarm = performance.now();
@@ -306,8 +323,9 @@ export async function startApp(o: AppOptions): Promise<App> {
     if (!drained) log.warn({ drainMs, inFlight: engine.pending }, 'drain bound reached; leaving the rest');
     engineSub.unsubscribe();
     stopWatchdog();
+    models.stop();
     await sinks.stop();
-    await model.release().catch((err: unknown) => log.warn({ err }, 'model release failed'));
+    await engine.models.close().catch((err: unknown) => log.warn({ err }, 'model release failed'));
     log.info({ stats: summary(engine.stats()) }, 'pinpoint stopped');
     resolveDone();
   };
@@ -326,7 +344,10 @@ export async function startApp(o: AppOptions): Promise<App> {
   return {
     engine,
     status,
-    model,
+    get model() {
+      return engine.models.current.model as WorkerModel;
+    },
+    models,
     done,
     runId,
     get sourcesFailed() {

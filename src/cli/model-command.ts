@@ -8,6 +8,7 @@ import { ManifestError, type Manifest } from '../model/manifest.js';
 import { SafetensorsError } from '../model/safetensors.js';
 import { WeightsError } from '../model/teacher-weights.js';
 import { CliError, EXIT } from './exit.js';
+import { registerModelVersions } from './model-versions-command.js';
 import { intOption, layersOption } from './parse-options.js';
 
 export const DEV_TEACHER_WARNING =
@@ -98,6 +99,7 @@ function userErrors<A extends unknown[]>(fn: (...args: A) => void): (...args: A)
 
 export function registerModel(program: Command): void {
   const model = program.command('model').description('build and inspect model bundles');
+  registerModelVersions(model);
 
   model
     .command('build')

@@ -68,6 +68,8 @@ export interface EngineCamera {
 
 export interface EngineOptions {
   model: EngineModel;
+  /** The models-directory version `model` came from (null: a plain bundle). */
+  modelVersion?: string | null;
   cameras: ReadonlyMap<string, EngineCamera>;
   maxBatch: number;
   maxWaitMs: number;
@@ -156,7 +158,7 @@ export class Engine {
   readonly models: ModelSlot;
 
   constructor(private readonly o: EngineOptions) {
-    this.models = new ModelSlot({ model: o.model });
+    this.models = new ModelSlot({ model: o.model, version: o.modelVersion ?? null });
     for (const id of o.cameras.keys()) this.perCamera.set(id, { frames: 0, dropped: 0, untriggered: 0 });
   }
 

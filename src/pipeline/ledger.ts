@@ -153,7 +153,11 @@ export class PartLedger {
       );
       return false;
     }
-    this.emit(entry, inspectionResult(ref, inspection, modelId ?? this.modelId(), this.sched.now()), evidence);
+    this.emit(
+      entry,
+      inspectionResult(ref, inspection, modelId ?? this.modelId(), this.sched.now()),
+      evidence,
+    );
     return true;
   }
 
@@ -167,7 +171,10 @@ export class PartLedger {
     this.stats.errors++;
     // `error` diverts the part like a reject; with failSafe ok an undecidable part passes, so it says ok.
     const verdict = this.o.failSafe === 'ok' ? 'ok' : 'error';
-    this.emit(entry, failSafeResult(ref, verdict, 'error', modelId ?? this.modelId(), this.sched.now(), detail));
+    this.emit(
+      entry,
+      failSafeResult(ref, verdict, 'error', modelId ?? this.modelId(), this.sched.now(), detail),
+    );
   }
 
   /** A triggered part that never got a frame (never admitted), and why. */

@@ -257,7 +257,13 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
   const m = bundle.manifest;
   const S = m.input.size;
 
-  const { frames, sha, profile, imageHashes } = await collectFrames(p.images, S, resizeModeOf(m), p.onProgress, signal);
+  const { frames, sha, profile, imageHashes } = await collectFrames(
+    p.images,
+    S,
+    resizeModeOf(m),
+    p.onProgress,
+    signal,
+  );
   const holdoutIdx = chooseHoldout(frames.length, o.holdout ?? DEFAULT_HOLDOUT, seed);
   const held = new Set(holdoutIdx);
   const trainFrames = frames.filter((f) => !held.has(f.index));
