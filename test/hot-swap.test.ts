@@ -156,6 +156,9 @@ describe('hot swap', () => {
         `# hot swap: ${total} parts in ${batches.length} batches, 2 swaps (${changes} batch-boundary changes), load+warm ${last.loadMs} ms`,
       );
       assert.equal(changes, 2);
+      // The swapped-out models were released once their last batch was back; the one in force was not.
+      await assert.rejects(first.run(new Uint8Array(56 * 56 * 3), 1), /released/);
+      assert.equal((await engine.models.current.model.run(new Uint8Array(56 * 56 * 3), 1)).length, 16);
       await engine.models.close();
     },
   );
