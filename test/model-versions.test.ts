@@ -34,6 +34,8 @@ import {
 import { preflight } from '../src/app/preflight.js';
 import { configSchema } from '../src/config/schema.js';
 import { runCli } from './helpers/cli.js';
+import { teachVersion } from '../src/teach/teach-version.js';
+import { imageSha256 } from '../src/teach/teach-in.js';
 import { tinyBundle, tinyTeacher } from './helpers/model-versions.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pinpoint-versions-'));
@@ -224,4 +226,41 @@ describe('model versions', () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /not a version name/);
   });
+
+  test(
+    'teach-in into a models directory: taught in staging, published with parent and teach-in set, promoted',
+    { timeout: 120000 },
+    async () => {
+      const models = freshModels('m6');
+      const parent = publishVersion(models, bundles[0], { parent: null }, { promote: true }).version;
+      const before = readFileSync(join(versionDir(models, parent), 'students.safetensors'));
+      const images = Array.from({ length: 6 }, (_, k) => {
+        const data = new Uint8Array(64 * 48 * 3);
+        for (let i = 0; i < data.length; i++) data[i] = (i * (k + 3)) & 255;
+        return { width: 64, height: 48, channels: 3 as const, data };
+      });
+      const r = await teachVersion(models, {
+        images,
+        options: { epochs: 1, device: 'cpu', threads: 1, seed: 1 },
+      });
+      assert.ok(r.promoted);
+      assert.equal(currentVersion(models), r.record.version);
+      const rec = readVersionRecord(versionDir(models, r.record.version));
+      assert.equal(rec.parent, parent);
+      assert.equal(rec.source, 'train');
+      assert.deepEqual(rec.teachIn?.images, images.map(imageSha256));
+      assert.equal(
+        loadBundle(versionDir(models, r.record.version)).manifest.modelId,
+        r.result.manifest.modelId,
+      );
+      assert.ok(r.result.manifest.thresholds, 'calibrated');
+      assert.deepEqual(
+        readFileSync(join(versionDir(models, parent), 'students.safetensors')),
+        before,
+        'parent untouched',
+      );
+      assert.deepEqual(readdirSync(join(models, '.staging')), [], 'staging cleaned');
+      assert.equal(rollbackTarget(models), parent);
+    },
+  );
 });
