@@ -15,6 +15,7 @@ import { builtInCommands } from './app/commands.js';
 import { ConfigReloader } from './app/config-reload.js';
 import { engineCameraFor } from './app/engine-camera.js';
 import { LiveSettings } from './app/live-settings.js';
+import { registerModelCommands } from './app/model-commands.js';
 import { preflight } from './app/preflight.js';
 import type { ChangedBy } from './config/change-source.js';
 import { BundleError } from './model/bundle.js';
@@ -23,6 +24,7 @@ import type { Manifest } from './model/manifest.js';
 import { frameProfileFrom } from './model/frame-profile.js';
 import { Engine } from './pipeline/engine.js';
 import type { EngineCamera, EngineStats } from './pipeline/engine.js';
+import type { Thresholds } from './pipeline/verdict.js';
 import type { PartTrigger, TriggerLoss } from './pipeline/triggers.js';
 import { openModelInWorker } from './pipeline/worker-model.js';
 import { resolveCacheDir } from './util/cache-dir.js';
@@ -40,6 +42,8 @@ import type { Logger } from './util/log.js';
 import { createLogger } from './util/log.js';
 import type { Notifier } from './util/systemd.js';
 import { createNotifier } from './util/systemd.js';
+import { prepareModelPath, startModelControl } from './app/hot-swap.js';
+import type { ModelControl } from './app/model-control.js';
 
 /** TEST ONLY: every inference call blocks the inference thread this many ms first (deadline tests). */
 export const TEST_INFER_DELAY_ENV = 'PINPOINT_TEST_INFER_DELAY_MS';
@@ -64,7 +68,10 @@ export interface App {
   readonly engine: Engine;
   /** Model, camera states and counters, as the outputs see them. */
   readonly status: DaemonStatus;
+  /** The model in force (a hot swap replaces it). */
   readonly model: WorkerModel;
+  /** Model versions: hot swap, rollback (refused with a plain bundle as model.path). */
+  readonly models: ModelControl;
   /** Resolves once the app has stopped: all finite sources ended, or stop() was called. */
   readonly done: Promise<void>;
   /** This start's id, part of every part id the daemon makes up (src/sources/part-id.ts). */
@@ -100,6 +107,7 @@ export async function startApp(o: AppOptions): Promise<App> {
   const notifier = o.notifier ?? createNotifier();
   const cameras = enabledCameras(config, o.configDir);
   const runId = runIdAt(Date.now());
+  const versions = prepareModelPath(config, o.configDir, log);
   // The manifest only: the worker loads (and verifies) the weights, so they are never held twice.
   const { bundleDir, m, cacheDir } = checkedModel(config, o.configDir);
   if (m.teacher.devTeacher)
@@ -128,6 +136,7 @@ export async function startApp(o: AppOptions): Promise<App> {
   // Thresholds hold only in the precision they were calibrated in (fp16 maps differ near the decision).
   const bundleThresholds = thresholdsForPrecision(m, model.precision);
   if (bundleThresholds.mismatch) log.error(bundleThresholds.mismatch);
+  let modelThresholds: Thresholds | undefined = bundleThresholds.thresholds;
   const engineCameras = new Map<string, EngineCamera>();
   for (const { id, cfg } of cameras)
     engineCameras.set(id, engineCameraFor(id, cfg, config, bundleThresholds.thresholds, log));
@@ -154,7 +163,12 @@ export async function startApp(o: AppOptions): Promise<App> {
   if (!audit.persistent)
     log.info('audit log: live changes are logged only (the archive, which keeps them, is off)');
   let reloader: ConfigReloader | undefined;
-  const live = new LiveSettings(engineCameras, audit, (id) => status.hasCamera(id));
+  const live = new LiveSettings(
+    engineCameras,
+    audit,
+    (id) => status.hasCamera(id),
+    (id, v) => engine.models.setVerdict(id, v),
+  );
   const control: ControlPlane = {
     settings: (id) => live.settings(id),
     setThresholds: (id, t, by) => live.setThresholds(id, t, by),
@@ -173,6 +187,7 @@ export async function startApp(o: AppOptions): Promise<App> {
   const sinks = new SinkSet([...createSinks(config, sinkCtx), statsLog, ...(o.sinks ?? [])], log);
   const engine = new Engine({
     model,
+    modelVersion: versions.version,
     cameras: engineCameras,
     maxBatch: config.pipeline.batch.maxBatch,
     maxWaitMs: config.pipeline.batch.maxWaitMs,
@@ -187,6 +202,18 @@ export async function startApp(o: AppOptions): Promise<App> {
     () => engine.stats(),
     () => engine.pending,
   );
+  const models = startModelControl({
+    config: () => reloader?.config ?? config,
+    configDir: o.configDir,
+    engineCameras,
+    engine,
+    status,
+    log,
+    modelsDir: versions.modelsDir,
+    testInferDelayMs: o.testInferDelayMs,
+    onThresholds: (t) => (modelThresholds = t),
+  });
+  registerModelCommands(control.commands, models, audit);
 
   // Every batch size the engine will run is set up before READY; the times say whether the deadline holds.
   const tWarm = performance.now();
@@ -241,7 +268,7 @@ export async function startApp(o: AppOptions): Promise<App> {
       audit,
       status,
       runId,
-      bundleThresholds: bundleThresholds.thresholds,
+      bundleThresholds: () => modelThresholds,
     });
 
   let engineDone!: () => void;
@@ -290,8 +317,9 @@ export async function startApp(o: AppOptions): Promise<App> {
     if (!drained) log.warn({ drainMs, inFlight: engine.pending }, 'drain bound reached; leaving the rest');
     engineSub.unsubscribe();
     stopWatchdog();
+    models.stop();
     await sinks.stop();
-    await model.release().catch((err: unknown) => log.warn({ err }, 'model release failed'));
+    await engine.models.close().catch((err: unknown) => log.warn({ err }, 'model release failed'));
     audit.close();
     log.info({ stats: summary(engine.stats()) }, 'pinpoint stopped');
     resolveDone();
@@ -311,7 +339,10 @@ export async function startApp(o: AppOptions): Promise<App> {
   return {
     engine,
     status,
-    model,
+    get model() {
+      return engine.models.current.model as WorkerModel;
+    },
+    models,
     done,
     runId,
     control,

@@ -197,8 +197,10 @@ describe('live changes on a running pinpoint (dist)', () => {
       ['threshold', { correlationId: 'm3', camera: 'zz', reject: 1 }, /unknown camera "zz"/],
       ['threshold', { correlationId: 'm4', camera: 'a', reject: -3 }, /reject/],
       ['explode', { correlationId: 'm5' }, /unknown command explode/],
-      ['model/promote', { correlationId: 'm6', version: 'v2' }, /not available in this build/],
-      ['model/rollback', { correlationId: 'm7' }, /not available in this build/],
+      // This daemon runs a plain bundle, not a models directory: no versions to swap to.
+      ['model/promote', { correlationId: 'm6', version: 'v2' }, /model promote refused: .*plain bundle/],
+      ['model/promote', { correlationId: 'm6b', version: '../x' }, /model promote refused/],
+      ['model/rollback', { correlationId: 'm7' }, /model rollback refused: .*plain bundle/],
       ['teach', { correlationId: 'm8' }, /not available in this build/],
     ];
     for (const [name, payload, reason] of refusals) {
@@ -233,7 +235,7 @@ describe('live changes on a running pinpoint (dist)', () => {
       correlationId: 'v5',
       command: 'model/rollback',
       ok: false,
-      error: 'not available in this build: model versions (rollback)',
+      error: 'model rollback refused: model.path is a plain bundle: versions need a models directory',
     });
     // Nothing changed: camera a still decides with 5 / 4.5, one thresholds row in the audit.
     await moreResults('a', 2, (r) => r.threshold !== null);

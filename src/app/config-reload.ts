@@ -43,8 +43,8 @@ export interface ReloadDeps {
   status: DaemonStatus;
   /** The daemon's run id (a restarted camera's parts get a different one). */
   runId: string;
-  /** The bundle's calibrated thresholds in the running precision, if any. */
-  bundleThresholds: Thresholds | undefined;
+  /** The calibrated thresholds of the model in force (a hot swap changes them), in its precision, if any. */
+  bundleThresholds: () => Thresholds | undefined;
 }
 
 export class ConfigReloader {
@@ -145,7 +145,8 @@ export class ConfigReloader {
     cams: Map<string, Camera>,
     by: ChangedBy,
   ): Promise<void> {
-    const { cameras, engineCameras, status, audit, log, bundleThresholds } = this.d;
+    const { cameras, engineCameras, status, audit, log } = this.d;
+    const bundleThresholds = this.d.bundleThresholds();
     for (const id of diff.removed) {
       await cameras.stop(id, 'removed by a config reload');
       status.removeCamera(id);
@@ -186,7 +187,8 @@ export class ConfigReloader {
   private applyVerdicts(effective: Config, diff: ConfigDiff, by: ChangedBy): string[] {
     if (!diff.globalVerdict && diff.cameraVerdicts.length === 0) return [];
     const changed: string[] = [];
-    const { bundleThresholds, live, cameras } = this.d;
+    const { live, cameras } = this.d;
+    const bundleThresholds = this.d.bundleThresholds();
     for (const id of cameras.ids) {
       if (diff.added.includes(id) || !this.running.cameras[id]) continue;
       const { missing: _a, ...was } = verdictSettingsFor(this.running, id, bundleThresholds);

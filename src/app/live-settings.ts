@@ -44,6 +44,8 @@ export class LiveSettings {
     private readonly audit: AuditLog,
     /** Whether a camera runs now: a removed camera's entry stays in the map while its last parts drain. */
     private readonly isRunning: (cameraId: string) => boolean = () => true,
+    /** Told of every accepted change: the model in force keeps its own copy of the settings (model-slot.ts). */
+    private readonly onWrite: (cameraId: string, v: VerdictSettings) => void = () => {},
   ) {}
 
   /** The settings a camera's next part is decided with, or undefined for an unknown camera. */
@@ -70,7 +72,7 @@ export class LiveSettings {
         `camera ${cameraId} has no thresholds yet (the model was not taught in): give both reject and pixel`,
       );
     const next = { reject, pixel };
-    cam.verdict = { ...cam.verdict, thresholds: next };
+    this.write(cameraId, cam, { ...cam.verdict, thresholds: next });
     this.audit.record(by, { what: 'thresholds', camera: cameraId, old, new: next });
     return next;
   }
@@ -82,7 +84,7 @@ export class LiveSettings {
     if (!parsed.success) throw new LiveSettingsError(`ignore zones: ${describe(parsed.error)}`);
     const old = cam.verdict.ignore;
     const next = parsed.data as Polygon[];
-    cam.verdict = { ...cam.verdict, ignore: next };
+    this.write(cameraId, cam, { ...cam.verdict, ignore: next });
     this.audit.record(by, { what: 'ignore zones', camera: cameraId, old, new: next });
     return next;
   }
@@ -92,13 +94,18 @@ export class LiveSettings {
     const cam = this.camera(cameraId);
     const old = cam.verdict;
     if (sameVerdict(old, v)) return;
-    cam.verdict = v;
+    this.write(cameraId, cam, v);
     this.audit.record(by, {
       what: 'verdict settings',
       camera: cameraId,
       old: { thresholds: old.thresholds, minBlobArea: old.minBlobArea, ignore: old.ignore },
       new: { thresholds: v.thresholds, minBlobArea: v.minBlobArea, ignore: v.ignore },
     });
+  }
+
+  private write(cameraId: string, cam: EngineCamera, v: VerdictSettings): void {
+    cam.verdict = v;
+    this.onWrite(cameraId, v);
   }
 
   private camera(id: string): EngineCamera {

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { readManifest, teacherFilePath } from '../model/bundle.js';
 import { STUDENTS_FILE, type Manifest } from '../model/manifest.js';
+import { resolveModelPath } from '../model/versions.js';
 import { resolveVerdictSettings } from '../pipeline/verdict.js';
 import { usersFileProblem } from '../sinks/web/auth-users.js';
 import { sourcePlugin } from '../sources/registry.js';
@@ -56,7 +57,13 @@ export function preflight(config: Config, configDir: string): Preflight {
     });
     return { problems };
   }
-  const bundleDir = resolve(configDir, config.model.path);
+  const path = resolveModelPath(resolve(configDir, config.model.path));
+  const bundleDir = path.bundleDir;
+  if (bundleDir === null) {
+    const message = `the models directory ${path.kind === 'models' ? path.modelsDir : ''} has no current version (pinpoint model promote)`;
+    problems.push({ path: ['model', 'path'], kind: 'model', message });
+    return { problems };
+  }
   const manifest = readable(bundleDir, problems);
   if (!manifest) return { problems, bundleDir };
 

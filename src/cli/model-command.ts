@@ -8,6 +8,7 @@ import { ManifestError, type Manifest } from '../model/manifest.js';
 import { SafetensorsError } from '../model/safetensors.js';
 import { WeightsError } from '../model/teacher-weights.js';
 import { CliError, EXIT } from './exit.js';
+import { registerModelVersions } from './model-versions-command.js';
 import { intOption, layersOption } from './parse-options.js';
 import { registerReteach } from './reteach-command.js';
 
@@ -43,7 +44,11 @@ export function formatBundleInfo(dir: string, m: Manifest, problem?: string): st
   if (m.training) {
     const { trainedAt, ...rest } = m.training;
     rows.push(['training', `trained ${trainedAt}`]);
-    for (const [k, v] of Object.entries(rest)) rows.push(['', `${k}: ${JSON.stringify(v)}`]);
+    for (const [k, v] of Object.entries(rest)) {
+      // The teach-in set's per-image hashes are for `model versions` and re-teach, not for reading here.
+      const shown = k === 'imageHashes' && Array.isArray(v) ? `${v.length} image sha256` : JSON.stringify(v);
+      rows.push(['', `${k}: ${shown}`]);
+    }
   } else rows.push(['training', 'not trained (students freshly initialised): run `pinpoint train`']);
   if (m.thresholds) {
     const { reject, pixel, rule, ...rest } = m.thresholds;
@@ -95,6 +100,7 @@ function userErrors<A extends unknown[]>(fn: (...args: A) => void): (...args: A)
 
 export function registerModel(program: Command): void {
   const model = program.command('model').description('build and inspect model bundles');
+  registerModelVersions(model);
 
   model
     .command('build')

@@ -15,9 +15,12 @@ import {
   DEFAULT_LR,
   teachIn,
   TeachInError,
+  type TeachInProgress,
   type TeachInResult,
 } from '../teach/teach-in.js';
 import { teachInSetOf } from '../teach/teach-in-set.js';
+import { teachVersion } from '../teach/teach-version.js';
+import { isModelsDir, VersionError } from '../model/versions.js';
 import { NonFiniteLossError } from '../teach/trainer.js';
 import { InferenceError, type Device } from '../pipeline/inference.js';
 import { asUserError, DEV_TEACHER_WARNING } from './model-command.js';
@@ -44,6 +47,7 @@ interface TrainOpts {
   pixelMargin?: number;
   json?: boolean;
   maxImagePixels: number;
+  promote: boolean;
 }
 
 const DEVICES = ['auto', 'cpu', 'cuda', 'tensorrt', 'webgpu'];
@@ -69,7 +73,11 @@ export function registerTrain(program: Command): void {
   program
     .command('train')
     .description('teach in the students from good images and calibrate the reject and blob thresholds')
-    .requiredOption('--model <dir>', 'model bundle (from `pinpoint model build`)')
+    .requiredOption(
+      '--model <dir>',
+      'model bundle (from `pinpoint model build`), or a models directory: teaches its current version into a new one',
+    )
+    .option('--no-promote', 'models directory: publish the new version without making it current')
     .requiredOption('--images <dir>', 'folder of good images (png/jpg/bmp/tiff, searched recursively)')
     .option('--epochs <n>', 'fixed number of epochs (default: automatic, see docs/teach-in.md)', intOption(1))
     .option('--lr <x>', `Adam learning rate (default ${DEFAULT_LR})`, positive)
@@ -147,8 +155,7 @@ async function train(o: TrainOpts): Promise<void> {
     });
     // debug: the teach-in's 'images ready' line says the same with the holdout split; skips were warned.
     log.debug({ images: images.length, skipped, dir: resolve(o.images) }, 'good images loaded');
-    const result = await teachIn({
-      bundleDir: resolve(o.model),
+    const params = {
       images: images.map((i) => i.image),
       options: {
         epochs: o.epochs,
@@ -168,12 +175,22 @@ async function train(o: TrainOpts): Promise<void> {
         },
       },
       log,
-      onProgress: bar ? (p) => bar.update(p) : undefined,
+      onProgress: bar ? (p: TeachInProgress) => bar.update(p) : undefined,
       signal: controller.signal,
       // The files themselves, so a re-teach starts from the same set (and notices a changed file).
       record: { teachInSet: teachInSetOf(images.map((i) => i.path)) },
-    });
+    };
+    // A models directory is taught in a staged copy and published whole (teach-version.ts).
+    const versioned = isModelsDir(resolve(o.model));
+    const taught = versioned
+      ? await teachVersion(resolve(o.model), params, { promote: o.promote })
+      : { result: await teachIn({ ...params, bundleDir: resolve(o.model) }), record: undefined };
+    const result = taught.result;
     bar?.clear();
+    if (taught.record)
+      process.stderr.write(
+        `published version ${taught.record.version}${o.promote ? ' (now current)' : ' (not promoted)'}\n`,
+      );
     if (o.json) process.stdout.write(JSON.stringify(summaryJson(result, skipped), null, 2) + '\n');
     else process.stdout.write(formatSummary(resolve(o.model), result, skipped));
     if (result.manifest.teacher.devTeacher) process.stderr.write(`warning: ${DEV_TEACHER_WARNING}\n`);
@@ -199,7 +216,8 @@ function userError(e: unknown, _log: Logger): unknown {
     e instanceof TeachInError ||
     e instanceof CheckpointError ||
     e instanceof ImageFolderError ||
-    e instanceof InferenceError
+    e instanceof InferenceError ||
+    e instanceof VersionError
   ) {
     return new CliError(`pinpoint train: ${e.message}`, EXIT.failure);
   }

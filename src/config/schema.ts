@@ -241,7 +241,10 @@ const pipelineSchema = z
 
 const modelSchema = z
   .strictObject({
-    /** Model bundle directory (manifest.json, students.safetensors, teacher reference). */
+    /**
+     * Model bundle directory (manifest.json, students.safetensors, teacher reference), or a models directory
+     * (versions/ and a `current` link; hot swaps between versions: docs/model-bundles.md).
+     */
     path: z.string().min(1),
     /** Where the fused ONNX built from the bundle is cached (by content hash). */
     cacheDir: z.string().min(1).optional(),

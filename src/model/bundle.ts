@@ -22,6 +22,8 @@ import { teacherFromTensors, WeightsError } from './teacher-weights.js';
 import { initStudents, studentsFromTensors, studentsToTensors } from './students.js';
 import { DEFAULT_LAYERS } from './anomaly-graph.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { writeFileDurable } from '../util/durable-fs.js';
+import { completePendingSave, saveJournaled } from './bundle-journal.js';
 import { resolveCacheDir } from '../util/cache-dir.js';
 import { FileHashCache } from '../util/file-hash-cache.js';
 
@@ -109,10 +111,14 @@ function checkGeometry(arch: TeacherArch, size: number, layers: [number, number]
   }
 }
 
-function writeManifest(dir: string, m: Manifest): void {
-  // Round-trip through the schema: a bug here must not leave an unloadable bundle behind.
+/** The manifest's file text, checked: a bug here must not leave an unloadable bundle behind. */
+function manifestText(dir: string, m: Manifest): string {
   parseManifest(JSON.parse(JSON.stringify(m)), join(dir, MANIFEST_FILE));
-  writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify(m, null, 2) + '\n');
+  return JSON.stringify(m, null, 2) + '\n';
+}
+
+function writeManifest(dir: string, m: Manifest): void {
+  writeFileDurable(join(dir, MANIFEST_FILE), manifestText(dir, m));
 }
 
 /** A new bundle with freshly initialised (seeded) students. Returns its manifest. */
@@ -141,7 +147,6 @@ export function createBundle(opts: CreateBundleOptions): Manifest {
     manifestTeacherPath = TEACHER_COPY_FILE;
   }
   const studentsBytes = encodeSafetensors(studentsToTensors(initStudents(arch.dim, seed)));
-  writeFileAtomic(join(outDir, STUDENTS_FILE), studentsBytes);
   const studentsSha = sha256(studentsBytes);
   const manifest: Manifest = {
     format: 'pinpoint-bundle',
@@ -164,13 +169,15 @@ export function createBundle(opts: CreateBundleOptions): Manifest {
     layers,
     students: { file: STUDENTS_FILE, sha256: studentsSha, seed, hidden: arch.dim },
   };
-  writeManifest(outDir, manifest);
+  // Over an existing bundle (--force), through the journal: never its old manifest with the new students.
+  saveJournaled(outDir, studentsBytes, manifestText(outDir, manifest));
   return manifest;
 }
 
 /** manifest.json of a bundle, validated, without touching the weights. */
 export function readManifest(dir: string): Manifest {
   const file = join(resolve(dir), MANIFEST_FILE);
+  completePendingSave(resolve(dir)); // a save a crash interrupted after its students were renamed
   if (!existsSync(file)) throw new BundleError(`${resolve(dir)} is not a model bundle (no ${MANIFEST_FILE})`);
   const text = readFile(file, 'manifest').toString('utf8');
   let json: unknown;
@@ -307,8 +314,8 @@ function parsedTeacher(buf: Uint8Array, teacherPath: string, arch: TeacherArch):
 }
 
 /**
- * Replace the bundle's students (atomically: temporary file + rename), recompute their sha256 and the
- * modelId, and merge `patch` into the manifest. Training info and thresholds describe particular
+ * Replace the bundle's students and manifest together (bundle-journal.ts: a crash leaves the old pair or the
+ * new one), recompute their sha256 and the modelId, and merge `patch` into the manifest. Training info and thresholds describe particular
  * students: when the student bytes change, the old ones are dropped unless `patch` supplies new ones.
  */
 export function saveStudents(
@@ -322,7 +329,6 @@ export function saveStudents(
   const bytes = encodeSafetensors(studentsToTensors(students));
   const sha = sha256(bytes);
   const same = sha === old.students.sha256;
-  writeFileAtomic(join(abs, STUDENTS_FILE), bytes);
   const m: Manifest = {
     ...old,
     modelId: computeModelId(old.teacher.sha256, sha, old.input.size, old.layers),
@@ -334,6 +340,7 @@ export function saveStudents(
   const thresholds = patch.thresholds ?? (same ? old.thresholds : undefined);
   if (training) m.training = training;
   if (thresholds) m.thresholds = thresholds;
-  writeManifest(abs, m);
+  if (same) writeManifest(abs, m);
+  else saveJournaled(abs, bytes, manifestText(abs, m));
   return m;
 }

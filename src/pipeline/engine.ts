@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type { SchedulerLike } from 'rxjs';
 import type { Logger } from '../util/log.js';
 import type { Image } from './image.js';
-import { computeLetterbox, letterbox, type Letterbox, type ResizeMode } from './letterbox.js';
+import type { Letterbox, ResizeMode } from './letterbox.js';
 import type { Decision, PartEvidence } from './evidence.js';
 import type { InspectionResult } from './result.js';
 import type { DropPolicy } from './queue.js';
@@ -25,7 +25,8 @@ import type { CameraPairing, PartFrame, PartTrigger, TriggerLoss } from './trigg
 import { correlateTriggers } from './triggers.js';
 import type { PartRef, Thresholds, VerdictSettings } from './verdict.js';
 import { inspectGrid } from './verdict.js';
-import { warmUpBatches } from './warm-up.js';
+import { warmUpModel } from './warm-up-run.js';
+import { ModelSlot, type ModelLease } from './model-slot.js';
 
 /** Batches outstanding at once: one running on the session, one letterboxed and waiting (at the worker). */
 export const CREDITS = 2;
@@ -67,6 +68,8 @@ export interface EngineCamera {
 
 export interface EngineOptions {
   model: EngineModel;
+  /** The models-directory version `model` came from (null: a plain bundle). */
+  modelVersion?: string | null;
   cameras: ReadonlyMap<string, EngineCamera>;
   maxBatch: number;
   maxWaitMs: number;
@@ -85,6 +88,8 @@ export interface EngineOptions {
 
 export interface BatchTimings {
   size: number;
+  /** The model the batch ran on. */
+  modelId: string;
   prepareSeconds: number;
   inferSeconds: number;
   postprocessSeconds: number;
@@ -131,8 +136,8 @@ function runBatch(model: EngineModel, b: Prepared<unknown>): Promise<Float32Arra
   );
 }
 
-/** A prepared batch and how long letterboxing it took. */
-type Timed<T> = T & { prepareMs: number };
+/** A prepared batch, how long letterboxing it took, and the model it runs on. */
+type Timed<T> = T & { prepareMs: number; lease: ModelLease };
 
 /** Scratch anomaly maps kept per frame size (a few sizes per deployment at most). */
 const MAX_SCRATCH = 8;
@@ -149,8 +154,11 @@ export class Engine {
   private readonly perCamera = new Map<string, CameraStats>();
   private ledger: PartLedger | null = null;
   private readonly scratch = new Map<string, Float32Array>();
+  /** The model in force; a hot swap replaces it between two batches (model-slot.ts). */
+  readonly models: ModelSlot;
 
   constructor(private readonly o: EngineOptions) {
+    this.models = new ModelSlot({ model: o.model, version: o.modelVersion ?? null });
     for (const id of o.cameras.keys()) this.perCamera.set(id, { frames: 0, dropped: 0, untriggered: 0 });
   }
 
@@ -168,37 +176,7 @@ export class Engine {
    * second run of each size; on the CPU the only run, an upper bound).
    */
   async warmUp(): Promise<Map<number, number>> {
-    const { model } = this.o;
-    const S = model.size;
-    const provider = model.provider ?? 'cpu';
-    const sizes = warmUpBatches(provider, this.o.maxBatch, model.staticBatch);
-    const largest = Math.max(...sizes);
-    const bytes = largest * S * S * 3;
-    const buffer = new Uint8Array(bytes);
-    const image = {
-      width: 64,
-      height: 48,
-      channels: 3 as const,
-      data: new Uint8Array(64 * 48 * 3).fill(128),
-    };
-    const lb = computeLetterbox(image.width, image.height, S);
-    for (let i = 0; i < largest; i++)
-      letterbox(image, S, buffer.subarray(i * S * S * 3, (i + 1) * S * S * 3), model.resize);
-    const ms = new Map<number, number>();
-    let grid: Float32Array | undefined;
-    for (const b of sizes) {
-      const pixels = buffer.subarray(0, b * S * S * 3);
-      if (provider !== 'cpu') await model.run(pixels, b); // per-shape set-up, not timed
-      const t0 = performance.now();
-      grid = await model.run(pixels, b);
-      ms.set(b, performance.now() - t0);
-    }
-    inspectGrid(grid!.subarray(0, model.grid * model.grid), model.grid, lb, {
-      thresholds: { reject: 1, pixel: 1 },
-      minBlobArea: 1,
-      ignore: [],
-    });
-    return ms;
+    return warmUpModel(this.models.current.model, this.o.maxBatch);
   }
 
   /** Parts in flight (admitted, not yet out of the pipeline). */
@@ -225,14 +203,16 @@ export class Engine {
     triggers$: Observable<PartTrigger> = NEVER,
     losses$: Observable<TriggerLoss> = NEVER,
   ): Observable<Decision> {
-    const { model, cameras, log } = this.o;
+    const { cameras, log } = this.o;
+    // Size, grid and resize mode are the same for every model the slot accepts.
+    const model = this.models.current.model;
     const S = model.size;
     const g = model.grid;
     return new Observable<Decision>((subscriber) => {
       const ledger = new PartLedger({
         deadlineMs: this.o.deadlineMs,
         failSafe: this.o.failSafe,
-        modelId: model.modelId,
+        modelId: () => this.models.modelId,
         publish: (result, evidence) => subscriber.next(evidence ? { result, evidence } : { result }),
         log,
         scheduler: this.o.scheduler,
@@ -308,15 +288,18 @@ export class Engine {
           }),
           map((jobs) => {
             const t0 = performance.now();
+            // The batch runs on the model in force when it closes, whatever is swapped in meanwhile.
+            const lease = this.models.acquire();
             const b = prepareBatch(jobs, S, model.resize, pool, (j, e) => {
               log.warn({ camera: j.ref.cameraId, part: j.ref.partId, err: e.message }, 'frame not usable');
               ledger.fail(j.ref, `frame not usable: ${e.message}`);
             });
-            return Object.assign(b, { prepareMs: performance.now() - t0 });
+            return Object.assign(b, { prepareMs: performance.now() - t0, lease });
           }),
           inferSerially<Timed<Prepared<Job>>>(
-            (b) => runBatch(model, b),
+            (b) => runBatch(b.lease.use.model, b),
             (b) => {
+              b.lease.release();
               pool.release(b.buffer);
               credit$.next();
             },
@@ -342,6 +325,7 @@ export class Engine {
     this.inspectBatch(ran, ledger, g);
     this.o.onBatch?.({
       size: ran.batch.frames.length,
+      modelId: ran.batch.lease.use.model.modelId,
       prepareSeconds: ran.batch.prepareMs / 1000,
       inferSeconds: ran.ms / 1000,
       postprocessSeconds: (performance.now() - t0) / 1000,
@@ -349,21 +333,23 @@ export class Engine {
   }
 
   private inspectBatch(ran: Ran<Timed<Prepared<Job>>>, ledger: PartLedger, g: number): void {
-    const { frames, boxes } = ran.batch;
+    const { frames, boxes, lease } = ran.batch;
+    const modelId = lease.use.model.modelId;
     this.counts.batches++;
     this.counts.batchedFrames += frames.length;
     this.counts.inferMs += ran.ms;
     if (ran.error || !ran.output) {
       this.counts.inferErrors++;
       this.o.log.error({ err: ran.error?.message, frames: frames.length }, 'inference failed');
-      for (const j of frames) ledger.fail(j.ref, `inference failed: ${ran.error?.message}`);
+      for (const j of frames) ledger.fail(j.ref, `inference failed: ${ran.error?.message}`, modelId);
       return;
     }
     const cells = g * g;
     for (let i = 0; i < frames.length; i++) {
       const j = frames[i];
       const lb = boxes[i];
-      const settings = this.o.cameras.get(j.ref.cameraId)!.verdict as VerdictSettings & {
+      const settings = (lease.use.verdicts?.get(j.ref.cameraId) ??
+        this.o.cameras.get(j.ref.cameraId)!.verdict) as VerdictSettings & {
         thresholds: Thresholds;
       };
       try {
@@ -373,13 +359,14 @@ export class Engine {
           j.ref,
           inspection,
           this.o.evidence ? evidenceOf(j.image, grid, g, lb, settings) : undefined,
+          modelId,
         );
       } catch (e) {
         this.o.log.error(
           { camera: j.ref.cameraId, part: j.ref.partId, err: (e as Error).message },
           'post-processing failed',
         );
-        ledger.fail(j.ref, `post-processing failed: ${(e as Error).message}`);
+        ledger.fail(j.ref, `post-processing failed: ${(e as Error).message}`, modelId);
       }
     }
   }

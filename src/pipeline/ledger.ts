@@ -16,7 +16,8 @@ export interface LedgerOptions {
   deadlineMs: number;
   /** The verdict published when pinpoint cannot decide (timeout, no frame; errors say `error` when reject). */
   failSafe: 'reject' | 'ok';
-  modelId: string;
+  /** The model in force (read per verdict: a hot swap changes it); decide() and fail() may name the batch's. */
+  modelId: string | (() => string);
   publish(r: InspectionResult, evidence?: PartEvidence): void;
   log: Logger;
   /** Its clock is the capture-time clock (Date.now for the async scheduler). */
@@ -80,6 +81,11 @@ export class PartLedger {
     this.remember = o.remember ?? 4096;
   }
 
+  private modelId(): string {
+    const m = this.o.modelId;
+    return typeof m === 'string' ? m : m();
+  }
+
   /** Parts whose frame is still in the pipeline. */
   get pending(): number {
     return this.open.size;
@@ -122,7 +128,7 @@ export class PartLedger {
           ref,
           this.o.failSafe,
           'timeout',
-          this.o.modelId,
+          this.modelId(),
           this.sched.now(),
           `no verdict within ${this.o.deadlineMs} ms of capture`,
         ),
@@ -131,8 +137,11 @@ export class PartLedger {
     return true;
   }
 
-  /** The real result of an admitted frame: published unless the deadline already decided the part. */
-  decide(ref: PartRef, inspection: Inspection, evidence?: PartEvidence): boolean {
+  /**
+   * The real result of an admitted frame: published unless the deadline already decided the part. `modelId`:
+   * the model that inspected it (its batch's), default the one in force.
+   */
+  decide(ref: PartRef, inspection: Inspection, evidence?: PartEvidence, modelId?: string): boolean {
     const entry = this.take(ref);
     if (!entry) return false;
     if (entry.decided) {
@@ -144,7 +153,11 @@ export class PartLedger {
       );
       return false;
     }
-    this.emit(entry, inspectionResult(ref, inspection, this.o.modelId, this.sched.now()), evidence);
+    this.emit(
+      entry,
+      inspectionResult(ref, inspection, modelId ?? this.modelId(), this.sched.now()),
+      evidence,
+    );
     return true;
   }
 
@@ -152,13 +165,16 @@ export class PartLedger {
    * An admitted frame leaves without a result (dropped by its queue, unreadable, inference failed, no
    * thresholds): the error verdict now, unless the deadline already decided the part.
    */
-  fail(ref: PartRef, detail: string): void {
+  fail(ref: PartRef, detail: string, modelId?: string): void {
     const entry = this.take(ref);
     if (!entry || entry.decided) return;
     this.stats.errors++;
     // `error` diverts the part like a reject; with failSafe ok an undecidable part passes, so it says ok.
     const verdict = this.o.failSafe === 'ok' ? 'ok' : 'error';
-    this.emit(entry, failSafeResult(ref, verdict, 'error', this.o.modelId, this.sched.now(), detail));
+    this.emit(
+      entry,
+      failSafeResult(ref, verdict, 'error', modelId ?? this.modelId(), this.sched.now(), detail),
+    );
   }
 
   /** A triggered part that never got a frame (never admitted), and why. */
@@ -171,7 +187,7 @@ export class PartLedger {
     this.o.log.warn({ camera: ref.cameraId, part: ref.partId }, `${detail}: fail-safe ${this.o.failSafe}`);
     this.remembered(k);
     this.stats.published++;
-    this.o.publish(failSafeResult(ref, this.o.failSafe, reason, this.o.modelId, this.sched.now(), detail));
+    this.o.publish(failSafeResult(ref, this.o.failSafe, reason, this.modelId(), this.sched.now(), detail));
   }
 
   /** Cancels every pending deadline (the engine is torn down). */

@@ -191,20 +191,33 @@ async function collectFrames(
   mode: ResizeMode,
   onProgress?: (p: TeachInProgress) => void,
   signal?: AbortSignal,
-): Promise<{ frames: Frame[]; sha: string; profile: FrameProfile }> {
+): Promise<{ frames: Frame[]; sha: string; profile: FrameProfile; imageHashes: string[] }> {
   const frames: Frame[] = [];
+  const imageHashes: string[] = [];
   const seen: { width: number; height: number; colour: ColourMode }[] = [];
   const h = createHash('sha256');
   for await (const img of images) {
     signal?.throwIfAborted();
     seen.push({ width: img.width, height: img.height, colour: colourModeOf(img) });
+    imageHashes.push(imageSha256(img));
     const pixels = letterbox(img, size, undefined, mode);
     h.update(`${img.width}x${img.height}\n`).update(pixels);
     frames.push({ index: frames.length, width: img.width, height: img.height, pixels });
     onProgress?.({ phase: 'images', done: frames.length });
   }
   if (frames.length === 0) throw new TeachInError('teach-in needs good images, got none');
-  return { frames, sha: h.digest('hex'), profile: frameProfileOf(seen) };
+  return { frames, sha: h.digest('hex'), profile: frameProfileOf(seen), imageHashes };
+}
+
+/**
+ * An image's identity in the teach-in set a version records: sha256 over its size, channels and decoded
+ * pixels, so the same picture counts once whether it came from a PNG file, the archive or a live frame.
+ */
+export function imageSha256(img: Image): string {
+  return createHash('sha256')
+    .update(`${img.width}x${img.height}x${img.channels}\n`)
+    .update(img.data)
+    .digest('hex');
 }
 
 function validate(o: TeachInOptions): void {
@@ -249,7 +262,13 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
   const m = bundle.manifest;
   const S = m.input.size;
 
-  const { frames, sha, profile } = await collectFrames(p.images, S, resizeModeOf(m), p.onProgress, signal);
+  const { frames, sha, profile, imageHashes } = await collectFrames(
+    p.images,
+    S,
+    resizeModeOf(m),
+    p.onProgress,
+    signal,
+  );
   const holdoutIdx = chooseHoldout(frames.length, o.holdout ?? DEFAULT_HOLDOUT, seed);
   const held = new Set(holdoutIdx);
   const trainFrames = frames.filter((f) => !held.has(f.index));
@@ -501,6 +520,7 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
     trainImages: trainFrames.length,
     holdoutImages: holdFrames.length,
     imagesSha256: sha,
+    imageHashes,
     frames: profile,
     seed,
     lr,
