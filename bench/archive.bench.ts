@@ -1,9 +1,20 @@
 // The parts archive's cost on the pipeline: throughput and capture→decide latency with `archive.keep: all`
-// vs the archive off, side by side in this process (alternating runs, same synthetic parts). Goal (issue 11):
-// ≥ 0.95 of the throughput and p99 latency within +10 % with the archive on. The model is a TINY dev-teacher
-// bundle (S = 56), so the pipeline is as fast as it gets and the archive's share is as large as it gets; the
-// camera is paced faster than the pipeline, so throughput = what the pipeline sustains.
-import { mkdtempSync, rmSync } from 'node:fs';
+// vs the archive off, side by side in this process. Goal (issue 11): ≥ 0.95 of the throughput and p99 latency
+// within +10 % with the archive on.
+//
+// Same work in both arms: the same seeded synthetic parts (640×480), the same TINY dev-teacher bundle (S = 56,
+// so the pipeline is as fast as it gets and the archive's share as large as it gets), the camera paced faster
+// than the pipeline (throughput = what the pipeline sustains). A run is `pinpoint run` in-process (startApp):
+// start-up (model, warm-up, the archive worker and its index) is outside the measured window, and so are the
+// first WARM decisions of each run (queues filling, JIT). ROUNDS pairs of runs alternate their order (off, on,
+// then on, off) so that a machine whose load drifts hurts both arms alike; the verdict is the median of the
+// per-pair ratios. Also printed: the event loop's CPU time per part (what the archive adds to the thread that
+// decides parts; less sensitive to other processes than wall time), what the archive wrote and dropped (it
+// runs on idle CPU only: at saturation on 2 cores it keeps what it can and counts the rest), the load average.
+// On a shared Linux machine the bench's session (autogroup) gets a fixed CPU share under contention, so the
+// archive's CPU comes out of the pipeline's and per-pair noise reaches ±20 %: see docs/archive.md for how the
+// numbers there were taken.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -13,16 +24,33 @@ import { createBundle } from '../src/model/bundle.js';
 import { writeDevTeacher } from '../src/model/dev-teacher.js';
 import type { InspectionResult } from '../src/pipeline/result.js';
 
-const PARTS = 60;
-const ROUNDS = 2;
+const PARTS = 200;
+const WARM = 30;
+const ROUNDS = 8;
 
-function p(xs: number[], q: number): number {
+interface Run {
+  perSec: number;
+  p99: number;
+  /** Event-loop CPU ms per part over the whole run (start-up excluded). */
+  loopMs: number;
+  archived?: { written: number; dropped: number };
+}
+
+function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
+const median = (xs: number[]): number => quantile(xs, 0.5);
 
-async function once(tmp: string, archive: boolean, round: number): Promise<{ perSec: number; p99: number }> {
-  const config = configSchema.parse({
+/** CPU time of the calling thread so far, ms (Linux /proc; clock ticks of 10 ms). */
+function threadCpuMs(): number {
+  const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+function configFor(tmp: string, archive: boolean, run: number): ReturnType<typeof configSchema.parse> {
+  return configSchema.parse({
     cameras: {
       c: { type: 'synthetic', width: 640, height: 480, fps: 200, count: PARTS, seed: 7, defectRate: 0.5 },
     },
@@ -31,35 +59,79 @@ async function once(tmp: string, archive: boolean, round: number): Promise<{ per
     inference: { device: 'cpu', threads: 1 },
     verdict: { rejectThreshold: 2.14, pixelThreshold: 2.13, deadlineMs: 60000 },
     mqtt: { enabled: false },
-    archive: { enabled: archive, dir: join(tmp, `archive-${round}`), keep: 'all' },
+    archive: { enabled: archive, dir: join(tmp, `archive-${run}`), keep: 'all' },
     logging: { level: 'warn' },
   });
+}
+
+/** Steady-state decisions per second and p99 latency, the first WARM decisions left out. */
+function measure(results: InspectionResult[]): { perSec: number; p99: number } {
+  const decided = results.filter((r) => r.reason === 'pass' || r.reason === 'score');
+  const t = decided.map((r) => r.decideTime).sort((a, b) => a - b);
+  const steady = [...results].sort((a, b) => a.captureTime - b.captureTime).slice(WARM);
+  return {
+    perSec: ((t.length - 1 - WARM) * 1000) / (t[t.length - 1] - t[WARM]),
+    p99: quantile(
+      steady.map((r) => r.latencyMs),
+      0.99,
+    ),
+  };
+}
+
+async function once(tmp: string, archive: boolean, run: number): Promise<Run> {
   const results: InspectionResult[] = [];
+  let cpu0 = 0;
   const app = await startApp({
-    config,
+    config: configFor(tmp, archive, run),
     configDir: tmp,
-    log: pino({ level: 'warn' }),
+    log: pino({ level: 'error' }),
     sinks: [
       {
         name: 'bench',
         start: async () => {},
-        result: (r) => void results.push(r),
+        result: (r) => {
+          if (results.push(r) === 1) cpu0 = threadCpuMs();
+        },
         cameraState: () => {},
         stop: async () => {},
       },
     ],
   });
+  const archived = archive ? () => app.status.archive?.() : () => undefined;
   await app.done;
-  const first = Math.min(...results.map((r) => r.captureTime));
-  const last = Math.max(...results.map((r) => r.decideTime));
-  const decided = results.filter((r) => r.reason === 'pass' || r.reason === 'score');
+  const cpuMs = threadCpuMs() - cpu0;
+  const a = archived();
   return {
-    perSec: (decided.length * 1000) / (last - first),
-    p99: p(
-      results.map((r) => r.latencyMs),
-      0.99,
-    ),
+    ...measure(results),
+    loopMs: cpuMs / results.length,
+    ...(a ? { archived: { written: a.written, dropped: a.dropped } } : {}),
   };
+}
+
+function report(off: Run[], on: Run[], load0: number[]): void {
+  const thr = on.map((r, i) => r.perSec / off[i].perSec);
+  const lat = on.map((r, i) => r.p99 / off[i].p99);
+  const line = (name: string, rs: Run[]): string =>
+    `${name}: ${median(rs.map((r) => r.perSec)).toFixed(1)} parts/s, p99 capture→decide ` +
+    `${median(rs.map((r) => r.p99)).toFixed(0)} ms, event loop ${median(rs.map((r) => r.loopMs)).toFixed(1)} ms CPU/part`;
+  const load = loadavg();
+  console.log(
+    `load average ${load0.map((l) => l.toFixed(1)).join(' ')} → ${load.map((l) => l.toFixed(1)).join(' ')}; ` +
+      `${PARTS} parts 640×480 per run (first ${WARM} not measured), ${ROUNDS} pairs, medians`,
+  );
+  console.log(line('archive off', off));
+  console.log(line('keep: all  ', on));
+  const written = on.reduce((s, r) => s + (r.archived?.written ?? 0), 0);
+  const dropped = on.reduce((s, r) => s + (r.archived?.dropped ?? 0), 0);
+  console.log(
+    `archive     : ${written} entries written, ${dropped} dropped (queue full: the worker runs on idle CPU)`,
+  );
+  console.log(
+    `per pair    : throughput ${thr.map((x) => x.toFixed(2)).join(' ')}; p99 ${lat.map((x) => x.toFixed(2)).join(' ')}`,
+  );
+  console.log(
+    `ratio       : throughput ${median(thr).toFixed(3)} (goal ≥ 0.95), p99 ${median(lat).toFixed(3)} (goal ≤ 1.10)`,
+  );
 }
 
 export async function run(): Promise<void> {
@@ -67,24 +139,21 @@ export async function run(): Promise<void> {
   try {
     writeDevTeacher(join(tmp, 't.safetensors'), { seed: 0 });
     createBundle({ teacherPath: join(tmp, 't.safetensors'), outDir: join(tmp, 'model'), size: 56 });
-    await once(tmp, false, -1); // warm the ONNX cache
-    const off: { perSec: number; p99: number }[] = [];
-    const on: { perSec: number; p99: number }[] = [];
+    await once(tmp, false, -1); // warm the ONNX cache and the JIT
+    await once(tmp, true, -2); // and the archive's code
+    const load0 = loadavg();
+    const off: Run[] = [];
+    const on: Run[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      off.push(await once(tmp, false, r));
-      on.push(await once(tmp, true, r));
+      if (r % 2 === 0) {
+        off.push(await once(tmp, false, r));
+        on.push(await once(tmp, true, r));
+      } else {
+        on.push(await once(tmp, true, r));
+        off.push(await once(tmp, false, r));
+      }
     }
-    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const tOff = mean(off.map((x) => x.perSec));
-    const tOn = mean(on.map((x) => x.perSec));
-    const lOff = mean(off.map((x) => x.p99));
-    const lOn = mean(on.map((x) => x.p99));
-    console.log(`load average ${loadavg()[0].toFixed(1)}; ${PARTS} parts 640×480 per run, ${ROUNDS} rounds`);
-    console.log(`archive off : ${tOff.toFixed(1)} parts/s, p99 capture→decide ${lOff.toFixed(0)} ms`);
-    console.log(`keep: all   : ${tOn.toFixed(1)} parts/s, p99 capture→decide ${lOn.toFixed(0)} ms`);
-    console.log(
-      `ratio       : throughput ${(tOn / tOff).toFixed(3)} (goal ≥ 0.95), p99 ${(lOn / lOff).toFixed(3)} (goal ≤ 1.10)`,
-    );
+    report(off, on, load0);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

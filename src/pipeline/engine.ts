@@ -102,7 +102,28 @@ export interface CameraStats {
   dropped: number;
   /** Frames on a triggered camera that paired with no trigger (none waiting, stale, ambiguous). */
   untriggered: number;
+  /** Frames that could not be letterboxed (wrong size, corrupt): their parts got the fail-safe verdict. */
+  unusable: number;
+  /** Frames waiting in the camera's queue now (a gauge, not a counter). */
+  queued: number;
+  /** PLC triggers answered by no frame, all reasons (no-frame, frame-lost, trigger-missed). */
+  noFrame: number;
+  /** Of those: the camera reported the frame lost (block-id gap, incomplete buffer). */
+  frameLost: number;
+  /** Of those: the camera did not take the picture (merged or missed trigger). */
+  triggerMissed: number;
 }
+
+const zeroCameraStats = (): CameraStats => ({
+  frames: 0,
+  dropped: 0,
+  untriggered: 0,
+  unusable: 0,
+  queued: 0,
+  noFrame: 0,
+  frameLost: 0,
+  triggerMissed: 0,
+});
 
 export interface EngineStats extends LedgerStats {
   cameras: Record<string, CameraStats>;
@@ -159,7 +180,7 @@ export class Engine {
 
   constructor(private readonly o: EngineOptions) {
     this.models = new ModelSlot({ model: o.model, version: o.modelVersion ?? null });
-    for (const id of o.cameras.keys()) this.perCamera.set(id, { frames: 0, dropped: 0, untriggered: 0 });
+    for (const id of o.cameras.keys()) this.perCamera.set(id, zeroCameraStats());
   }
 
   stats(): EngineStats {
@@ -236,6 +257,7 @@ export class Engine {
           ledger.fail(ref, 'no reject/pixel threshold: the model was not taught in and the config sets none');
           return null;
         }
+        this.statsOf(f.cameraId).queued++;
         return { ref, image: f.image };
       };
 
@@ -255,6 +277,7 @@ export class Engine {
               const method = cameras.get(t.cameraId)?.pairing?.method ?? 'order';
               const pairing = { method, triggerTime: t.time };
               const ref = { cameraId: t.cameraId, partId: t.partId, seq: null, captureTime: t.time, pairing };
+              countNoFrame(this.statsOf(t.cameraId), reason);
               ledger.noFrame(ref, detail, reason);
             },
             onUntriggered: (f, why) => {
@@ -275,6 +298,7 @@ export class Engine {
             queue: (id) => cameras.get(id)!.queue,
             onDrop: (j, id) => {
               this.statsOf(id).dropped++;
+              this.statsOf(id).queued--;
               log.debug({ camera: id, part: j.ref.partId }, 'frame dropped: queue full');
               ledger.fail(
                 j.ref,
@@ -287,10 +311,12 @@ export class Engine {
             scheduler: this.o.scheduler,
           }),
           map((jobs) => {
+            for (const j of jobs) this.statsOf(j.ref.cameraId).queued--;
             const t0 = performance.now();
             // The batch runs on the model in force when it closes, whatever is swapped in meanwhile.
             const lease = this.models.acquire();
             const b = prepareBatch(jobs, S, model.resize, pool, (j, e) => {
+              this.statsOf(j.ref.cameraId).unusable++;
               log.warn({ camera: j.ref.cameraId, part: j.ref.partId, err: e.message }, 'frame not usable');
               ledger.fail(j.ref, `frame not usable: ${e.message}`);
             });
@@ -375,7 +401,7 @@ export class Engine {
   private statsOf(id: string): CameraStats {
     let s = this.perCamera.get(id);
     if (!s) {
-      s = { frames: 0, dropped: 0, untriggered: 0 };
+      s = zeroCameraStats();
       this.perCamera.set(id, s);
     }
     return s;
@@ -392,6 +418,14 @@ export class Engine {
     }
     return m;
   }
+}
+
+/** Per-camera loss counters of a trigger answered by no frame (the camera may be unknown to the engine). */
+function countNoFrame(c: CameraStats | undefined, reason: string | undefined): void {
+  if (!c) return;
+  c.noFrame++;
+  if (reason === 'frame-lost') c.frameLost++;
+  if (reason === 'trigger-missed') c.triggerMissed++;
 }
 
 /** The evidence of one frame: its pixels as they came, and a copy of its Δ grid (the batch output is reused). */

@@ -36,6 +36,11 @@ export function statusJson(s: DaemonStatus, now = Date.now()): Record<string, un
       frames: k?.frames ?? 0,
       dropped: k?.dropped ?? 0,
       untriggered: k?.untriggered ?? 0,
+      unusable: k?.unusable ?? 0,
+      queued: k?.queued ?? 0,
+      noFrame: k?.noFrame ?? 0,
+      frameLost: k?.frameLost ?? 0,
+      triggerMissed: k?.triggerMissed ?? 0,
     };
   }
   return {

@@ -108,12 +108,28 @@ export const statusPayloadSchema = z.enum(['online', 'offline', 'stopped']).meta
 });
 
 const sourceStates = ['connecting', 'streaming', 'stalled', 'backoff', 'stopped'] as const;
+const n = z.int().min(0);
+/** The camera's frame and pairing-loss counters since the daemon started (docs/mqtt.md). */
+export const cameraCountersSchema = z.strictObject({
+  frames: n.describe('Frames that became parts'),
+  dropped: n.describe("Frames dropped by the camera's queue"),
+  unusable: n.describe('Frames that could not be prepared for the model'),
+  untriggered: n.describe('Frames of a triggered camera paired with no trigger (not parts)'),
+  noFrame: n.describe('PLC triggers answered by no frame, all reasons'),
+  frameLost: n.describe('Of noFrame: the camera reported the frame lost'),
+  triggerMissed: n.describe('Of noFrame: the camera did not take the picture (merged or missed trigger)'),
+});
 /** `<prefix>/<camera>/state`, retained: what the camera source is doing. */
 export const cameraStatePayloadSchema = z
   .strictObject({
     state: z.enum(sourceStates),
     detail: z.string().optional(),
     time: ms.describe('When the state was entered, ms since the epoch'),
+    counters: cameraCountersSchema
+      .optional()
+      .describe(
+        'Since the daemon started; republished when they change (at most every statsIntervalSec, or 1 s after a pairing loss)',
+      ),
   })
   .meta({ title: 'pinpoint camera state' });
 
@@ -205,6 +221,7 @@ export type ResultPayload = z.infer<typeof resultPayloadSchema>;
 export type RejectPayload = z.infer<typeof rejectPayloadSchema>;
 export type StatusPayload = z.infer<typeof statusPayloadSchema>;
 export type CameraStatePayload = z.infer<typeof cameraStatePayloadSchema>;
+export type CameraCounters = z.infer<typeof cameraCountersSchema>;
 export type InfoPayload = z.infer<typeof infoPayloadSchema>;
 export type StatsPayload = z.infer<typeof statsPayloadSchema>;
 export type TriggerPayload = z.input<typeof triggerPayloadSchema>;
@@ -240,8 +257,14 @@ export function rejectPayload(r: InspectionResult, mode: 'json' | 'plain'): stri
   return JSON.stringify(p);
 }
 
-export function cameraStatePayload(state: SourceState, detail: string | undefined, time: number): string {
+export function cameraStatePayload(
+  state: SourceState,
+  detail: string | undefined,
+  time: number,
+  counters?: CameraCounters,
+): string {
   const p: CameraStatePayload = detail === undefined ? { state, time } : { state, detail, time };
+  if (counters) p.counters = counters;
   return JSON.stringify(p);
 }
 

@@ -1,17 +1,38 @@
 // The retained state messages: `status` (online / stopped; the will says offline), `info` and each camera's
 // `state`. Not queued: only the latest value matters, and all of it is published again on every connect.
+//
+// A camera's state carries its frame and pairing-loss counters (issue 17: a PLC gateway sees lost frames and
+// missed triggers where it already looks). They change with every frame, so the state is not republished per
+// frame: refreshCounters() (on the stats interval) republishes the cameras whose counters changed, and a part
+// decided without its frame (frame-lost, trigger-missed, no-frame) republishes its camera within 1 s, bursts
+// coalesced into one message.
 import { hostname } from 'node:os';
 import { cameraIdSchema } from '../config/schema.js';
+import type { InspectionResult } from '../pipeline/result.js';
 import type { SourceState } from '../sources/types.js';
 import type { LogThrottle } from '../util/log-throttle.js';
+import type { DaemonStatus } from './daemon-status.js';
 import type { MqttConnection } from './mqtt-connection.js';
-import type { InfoPayload, StatusPayload } from './mqtt-payloads.js';
+import type { CameraCounters, InfoPayload, StatusPayload } from './mqtt-payloads.js';
 import { cameraStatePayload } from './mqtt-payloads.js';
 import type { MqttTopics } from './mqtt-topics.js';
 
+/** How long a pairing loss waits before its camera's state is republished (losses in between join it). */
+const LOSS_REFRESH_MS = 1000;
+const LOSS_REASONS: ReadonlySet<string> = new Set(['no-frame', 'frame-lost', 'trigger-missed']);
+
+interface CameraEntry {
+  state: SourceState;
+  detail?: string;
+  time: number;
+  /** The payload last built for it (what the broker holds once connected). */
+  payload: string;
+}
+
 export class RetainedState {
-  private readonly states = new Map<string, string>(); // camera → last state payload
+  private readonly states = new Map<string, CameraEntry>();
   private readonly startTime = Date.now();
+  private readonly lossTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(
     private readonly conn: MqttConnection,
@@ -20,6 +41,8 @@ export class RetainedState {
     /** Read on every connect, so a swapped model is announced with its own id. */
     private readonly modelId: () => string | null,
     private readonly throttle: LogThrottle,
+    /** The engine's per-camera counters (absent: states without counters). */
+    private readonly status?: DaemonStatus,
   ) {}
 
   /** Messages the retained state may have in flight at once (kept out of the results' window). */
@@ -50,7 +73,7 @@ export class RetainedState {
       startTime: this.startTime,
     };
     void this.publish(this.topics.info, JSON.stringify(info));
-    for (const [cam, payload] of this.states) void this.publish(this.topics.state(cam), payload);
+    for (const [cam, e] of this.states) void this.publish(this.topics.state(cam), e.payload);
   }
 
   cameraState(cameraId: string, state: SourceState, detail?: string): void {
@@ -62,13 +85,52 @@ export class RetainedState {
       );
       return;
     }
-    const payload = cameraStatePayload(state, detail, Date.now());
-    this.states.set(cameraId, payload);
-    if (this.conn.connected) void this.publish(this.topics.state(cameraId), payload);
+    const e: CameraEntry = { state, detail, time: Date.now(), payload: '' };
+    e.payload = cameraStatePayload(state, detail, e.time, this.counters(cameraId));
+    this.states.set(cameraId, e);
+    if (this.conn.connected) void this.publish(this.topics.state(cameraId), e.payload);
+  }
+
+  /** Republishes the state of each camera (or of `only`) whose counters changed since its last message. */
+  refreshCounters(only?: string): void {
+    for (const [cam, e] of this.states) {
+      if (only !== undefined && cam !== only) continue;
+      const payload = cameraStatePayload(e.state, e.detail, e.time, this.counters(cam));
+      if (payload === e.payload) continue;
+      e.payload = payload;
+      if (this.conn.connected) void this.publish(this.topics.state(cam), payload);
+    }
+  }
+
+  /** A part decided without its frame: its camera's counters go out within LOSS_REFRESH_MS. */
+  result(r: InspectionResult): void {
+    if (!this.status || !LOSS_REASONS.has(r.reason) || this.lossTimers.has(r.cameraId)) return;
+    const t = setTimeout(() => {
+      this.lossTimers.delete(r.cameraId);
+      this.refreshCounters(r.cameraId);
+    }, LOSS_REFRESH_MS);
+    t.unref();
+    this.lossTimers.set(r.cameraId, t);
+  }
+
+  private counters(cameraId: string): CameraCounters | undefined {
+    if (!this.status) return undefined;
+    const c = this.status.engine()?.cameras[cameraId];
+    return {
+      frames: c?.frames ?? 0,
+      dropped: c?.dropped ?? 0,
+      unusable: c?.unusable ?? 0,
+      untriggered: c?.untriggered ?? 0,
+      noFrame: c?.noFrame ?? 0,
+      frameLost: c?.frameLost ?? 0,
+      triggerMissed: c?.triggerMissed ?? 0,
+    };
   }
 
   /** `stopped` replaces the retained `online` (bounded: a dead broker must not hold up the shutdown). */
   async stopped(timeoutMs: number): Promise<boolean> {
+    for (const t of this.lossTimers.values()) clearTimeout(t);
+    this.lossTimers.clear();
     if (!this.conn.connected) return false;
     let t: NodeJS.Timeout | undefined;
     const said = await Promise.race([

@@ -65,6 +65,7 @@ export class StatsPublisher {
 
   publishNow(): void {
     if (this.intervalSec <= 0) return;
+    this.retained.refreshCounters();
     void this.retained.publish(
       this.topic,
       JSON.stringify(statsPayload(this.status, this.counters(), Date.now())),

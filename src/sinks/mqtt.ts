@@ -100,7 +100,7 @@ export function createMqttSink(cfg: Config['mqtt'], opts: MqttSinkOptions): Mqtt
   );
   const delivery = new OutboxDelivery(conn, cfg, topics, log, throttle);
   const modelId = (): string | null => opts.status?.modelId ?? opts.modelId ?? null;
-  const retained = new RetainedState(conn, topics, opts.cameras, modelId, throttle);
+  const retained = new RetainedState(conn, topics, opts.cameras, modelId, throttle, opts.status);
   const fixed = new Set(opts.cameras);
   const running = opts.status ? { has: (id: string) => opts.status!.hasCamera(id) } : fixed;
   const inbox = new TriggerInbox(conn, cfg, running, log, throttle);
@@ -193,7 +193,10 @@ export function createMqttSink(cfg: Config['mqtt'], opts: MqttSinkOptions): Mqtt
       return conn.lastError;
     },
     start,
-    result: (r: InspectionResult) => delivery.result(r),
+    result: (r: InspectionResult) => {
+      delivery.result(r);
+      retained.result(r);
+    },
     cameraState: (id: string, state: SourceState, detail?: string) => retained.cameraState(id, state, detail),
     stop,
     stats,

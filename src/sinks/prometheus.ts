@@ -5,6 +5,7 @@
 // docs/metrics.md.
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type * as Prom from 'prom-client';
+import type { CameraStats } from '../pipeline/engine.js';
 import type { InspectionResult } from '../pipeline/result.js';
 import type { SourceState } from '../sources/types.js';
 import type { DaemonStatus } from './daemon-status.js';
@@ -125,7 +126,7 @@ export class PrometheusMetrics {
           for (const [labels, v] of values()) this.set(labels, v);
         },
       });
-    const perCamera = (f: (c: { frames: number; dropped: number; untriggered: number }) => number) => () =>
+    const perCamera = (f: (c: CameraStats) => number) => () =>
       s.cameraIds.map((id): [{ camera: string }, number] => {
         const c = s.engine()?.cameras[id];
         return [{ camera: id }, c ? f(c) : 0];
@@ -147,6 +148,35 @@ export class PrometheusMetrics {
       'Frames of a triggered camera with no trigger waiting (not parts)',
       ['camera'],
       perCamera((c) => c.untriggered),
+    );
+    counter(
+      'pinpoint_frames_unusable_total',
+      'Frames that could not be prepared for the model (size, corrupt data): the part gets the fail-safe verdict',
+      ['camera'],
+      perCamera((c) => c.unusable),
+    );
+    gauge(
+      'pinpoint_queue_depth',
+      'Frames waiting in the camera queue for an inference batch',
+      ['camera'],
+      perCamera((c) => c.queued),
+    );
+    // Disjoint reasons (their sum is every trigger answered by no frame), per camera: pairing losses (issue 17).
+    counter(
+      'pinpoint_triggers_unanswered_total',
+      'PLC triggers answered by no frame, by camera and reason (the part gets the fail-safe verdict)',
+      ['camera', 'reason'],
+      () =>
+        s.cameraIds.flatMap((id): [{ camera: string; reason: string }, number][] => {
+          const c = s.engine()?.cameras[id];
+          const lost = c?.frameLost ?? 0;
+          const missed = c?.triggerMissed ?? 0;
+          return [
+            [{ camera: id, reason: 'frame_lost' }, lost],
+            [{ camera: id, reason: 'trigger_missed' }, missed],
+            [{ camera: id, reason: 'no_frame' }, (c?.noFrame ?? 0) - lost - missed],
+          ];
+        }),
     );
     gauge(
       'pinpoint_parts_in_flight',

@@ -2,7 +2,10 @@
 // by verdict, the fail-safe ones by cause, frames dropped or without a trigger, frames per second and the
 // verdict latency p50/p99. Pure: the verdicts and the engine's cumulative counters come in, numbers and one
 // line of text come out; the clock is the caller's.
-import type { CameraStats } from '../pipeline/engine.js';
+import type { CameraStats as EngineCameraStats } from '../pipeline/engine.js';
+
+/** The engine's per-camera counters this window reads. */
+type CameraStats = Pick<EngineCameraStats, 'frames' | 'dropped' | 'untriggered'>;
 import type { InspectionResult } from '../pipeline/result.js';
 import { quantileSorted } from '../util/quantile.js';
 

@@ -7,6 +7,7 @@ import { createLogThrottle } from '../../util/log-throttle.js';
 import { spawnWorker } from '../../util/spawn-worker.js';
 import type { ArchiveWorkerInit, FromArchiveWorker, ToArchiveWorker } from './archive-worker.js';
 import type { ArchiveJob } from './encode-entry.js';
+import { FramePool } from './frame-pool.js';
 
 export interface ArchiveStats {
   /** Parts handed to the worker, not yet written. */
@@ -30,6 +31,7 @@ export class ArchiveWriter {
   private open = false;
   private readonly throttle;
   private drained: (() => void) | undefined;
+  private readonly frames: FramePool;
 
   constructor(
     private readonly init: ArchiveWorkerInit,
@@ -37,6 +39,7 @@ export class ArchiveWriter {
     private readonly log: Logger,
   ) {
     this.throttle = createLogThrottle(log);
+    this.frames = new FramePool(depth);
   }
 
   /** Starts the worker and opens (and repairs) the archive; a failure is logged and the daemon runs on. */
@@ -51,7 +54,10 @@ export class ArchiveWriter {
         if (m.type === 'ready') {
           this.open = true;
           this.st.bytes = m.bytes;
-          this.log.info({ dir: this.init.dir, entries: m.entries, megabytes: mb(m.bytes) }, 'archive open');
+          this.log.info(
+            { dir: this.init.dir, entries: m.entries, megabytes: mb(m.bytes), cpuPriority: m.priority },
+            'archive open',
+          );
         } else if (m.type === 'open-failed') {
           this.log.error(
             { dir: this.init.dir, err: m.error },
@@ -68,6 +74,11 @@ export class ArchiveWriter {
         resolve();
       });
     });
+  }
+
+  /** Frame buffers back from the worker, waiting for reuse. */
+  get pooledFrames(): number {
+    return this.frames.size;
   }
 
   /** Hands a part to the worker, or drops and counts it when the queue is full. */
@@ -89,8 +100,9 @@ export class ArchiveWriter {
     const transfer: ArrayBuffer[] = [];
     const ev = job.evidence;
     if (ev) {
-      // Exact-size copies, moved to the worker: the engine's buffers stay the engine's.
-      ev.image = { ...ev.image, data: ev.image.data.slice() };
+      // Copies moved to the worker (the frame into a pooled buffer that comes back): the source's and the
+      // engine's buffers stay theirs, other outputs may still read them.
+      ev.image = { ...ev.image, data: this.frames.copy(ev.image.data) };
       ev.grid = ev.grid.slice();
       transfer.push(ev.image.data.buffer as ArrayBuffer, ev.grid.buffer as ArrayBuffer);
     }
@@ -123,6 +135,7 @@ export class ArchiveWriter {
   }
 
   private onMessage(m: FromArchiveWorker): void {
+    if ((m.type === 'done' || m.type === 'failed') && m.frame) this.frames.give(m.frame);
     switch (m.type) {
       case 'done':
         this.st.queued--;

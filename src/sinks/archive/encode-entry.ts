@@ -41,17 +41,41 @@ export interface EncodedEntry {
   mapScale: number | null;
 }
 
+/**
+ * Buffers the worker reuses from part to part (the map and the heatmap, ~1 MB each at 640×480): fresh ones per
+ * part would make the worker's collector (whose helper threads run at normal priority) free them every time.
+ * Safe because every encoded file is a copy: nothing returned refers to them.
+ */
+export class EncodeScratch {
+  private mapBuf: Float32Array = new Float32Array(0);
+  private heatBuf: Uint8Array = new Uint8Array(0);
+
+  map(n: number): Float32Array {
+    if (this.mapBuf.length !== n) this.mapBuf = new Float32Array(n);
+    return this.mapBuf;
+  }
+
+  heat(n: number): Uint8Array {
+    if (this.heatBuf.length !== n) this.heatBuf = new Uint8Array(n);
+    return this.heatBuf;
+  }
+}
+
 /** Heatmap colour range: 0 → blue, 2 × the pixel threshold and above → red (the threshold sits mid-scale). */
 const HEAT_RANGE = 2;
 
-export function encodeEntry(job: ArchiveJob, o: EncodeOptions): EncodedEntry {
+export function encodeEntry(
+  job: ArchiveJob,
+  o: EncodeOptions,
+  scratch: EncodeScratch = new EncodeScratch(),
+): EncodedEntry {
   const files: Record<string, Uint8Array | string> = {
     [FILES.result]: `${JSON.stringify(job.result, null, 2)}\n`,
   };
   const ev = job.evidence;
   if (!ev) return { files, frameFormat: null, mapFormat: null, mapScale: null };
   const { width: W, height: H } = ev.letterbox;
-  const map = postprocess(ev.grid, ev.g, ev.letterbox, undefined, { ignore: ev.ignore }).map;
+  const map = postprocess(ev.grid, ev.g, ev.letterbox, scratch.map(W * H), { ignore: ev.ignore }).map;
   const img = ev.image;
   if (o.imageFormat === 'png')
     files[FILES.framePng] = encodePng({
@@ -72,7 +96,7 @@ export function encodeEntry(job: ArchiveJob, o: EncodeOptions): EncodedEntry {
   files[FILES.heatmap] = encodePng({
     width: W,
     height: H,
-    data: heatmapOverlay(map, img, ev.pixelThreshold),
+    data: heatmapOverlay(map, img, ev.pixelThreshold, scratch.heat(W * H * 3)),
     channels: 3,
     depth: 8,
   });
@@ -116,8 +140,12 @@ export function toUint16(map: Float32Array): { pixels: Uint16Array; scale: numbe
 const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
 
 /** The map in the "jet" colours (blue → red; the pixel threshold mid-scale), half over the frame; RGB. */
-export function heatmapOverlay(map: Float32Array, img: Image, pixelThreshold: number): Uint8Array {
-  const out = new Uint8Array(map.length * 3);
+export function heatmapOverlay(
+  map: Float32Array,
+  img: Image,
+  pixelThreshold: number,
+  out: Uint8Array = new Uint8Array(map.length * 3),
+): Uint8Array {
   const k = 1 / (HEAT_RANGE * pixelThreshold);
   const c = img.channels;
   const d = img.data;
