@@ -11,6 +11,7 @@ import type { Subscription } from 'rxjs';
 import type { CameraConfig, Config } from './config/schema.js';
 import { preflight } from './app/preflight.js';
 import { BundleError } from './model/bundle.js';
+import { cameraTiling } from './app/camera-tiling.js';
 import { thresholdsForPrecision } from './model/manifest.js';
 import type { Manifest } from './model/manifest.js';
 import { frameProfileFrom } from './model/frame-profile.js';
@@ -161,6 +162,7 @@ export async function startApp(o: AppOptions): Promise<App> {
       verdict: v,
       triggerWindowMs: cfg.trigger.enabled ? cfg.trigger.windowMs : null,
       pairing: pairing ?? undefined,
+      tiling: cameraTiling(config, cfg, m, id, log),
     });
   }
   // Triggers the engine's correlation accepted (not duplicates, for a camera that takes triggers): each fires

@@ -7,7 +7,7 @@
 // Nothing in it grows without bound: the queues have depths, the batcher holds at most `CREDITS` batches
 // outstanding (= the buffer pool size), the ledger holds only parts whose frame is in flight. A part that
 // cannot be decided in time gets the fail-safe verdict from the ledger's timer, on time.
-import { NEVER, Observable, Subject, filter, map } from 'rxjs';
+import { NEVER, Observable, Subject, filter, map, mergeMap } from 'rxjs';
 import { performance } from 'node:perf_hooks';
 import type { SchedulerLike } from 'rxjs';
 import type { Logger } from '../util/log.js';
@@ -26,6 +26,8 @@ import { correlateTriggers } from './triggers.js';
 import type { PartRef, Thresholds, VerdictSettings } from './verdict.js';
 import { inspectGrid } from './verdict.js';
 import { warmUpBatches } from './warm-up.js';
+import { TileJobs, type TileRef } from './tile-jobs.js';
+import type { TilingSpec } from './tiling.js';
 
 /** Batches outstanding at once: one running on the session, one letterboxed and waiting (at the worker). */
 export const CREDITS = 2;
@@ -63,6 +65,8 @@ export interface EngineCamera {
   triggerWindowMs: number | null;
   /** How its frames are paired with triggers (default: order). */
   pairing?: CameraPairing;
+  /** Tiling of its frames (tile-jobs.ts); absent or null: letterboxed. */
+  tiling?: TilingSpec | null;
 }
 
 export interface EngineOptions {
@@ -114,6 +118,8 @@ export interface EngineStats extends LedgerStats {
 interface Job {
   ref: PartRef;
   image: Image;
+  /** One tile of a tiled frame (tile-jobs.ts). */
+  tile?: TileRef;
 }
 
 /** Runs a prepared batch; with a transferring model the buffer that comes back replaces the one sent. */
@@ -240,6 +246,12 @@ export class Engine {
       this.ledger = ledger;
       this.ledgerStats = ledger.stats;
       const credit$ = new Subject<void>();
+      const tiles = new TileJobs({
+        model,
+        tiling: (id) => cameras.get(id)?.tiling ?? null,
+        fail: (ref, detail) => ledger.fail(ref, detail),
+        log,
+      });
       const pool = new BufferPool(CREDITS, this.o.maxBatch * S * S * 3);
 
       const admit = (f: EngineFrame): Job | null => {
@@ -288,12 +300,14 @@ export class Engine {
           }),
           map(admit),
           filter((j): j is Job => j !== null),
+          mergeMap((j) => tiles.expand(j)),
           batchFrames<Job>({
             maxBatch: this.o.maxBatch,
             maxWaitMs: this.o.maxWaitMs,
             key: (j) => j.ref.cameraId,
-            queue: (id) => cameras.get(id)!.queue,
+            queue: (id) => tiles.queue(id, cameras.get(id)!.queue),
             onDrop: (j, id) => {
+              if (j.tile && !tiles.firstLoss(j)) return; // the frame already failed with its first tile
               this.perCamera.get(id)!.dropped++;
               log.debug({ camera: id, part: j.ref.partId }, 'frame dropped: queue full');
               ledger.fail(
@@ -308,10 +322,18 @@ export class Engine {
           }),
           map((jobs) => {
             const t0 = performance.now();
-            const b = prepareBatch(jobs, S, model.resize, pool, (j, e) => {
-              log.warn({ camera: j.ref.cameraId, part: j.ref.partId, err: e.message }, 'frame not usable');
-              ledger.fail(j.ref, `frame not usable: ${e.message}`);
-            });
+            const b = prepareBatch(
+              tiles.live(jobs),
+              S,
+              model.resize,
+              pool,
+              (j, e) => {
+                if (j.tile && !tiles.firstLoss(j)) return;
+                log.warn({ camera: j.ref.cameraId, part: j.ref.partId, err: e.message }, 'frame not usable');
+                ledger.fail(j.ref, `frame not usable: ${e.message}`);
+              },
+              tiles.fill,
+            );
             return Object.assign(b, { prepareMs: performance.now() - t0 });
           }),
           inferSerially<Timed<Prepared<Job>>>(
@@ -325,7 +347,7 @@ export class Engine {
           ),
         )
         .subscribe({
-          next: (ran) => this.inspect(ran, ledger, g),
+          next: (ran) => this.inspect(ran, ledger, g, tiles),
           error: (e: unknown) => subscriber.error(e),
           complete: () => subscriber.complete(),
         });
@@ -337,9 +359,9 @@ export class Engine {
     });
   }
 
-  private inspect(ran: Ran<Timed<Prepared<Job>>>, ledger: PartLedger, g: number): void {
+  private inspect(ran: Ran<Timed<Prepared<Job>>>, ledger: PartLedger, g: number, tiles: TileJobs): void {
     const t0 = performance.now();
-    this.inspectBatch(ran, ledger, g);
+    this.inspectBatch(ran, ledger, g, tiles);
     this.o.onBatch?.({
       size: ran.batch.frames.length,
       prepareSeconds: ran.batch.prepareMs / 1000,
@@ -348,7 +370,7 @@ export class Engine {
     });
   }
 
-  private inspectBatch(ran: Ran<Timed<Prepared<Job>>>, ledger: PartLedger, g: number): void {
+  private inspectBatch(ran: Ran<Timed<Prepared<Job>>>, ledger: PartLedger, g: number, tiles: TileJobs): void {
     const { frames, boxes } = ran.batch;
     this.counts.batches++;
     this.counts.batchedFrames += frames.length;
@@ -356,7 +378,8 @@ export class Engine {
     if (ran.error || !ran.output) {
       this.counts.inferErrors++;
       this.o.log.error({ err: ran.error?.message, frames: frames.length }, 'inference failed');
-      for (const j of frames) ledger.fail(j.ref, `inference failed: ${ran.error?.message}`);
+      for (const j of frames)
+        if (!j.tile || tiles.firstLoss(j)) ledger.fail(j.ref, `inference failed: ${ran.error?.message}`);
       return;
     }
     const cells = g * g;
@@ -368,6 +391,12 @@ export class Engine {
       };
       try {
         const grid = ran.output.subarray(i * cells, (i + 1) * cells);
+        if (j.tile) {
+          // evidence (frame + one Δ grid) does not describe a tiled frame: the outputs get the verdict only
+          const done = tiles.receive(j, grid, settings);
+          if (done) ledger.decide(done.ref, done.inspection);
+          continue;
+        }
         const inspection = inspectGrid(grid, g, lb, settings, this.scratchMap(lb.width, lb.height));
         ledger.decide(
           j.ref,
@@ -375,6 +404,7 @@ export class Engine {
           this.o.evidence ? evidenceOf(j.image, grid, g, lb, settings) : undefined,
         );
       } catch (e) {
+        if (j.tile && !tiles.firstLoss(j)) continue;
         this.o.log.error(
           { camera: j.ref.cameraId, part: j.ref.partId, err: (e as Error).message },
           'post-processing failed',

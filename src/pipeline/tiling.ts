@@ -124,6 +124,23 @@ export function sameTiling(a: TilingSpec | null, b: TilingSpec | null): boolean 
   return a.scale === b.scale && a.overlap === b.overlap;
 }
 
+/** A config value (`off` or { scale, overlap }) as a spec; null: off. */
+export function tilingSetting(v: 'off' | TilingSpec | undefined | null): TilingSpec | null {
+  return v === undefined || v === null || v === 'off' ? null : { scale: v.scale, overlap: v.overlap };
+}
+
+/**
+ * Why a bundle taught with `taught` should not serve `wanted` (its thresholds were calibrated on maps of
+ * another kind), or null when they agree.
+ */
+export function tilingMismatch(taught: TilingSpec | null, wanted: TilingSpec | null): string | null {
+  if (sameTiling(taught, wanted)) return null;
+  return (
+    `the bundle was taught with tiling ${describeTiling(taught)}, this asks for ${describeTiling(wanted)}: ` +
+    'its thresholds were calibrated on maps of the taught tiling'
+  );
+}
+
 export function describeTiling(t: TilingSpec | null): string {
   return t === null ? 'off' : `scale ${t.scale}, overlap ${t.overlap}`;
 }
