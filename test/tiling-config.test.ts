@@ -4,6 +4,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../src/config/load.js';
 import { configuredTiling, tilingProblems } from '../src/app/camera-tiling.js';
+import { inferTiling } from '../src/cli/infer-command.js';
+import { tilingOption } from '../src/cli/parse-options.js';
 
 const base = (extra: string) => `
 model: { path: ./bundle }
@@ -60,5 +62,33 @@ describe('tiling config', () => {
       'x.yaml',
     );
     assert.equal(tilingProblems(allowed, Object.entries(allowed.cameras), untiled as never).length, 0);
+  });
+});
+
+describe('infer/train --tiling', () => {
+  test('parses off and SCALE[,OVERLAP]; refuses nonsense', () => {
+    assert.equal(tilingOption('off'), 'off');
+    assert.deepEqual(tilingOption('1'), { scale: 1, overlap: 0.125 });
+    assert.deepEqual(tilingOption('0.5,0.25'), { scale: 0.5, overlap: 0.25 });
+    for (const bad of ['0', '1,0.5', 'x', '1,', '5'])
+      assert.throws(() => tilingOption(bad), /is not a tiling/);
+  });
+
+  test('infer uses the bundle tiling; another one only with --allow-tiling-mismatch', () => {
+    const taught = {
+      input: { size: 224, mean: [0, 0, 0], std: [1, 1, 1], tiling: { scale: 1, overlap: 0.125 } },
+    };
+    const plain = { input: { size: 224, mean: [0, 0, 0], std: [1, 1, 1] } };
+    assert.deepEqual(inferTiling(taught as never, undefined, false), { scale: 1, overlap: 0.125 });
+    assert.equal(inferTiling(plain as never, undefined, false), null);
+    assert.throws(
+      () => inferTiling(taught as never, 'off', false),
+      /taught with tiling scale 1, overlap 0.125, this asks for off.*--allow-tiling-mismatch/,
+    );
+    assert.equal(inferTiling(taught as never, 'off', true), null);
+    assert.deepEqual(inferTiling(plain as never, { scale: 1, overlap: 0.125 }, true), {
+      scale: 1,
+      overlap: 0.125,
+    });
   });
 });
