@@ -17,7 +17,10 @@
 // tiling finds 4 of 12 (letterboxing 1), measured both at depth 6 and at depth 12 (docs/pipeline.md, "Tiling").
 // Scratches (≤ 3 px wide whatever their length) are printed, not gated. Seam: the same defect, same
 // surroundings, once centred on a tile seam and once inside a tile (the frame is cropped at two offsets so
-// only the tile grid moves): one blob on the seam, its peak within 5 % of the peak inside the tile.
+// only the tile grid moves, by 42 px = 3 patches, so the defect keeps its phase to the patch grid): one blob on
+// the seam at half the defect's peak, the peak within 5 % of the peak inside the tile. Measured: 0.1333 on the
+// seam, 0.1365 inside (2 %). A shift that changes the patch phase (45 px) moved the peak by 20 % (0.133 vs 0.109)
+// with or without a seam: the ViT's patch grid, not the stitching, is what is not shift-invariant.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -221,30 +224,46 @@ test('tiling at scale 1 finds few-pixel defects that letterboxing to the same S 
   const ch = 336;
   const grid = tileGrid(cw, ch, TILING, S); // columns at 0, 90, 179, ...: tile 0 and 1 overlap in [90, 112)
   const seamX = Math.round((grid.xs[1] + S) / 2);
-  const insideX = Math.round((grid.xs[0] + S + grid.xs[2]) / 2); // the middle of tile 1's own part
+  // inside tile 1's own part [112, 179), 3 patches (42 px) right of the seam: the defect keeps its phase to
+  // tile 1's patch grid, so only the seam (and the tile border's context) differ
+  const insideX = seamX + 42;
   const { image: base, object } = goodPart(300);
   const spot = stamps.find((s) => s.kind === 'missing' && s.size === 20)!;
   const site = sites(object, W, H).find((p) => p.x >= 300 && p.x + 500 <= W && p.y >= 200 && p.y + 200 <= H)!;
   const big = { ...base, data: base.data.slice() };
   const d = paste(big, spot, site.x - (spot.w >> 1), site.y - (spot.h >> 1)).box;
   const cx = d.x + d.width / 2;
-  const peakAt = async (targetX: number) => {
+  const mapAt = async (targetX: number) => {
     const x0 = Math.round(cx - targetX);
     const y0 = site.y - (ch >> 1);
     const crop = new Uint8Array(cw * ch * 3);
     for (let j = 0; j < ch; j++)
       crop.set(big.data.subarray(((y0 + j) * W + x0) * 3, ((y0 + j) * W + x0 + cw) * 3), j * cw * 3);
     const m = (await tiledFrameMap(tiled, { width: cw, height: ch, channels: 3, data: crop }, TILING, 8)).map;
-    const box = { x: d.x - x0, y: d.y - y0, width: d.width, height: d.height };
-    return findBlobs({ width: cw, height: ch, data: m }, tiledPixel, 1).filter((b) => overlaps(b, box, 8));
+    // the defect's neighbourhood (its box grown by 16 px), where its blob lies
+    const g = 16;
+    const bx = d.x - x0 - g;
+    const by = d.y - y0 - g;
+    const bw = d.width + 2 * g;
+    const bh = d.height + 2 * g;
+    const near = new Float32Array(bw * bh);
+    for (let j = 0; j < bh; j++) near.set(m.subarray((by + j) * cw + bx, (by + j) * cw + bx + bw), j * bw);
+    return { width: bw, height: bh, data: near };
   };
-  const onSeam = await peakAt(seamX);
-  const inside = await peakAt(insideX);
+  const seam = await mapAt(seamX);
+  const inside = await mapAt(insideX);
+  const peak = (m: { data: Float32Array }) => m.data.reduce((a, v) => Math.max(a, v), 0);
+  // Blobs at half the defect's own peak: the seam property does not depend on whether this random teacher's
+  // calibrated threshold happens to reach this defect here.
+  const level = 0.5 * peak(inside);
+  const seamBlobs = findBlobs(seam, level, 1);
+  const insideBlobs = findBlobs(inside, level, 1);
   process.stderr.write(
-    `tiling acceptance: 20-px missing chunk on a seam: ${onSeam.length} blob(s), peak ${onSeam[0]?.peak.toFixed(4)}; inside a tile: ` +
-      `peak ${inside[0]?.peak.toFixed(4)}; ${((performance.now() - t0) / 1000).toFixed(0)} s in all\n`,
+    `tiling acceptance: 20-px missing chunk centred on a seam: ${seamBlobs.length} blob(s), peak ` +
+      `${peak(seam).toFixed(4)}; inside a tile: ${insideBlobs.length} blob(s), peak ${peak(inside).toFixed(4)} ` +
+      `(calibrated pixel threshold ${tiledPixel.toFixed(4)}); ${((performance.now() - t0) / 1000).toFixed(0)} s in all\n`,
   );
-  assert.equal(onSeam.length, 1, 'one blob across the seam');
-  assert.equal(inside.length, 1);
-  assert.ok(Math.abs(onSeam[0].peak - inside[0].peak) <= 0.05 * inside[0].peak, 'same peak ±5 %');
+  assert.equal(seamBlobs.length, 1, 'one blob across the seam');
+  assert.equal(insideBlobs.length, 1);
+  assert.ok(Math.abs(peak(seam) - peak(inside)) <= 0.05 * peak(inside), 'same peak ±5 %');
 });
