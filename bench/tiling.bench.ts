@@ -11,10 +11,10 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { pino } from 'pino';
-import { createBundle, loadBundle } from '../src/model/bundle.js';
+import { createBundle } from '../src/model/bundle.js';
 import { writeDevTeacher } from '../src/model/dev-teacher.js';
 import { Engine, type EngineCamera, type EngineFrame } from '../src/pipeline/engine.js';
-import { openAnomalyModel } from '../src/pipeline/inference.js';
+import { openModelInWorker } from '../src/pipeline/worker-model.js';
 import { postprocess } from '../src/pipeline/anomaly-map.js';
 import { computeLetterbox } from '../src/pipeline/letterbox.js';
 import { stitchMaps } from '../src/pipeline/stitch.js';
@@ -44,7 +44,13 @@ export async function run(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'pinpoint-bench-tiling-'));
   writeDevTeacher(join(tmp, 't.safetensors'), { dim: DIM, heads: 4, depth: 4 });
   createBundle({ teacherPath: join(tmp, 't.safetensors'), outDir: join(tmp, 'b'), size: S, layers: [2, 4] });
-  const model = await openAnomalyModel(loadBundle(join(tmp, 'b')), { device: 'cpu', threads: THREADS });
+  // In a worker thread, as `pinpoint run` has it: post-processing overlaps the next batch's inference.
+  const model = await openModelInWorker(join(tmp, 'b'), {
+    device: 'cpu',
+    threads: THREADS,
+    maxBatch: BATCH,
+    log: pino({ level: 'warn' }),
+  });
   const plan = new TilePlans().get(W, H, TILING, S);
   const tiles = tileCount(plan.grid);
   const verdict = { thresholds: { reject: 1e9, pixel: 1e9 }, minBlobArea: 16, ignore: [] };
@@ -75,7 +81,7 @@ export async function run(): Promise<void> {
   const letterboxMs = await through(null);
 
   // The session alone on the same inputs, in batches of BATCH.
-  const input = new Uint8Array(BATCH * S * S * 3);
+  const input = new Uint8Array(new SharedArrayBuffer(BATCH * S * S * 3));
   const batches = Math.ceil(tiles / BATCH);
   const t1 = performance.now();
   for (let b = 0; b < batches * FRAMES; b++) await model.run(input, BATCH);
