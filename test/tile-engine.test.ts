@@ -149,6 +149,25 @@ describe('engine with tiling', () => {
     }
   });
 
+  test('a tiled part decided by its deadline has its remaining tiles skipped', async () => {
+    const slow = await tinyModel({ delayMs: 60 });
+    try {
+      const rng = new Rng(6);
+      const frames = Array.from({ length: 4 }, (_, i) => frame('tiled', i, rng, 150, 100));
+      const e = engine(slow, { tiled: camera({ tiling: TILING }) }, { deadlineMs: 150 });
+      const results = await collect(e.run(paced(frames, 1)));
+      assert.equal(results.length, 4);
+      assert.ok(results.every((r) => r.reason === 'timeout' || r.reason === 'pass' || r.reason === 'score'));
+      const timedOut = results.filter((r) => r.reason === 'timeout').length;
+      assert.ok(timedOut >= 2, `${timedOut} timeouts`);
+      const inputs = slow.calls.reduce((a, b) => a + b, 0);
+      assert.ok(inputs < 4 * 6, `${inputs} tile inputs ran of ${4 * 6}: late tiles were skipped`);
+      assert.equal(e.pending, 0, 'every part left the ledger');
+    } finally {
+      await slow.release();
+    }
+  });
+
   test('an inference failure gives each tiled part one error verdict', async () => {
     const failing = await tinyModel({ failOn: (n) => n === 2 });
     try {

@@ -250,6 +250,7 @@ export class Engine {
         model,
         tiling: (id) => cameras.get(id)?.tiling ?? null,
         fail: (ref, detail) => ledger.fail(ref, detail),
+        decided: (ref) => ledger.decidedEarly(ref),
         log,
       });
       const pool = new BufferPool(CREDITS, this.o.maxBatch * S * S * 3);

@@ -48,6 +48,8 @@ export interface TileJobsOptions {
   tiling(cameraId: string): TilingSpec | null;
   /** Fails a part (the engine's ledger.fail). */
   fail(ref: PartRef, detail: string): void;
+  /** Whether a part in flight was already decided by its deadline (its remaining tiles are not worth running). */
+  decided(ref: PartRef): boolean;
   log: Logger;
 }
 
@@ -102,8 +104,19 @@ export class TileJobs {
     return true;
   }
 
-  /** The jobs worth running: tiles of failed frames are left out. */
+  /**
+   * The jobs worth running: tiles of failed frames are left out, and so are those of frames whose deadline
+   * already decided them (under overload a late 143-tile frame would otherwise keep the session busy for
+   * nothing); such a frame leaves the ledger here.
+   */
   live<J extends TileableJob>(jobs: J[]): J[] {
+    for (const j of jobs) {
+      const frame = j.tile?.frame;
+      if (frame && !frame.failed && this.o.decided(frame.ref)) {
+        frame.failed = true;
+        this.o.fail(frame.ref, 'decided by its deadline: remaining tiles skipped');
+      }
+    }
     return jobs.some((j) => j.tile?.frame.failed) ? jobs.filter((j) => !j.tile?.frame.failed) : jobs;
   }
 
