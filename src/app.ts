@@ -8,7 +8,7 @@ import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { Subject } from 'rxjs';
 import type { Subscription } from 'rxjs';
-import type { Config } from './config/schema.js';
+import type { CameraConfig, Config } from './config/schema.js';
 import { AuditLog } from './app/audit-log.js';
 import { AppConfigError, CameraSet, enabledCameras } from './app/camera-set.js';
 import { builtInCommands } from './app/commands.js';
@@ -19,6 +19,7 @@ import { registerModelCommands } from './app/model-commands.js';
 import { preflight } from './app/preflight.js';
 import type { ChangedBy } from './config/change-source.js';
 import { BundleError } from './model/bundle.js';
+import { cameraTiling } from './app/camera-tiling.js';
 import { thresholdsForPrecision } from './model/manifest.js';
 import type { Manifest } from './model/manifest.js';
 import { frameProfileFrom } from './model/frame-profile.js';
@@ -138,8 +139,12 @@ export async function startApp(o: AppOptions): Promise<App> {
   if (bundleThresholds.mismatch) log.error(bundleThresholds.mismatch);
   let modelThresholds: Thresholds | undefined = bundleThresholds.thresholds;
   const engineCameras = new Map<string, EngineCamera>();
+  const tilingFor = (c: Config, cfg: CameraConfig, id: string) => cameraTiling(c, cfg, m, id, log);
   for (const { id, cfg } of cameras)
-    engineCameras.set(id, engineCameraFor(id, cfg, config, bundleThresholds.thresholds, log));
+    engineCameras.set(
+      id,
+      engineCameraFor(id, cfg, config, bundleThresholds.thresholds, log, tilingFor(config, cfg, id)),
+    );
   // Triggers the engine's correlation accepted (not duplicates, for a camera that takes triggers): each fires
   // its camera once when that camera is software-triggered, so every picture has a part waiting for it.
   const accepted$ = new Subject<PartTrigger>();
@@ -269,6 +274,7 @@ export async function startApp(o: AppOptions): Promise<App> {
       status,
       runId,
       bundleThresholds: () => modelThresholds,
+      tiling: tilingFor,
     });
 
   let engineDone!: () => void;

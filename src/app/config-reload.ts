@@ -15,9 +15,10 @@ import { ConfigError } from '../config/config-error.js';
 import type { ConfigDiff } from '../config/config-diff.js';
 import { diffConfig, effectiveConfig, isEmptyDiff } from '../config/config-diff.js';
 import { redactSecrets } from '../config/redact.js';
-import type { Config } from '../config/schema.js';
+import type { CameraConfig, Config } from '../config/schema.js';
 import type { EngineCamera } from '../pipeline/engine.js';
 import type { Thresholds } from '../pipeline/verdict.js';
+import type { TilingSpec } from '../pipeline/tiling.js';
 import type { DaemonStatus } from '../sinks/daemon-status.js';
 import type { Logger } from '../util/log.js';
 import type { AuditLog } from './audit-log.js';
@@ -45,6 +46,8 @@ export interface ReloadDeps {
   runId: string;
   /** The calibrated thresholds of the model in force (a hot swap changes them), in its precision, if any. */
   bundleThresholds: () => Thresholds | undefined;
+  /** A camera's tiling under a config (checked against the model's, app/camera-tiling.ts). */
+  tiling: (config: Config, camera: CameraConfig, id: string) => TilingSpec | null;
 }
 
 export class ConfigReloader {
@@ -161,7 +164,9 @@ export class ConfigReloader {
       const restarted = diff.restarted.includes(id);
       const cam = cams.get(id)!;
       if (restarted) await cameras.stop(id);
-      const engineCam = engineCameraFor(id, cam.cfg, effective, bundleThresholds, log.child({ camera: id }));
+      const camLog = log.child({ camera: id });
+      const tiling = this.d.tiling(effective, cam.cfg, id);
+      const engineCam = engineCameraFor(id, cam.cfg, effective, bundleThresholds, camLog, tiling);
       const current = engineCameras.get(id);
       // A restart keeps the camera's queue (the batcher's) and live verdict overrides the file did not change.
       if (restarted && current) {

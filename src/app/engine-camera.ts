@@ -2,6 +2,7 @@
 // bundle's calibrated thresholds. Used at start and by a config reload for each camera it adds or restarts.
 import type { CameraConfig, Config } from '../config/schema.js';
 import type { EngineCamera } from '../pipeline/engine.js';
+import type { TilingSpec } from '../pipeline/tiling.js';
 import type { Thresholds, VerdictSettings } from '../pipeline/verdict.js';
 import { resolveVerdictSettings } from '../pipeline/verdict.js';
 import { cameraPairing } from '../sources/pairing.js';
@@ -23,6 +24,8 @@ export function engineCameraFor(
   config: Config,
   bundle: Thresholds | undefined,
   log: Logger,
+  /** Its tiling (app/camera-tiling.ts); null: letterboxed. */
+  tiling: TilingSpec | null = null,
 ): EngineCamera {
   const { missing, ...verdict } = verdictSettingsFor(config, id, bundle);
   if (!verdict.thresholds) {
@@ -39,5 +42,6 @@ export function engineCameraFor(
     verdict,
     triggerWindowMs: cfg.trigger.enabled ? cfg.trigger.windowMs : null,
     pairing: pairing ?? undefined,
+    tiling,
   };
 }

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { readManifest, teacherFilePath } from '../model/bundle.js';
+import { tilingProblems } from './camera-tiling.js';
 import { STUDENTS_FILE, type Manifest } from '../model/manifest.js';
 import { resolveModelPath } from '../model/versions.js';
 import { resolveVerdictSettings } from '../pipeline/verdict.js';
@@ -77,6 +78,7 @@ export function preflight(config: Config, configDir: string): Preflight {
         `(build one with --size ${expected}, or change pipeline.inputSize)`,
     });
   }
+  problems.push(...tilingProblems(config, cameras, manifest));
   const untaught = cameras
     .filter(([, c]) => !resolveVerdictSettings(manifest.thresholds, config.verdict, c.verdict).thresholds)
     .map(([id]) => id);

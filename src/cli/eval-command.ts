@@ -6,7 +6,8 @@ import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createBundle, loadBundle, type Bundle } from '../model/bundle.js';
-import { resizeModeOf } from '../model/manifest.js';
+import { resizeModeOf, tilingOf } from '../model/manifest.js';
+import { tilingSetting } from '../pipeline/tiling.js';
 import { InferenceError, openAnomalyModel, type AnomalyModel, type Device } from '../pipeline/inference.js';
 import { DEFAULT_LR, teachIn, TeachInError } from '../teach/teach-in.js';
 import { NonFiniteLossError } from '../teach/trainer.js';
@@ -21,7 +22,7 @@ import { formatTable } from '../eval/report-table.js';
 import { CliError, EXIT } from './exit.js';
 import { inferImages, type ImageFailure } from './infer-command.js';
 import { asUserError, DEV_TEACHER_WARNING } from './model-command.js';
-import { intOption, numberOption } from './parse-options.js';
+import { intOption, numberOption, tilingOption } from './parse-options.js';
 
 function learningRate(v: string): number {
   const n = numberOption(v);
@@ -43,6 +44,7 @@ interface EvalOpts {
   epochs?: number;
   lr?: number;
   seed?: number;
+  tiling?: { scale: number; overlap: number } | 'off';
   worst: number;
 }
 
@@ -73,13 +75,21 @@ export function registerEval(program: Command): void {
       learningRate,
     )
     .option('--seed <n>', 'with --train: seed of the teach-in (default 0)', intOption(0))
+    .option(
+      '--tiling <off|SCALE[,OVERLAP]>',
+      'with --train: teach in and score on tiles (without --train the bundle’s own tiling is used)',
+      tilingOption,
+    )
     .option('--worst <n>', 'worst cases of each kind shown in the report', intOption(0, 50), 4)
     .action(async (o: EvalOpts) => {
       if (!['auto', 'cpu', 'cuda', 'tensorrt', 'webgpu'].includes(o.device)) {
         throw new CliError(`--device ${o.device}: expected auto, cpu, cuda, tensorrt or webgpu`, EXIT.usage);
       }
-      if (!o.train && (o.epochs !== undefined || o.seed !== undefined || o.lr !== undefined)) {
-        throw new CliError('--epochs, --lr and --seed only apply with --train', EXIT.usage);
+      if (
+        !o.train &&
+        (o.epochs !== undefined || o.seed !== undefined || o.lr !== undefined || o.tiling !== undefined)
+      ) {
+        throw new CliError('--epochs, --lr, --seed and --tiling only apply with --train', EXIT.usage);
       }
       try {
         await evalCommand(o);
@@ -164,7 +174,14 @@ async function trainCategory(
   const r = await teachIn({
     bundleDir: dir,
     images: readable(c.train, log),
-    options: { epochs: o.epochs, lr: o.lr, seed: o.seed, device: o.device, threads: o.threads },
+    options: {
+      epochs: o.epochs,
+      lr: o.lr,
+      seed: o.seed,
+      device: o.device,
+      threads: o.threads,
+      tiling: tilingSetting(o.tiling),
+    },
     log,
   });
   process.stderr.write(
@@ -202,6 +219,7 @@ async function scoreCategory(
     for (const type of [...new Set(c.test.map((t) => t.type))]) {
       const paths = c.test.filter((t) => t.type === type).map((t) => t.path);
       const opts = {
+        tiling: tilingOf(bundle.manifest), // scored as the bundle was taught: one code path with infer
         minArea: 16,
         batch: o.batch,
         saveMaps: o.saveMaps ? join(out, c.name, 'maps', type) : undefined,

@@ -11,9 +11,13 @@ import { ImageFolderError, listImages } from '../model/image-folder.js';
 import type { Manifest } from '../model/manifest.js';
 import { postprocess } from '../pipeline/anomaly-map.js';
 import { findBlobs, type Blob } from '../pipeline/blobs.js';
-import { thresholdsForPrecision } from '../model/manifest.js';
+import { thresholdsForPrecision, tilingOf } from '../model/manifest.js';
 import { InferenceError, openAnomalyModel, type AnomalyModel, type Device } from '../pipeline/inference.js';
 import { computeLetterbox, letterbox } from '../pipeline/letterbox.js';
+import { TilePlans } from '../pipeline/tiled-inspection.js';
+import { tiledFrameMap } from '../pipeline/tiled-frame-map.js';
+import type { TilingSpec } from '../pipeline/tiling.js';
+import { tilingMismatch, tilingSetting } from '../pipeline/tiling.js';
 import {
   DEFAULT_MAX_IMAGE_PIXELS,
   ImageTooLargeError,
@@ -24,7 +28,7 @@ import {
 import { createLogger } from '../util/log.js';
 import { CliError, EXIT } from './exit.js';
 import { asUserError, DEV_TEACHER_WARNING } from './model-command.js';
-import { intOption, numberOption, pixelsOption } from './parse-options.js';
+import { intOption, numberOption, pixelsOption, tilingOption } from './parse-options.js';
 
 export interface ImageResult {
   image: string;
@@ -63,6 +67,8 @@ export interface InferOptions {
   /** Called once per kind when an image is unlike the ones the model was taught on. */
   onMismatch?: (why: string) => void;
   profile?: FrameProfile;
+  /** Tile each image (the bundle's tiling unless told otherwise); absent or null: letterbox it. */
+  tiling?: TilingSpec | null;
 }
 
 /**
@@ -90,6 +96,28 @@ export async function inferImages(
       opts.onMismatch?.(text);
     }
   };
+  const emit = (path: string, img: RgbImage, map: Float32Array, score: number, patchPx: number): void => {
+    const r: ImageResult = { image: path, width: img.width, height: img.height, score, patchPx, blobs: [] };
+    if (opts.reject !== undefined) r.verdict = score > opts.reject ? 'reject' : 'ok';
+    if (opts.pixel !== undefined) {
+      r.blobs = findBlobs({ width: img.width, height: img.height, data: map }, opts.pixel, opts.minArea);
+    }
+    if (opts.saveMaps) {
+      r.map = join(opts.saveMaps, mapName(path));
+      try {
+        writeNpy(r.map, map, [img.height, img.width]);
+      } catch (e) {
+        onFailure({ image: path, error: `cannot write ${r.map}: ${(e as Error).message}` });
+        return;
+      }
+    }
+    opts.onMap?.(r, map);
+    onResult(r);
+  };
+  if (opts.tiling) {
+    await inferTiled(model, paths, { ...opts, tiling: opts.tiling }, checkProfile, emit, onFailure);
+    return;
+  }
   for (let start = 0; start < paths.length; start += opts.batch) {
     const chunk = paths.slice(start, start + opts.batch);
     // Read and letterbox; failed reads are reported in order, without holding up the rest of the batch.
@@ -119,24 +147,39 @@ export async function inferImages(
       const lb = computeLetterbox(img.width, img.height, S);
       const { map, score } = postprocess(grids!.subarray(k * g * g, (k + 1) * g * g), g, lb);
       k++;
-      const patchPx = patchPixels(img.width, img.height, S, opts.patch ?? 14);
-      const r: ImageResult = { image: path, width: img.width, height: img.height, score, patchPx, blobs: [] };
-      if (opts.reject !== undefined) r.verdict = score > opts.reject ? 'reject' : 'ok';
-      if (opts.pixel !== undefined) {
-        r.blobs = findBlobs({ width: img.width, height: img.height, data: map }, opts.pixel, opts.minArea);
-      }
-      if (opts.saveMaps) {
-        r.map = join(opts.saveMaps, mapName(path));
-        try {
-          writeNpy(r.map, map, [img.height, img.width]);
-        } catch (e) {
-          onFailure({ image: path, error: `cannot write ${r.map}: ${(e as Error).message}` });
-          continue;
-        }
-      }
-      opts.onMap?.(r, map);
-      onResult(r);
+      emit(path, img, map, score, patchPixels(img.width, img.height, S, opts.patch ?? 14));
     }
+  }
+}
+
+/**
+ * The tiled path: each image's tiles through the model `batch` at a time, stitched (tiled-frame-map.ts, the
+ * engine's stitching). An image that cannot be read or tiled is a failure of that image only.
+ */
+async function inferTiled(
+  model: AnomalyModel,
+  paths: readonly string[],
+  opts: InferOptions & { tiling: TilingSpec },
+  checkProfile: (img: RgbImage) => void,
+  emit: (path: string, img: RgbImage, map: Float32Array, score: number, patchPx: number) => void,
+  onFailure: (f: ImageFailure) => void,
+): Promise<void> {
+  const plans = new TilePlans();
+  for (const path of paths) {
+    let img: RgbImage;
+    try {
+      img = readImage(path, { maxPixels: opts.maxPixels });
+      checkProfile(img);
+      plans.get(img.width, img.height, opts.tiling, model.size); // a frame smaller than a tile fails here
+    } catch (e) {
+      const hint = e instanceof ImageTooLargeError ? ' (--max-image-pixels raises the limit)' : '';
+      onFailure({ image: path, error: (e as Error).message + hint });
+      continue;
+    }
+    // the model's errors end the run, as on the letterboxed path
+    const tiled = await tiledFrameMap(model, img, opts.tiling, opts.batch, plans);
+    const { tile, size } = tiled.plan.grid;
+    emit(path, img, tiled.map, tiled.score, ((opts.patch ?? 14) * tile) / size);
   }
 }
 
@@ -184,6 +227,26 @@ interface CliOptions {
   pixelThreshold?: number;
   verbose?: boolean;
   maxImagePixels: number;
+  tiling?: TilingSpec | 'off';
+  allowTilingMismatch?: boolean;
+}
+
+/**
+ * The tiling to infer with: --tiling, else the bundle's. One that differs from the bundle's is refused unless
+ * --allow-tiling-mismatch (the thresholds were calibrated on maps of the bundle's tiling).
+ */
+export function inferTiling(
+  m: Pick<Manifest, 'input'>,
+  asked: TilingSpec | 'off' | undefined,
+  allow: boolean | undefined,
+): TilingSpec | null {
+  const taught = tilingOf(m);
+  if (asked === undefined) return taught;
+  const wanted = tilingSetting(asked);
+  const why = tilingMismatch(taught, wanted);
+  if (why && !allow) throw new CliError(`${why} (--allow-tiling-mismatch to run anyway)`, EXIT.usage);
+  if (why) process.stderr.write(`warning: ${why}\n`);
+  return wanted;
 }
 
 /** Why the results carry no verdict, or undefined when they do. */
@@ -245,6 +308,7 @@ async function inferCommand(args: string[], o: CliOptions): Promise<void> {
   }
   const m = bundle.manifest;
   if (m.teacher.devTeacher) process.stderr.write(`warning: ${DEV_TEACHER_WARNING}\n`);
+  const tiling = inferTiling(m, o.tiling, o.allowTilingMismatch);
   const log = createLogger({ level: o.verbose ? 'info' : 'warn', destination: process.stderr });
   let model: AnomalyModel;
   try {
@@ -270,6 +334,7 @@ async function inferCommand(args: string[], o: CliOptions): Promise<void> {
     patch: m.teacher.arch.patch,
     profile: frameProfileFrom(m.training),
     onMismatch: (why) => process.stderr.write(`warning: ${why}\n`),
+    tiling,
   };
   const noVerdict = noVerdictReason(m, opts.reject);
   if (!o.json) {
@@ -344,6 +409,15 @@ export function registerInfer(program: Command): void {
       'images with more pixels are refused unread (a count, or megapixels like 100MP)',
       pixelsOption,
       DEFAULT_MAX_IMAGE_PIXELS,
+    )
+    .option(
+      '--tiling <off|SCALE[,OVERLAP]>',
+      'tile each image into model-sized tiles (default: the tiling the bundle was taught with)',
+      tilingOption,
+    )
+    .option(
+      '--allow-tiling-mismatch',
+      'infer with a tiling other than the bundle’s (thresholds may not hold)',
     )
     .option('-v, --verbose', 'log provider choice and graph cache use')
     .action(async (images: string[], o: CliOptions) => {

@@ -32,3 +32,17 @@ export function pixelsOption(v: string): number {
   }
   return n;
 }
+
+/** `off`, or `SCALE[,OVERLAP]` (overlap 0.125 when left out): a --tiling value (docs/pipeline.md, "Tiling"). */
+export function tilingOption(v: string): { scale: number; overlap: number } | 'off' {
+  if (v.trim() === 'off') return 'off';
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:,\s*(\d+(?:\.\d+)?)\s*)?$/.exec(v);
+  const scale = m ? Number(m[1]) : NaN;
+  const overlap = m?.[2] !== undefined ? Number(m[2]) : 0.125;
+  if (!(scale > 0 && scale <= 4) || !(overlap >= 0 && overlap < 0.5)) {
+    throw new InvalidArgumentError(
+      `'${v}' is not a tiling: off, or SCALE[,OVERLAP] with 0 < SCALE ≤ 4 and 0 ≤ OVERLAP < 0.5 (e.g. 1,0.125)`,
+    );
+  }
+  return { scale, overlap };
+}

@@ -25,7 +25,8 @@ import { NonFiniteLossError } from '../teach/trainer.js';
 import { InferenceError, type Device } from '../pipeline/inference.js';
 import { asUserError, DEV_TEACHER_WARNING } from './model-command.js';
 import { CliError, EXIT } from './exit.js';
-import { intOption, numberOption, pixelsOption } from './parse-options.js';
+import { intOption, numberOption, pixelsOption, tilingOption } from './parse-options.js';
+import { tilingSetting } from '../pipeline/tiling.js';
 import { ProgressBar } from './progress-bar.js';
 import { DEFAULT_MAX_IMAGE_PIXELS, ImageTooLargeError } from '../util/image-io.js';
 
@@ -48,6 +49,7 @@ interface TrainOpts {
   json?: boolean;
   maxImagePixels: number;
   promote: boolean;
+  tiling?: { scale: number; overlap: number } | 'off';
 }
 
 const DEVICES = ['auto', 'cpu', 'cuda', 'tensorrt', 'webgpu'];
@@ -122,6 +124,11 @@ export function registerTrain(program: Command): void {
       pixelsOption,
       DEFAULT_MAX_IMAGE_PIXELS,
     )
+    .option(
+      '--tiling <off|SCALE[,OVERLAP]>',
+      'teach in on tiles of the good images (the tiling a line inspects with; recorded in the bundle)',
+      tilingOption,
+    )
     .option('--json', 'print the result as JSON')
     .action(async (o: TrainOpts) => {
       await train(o);
@@ -167,6 +174,7 @@ async function train(o: TrainOpts): Promise<void> {
         device: o.device,
         threads: o.threads,
         fp16: o.fp16,
+        tiling: tilingSetting(o.tiling),
         calibration: {
           ...(o.rejectMargin !== undefined ? { margin: o.rejectMargin } : {}),
           ...(o.rejectK !== undefined ? { k: o.rejectK } : {}),

@@ -75,10 +75,27 @@ const orderOnlyMessage = {
     'use a triggered GigE camera',
 };
 
+/**
+ * Tiling for high-resolution frames (docs/pipeline.md, "Tiling"): `off` letterboxes each frame to one model
+ * input (the method's path); `{ scale, overlap }` resizes the frame by `scale` and cuts it into overlapping
+ * S×S tiles, each one model input, whose maps are stitched back into one frame map.
+ */
+export const tilingSchema = z.union([
+  z.literal('off'),
+  z.strictObject({
+    /** Model pixels per frame pixel: 1 inspects at native resolution, 0.5 at half (4× fewer tiles). */
+    scale: z.number().gt(0).max(4).default(1),
+    /** Minimum share of the tile side that neighbouring tiles share. */
+    overlap: z.number().min(0).lt(0.5).default(0.125),
+  }),
+]);
+
 const cameraCommon = {
   enabled: z.boolean().default(true),
   queue: queueSchema,
   verdict: cameraVerdictSchema,
+  /** Overrides `pipeline.tiling` for this camera. */
+  tiling: tilingSchema.optional(),
   trigger: triggerSchema,
   /** How long without a frame before the source is considered stalled and restarted. */
   stallTimeoutMs: z.int().min(100).default(5000),
@@ -236,6 +253,12 @@ const pipelineSchema = z
         maxWaitMs: z.number().min(0).max(1000).default(10),
       })
       .prefault({}),
+    tiling: tilingSchema.default('off'),
+    /**
+     * `run` refuses a camera whose tiling differs from the one the bundle was taught with (its thresholds were
+     * calibrated on maps of that tiling); true runs anyway, with a warning.
+     */
+    allowTilingMismatch: z.boolean().default(false),
   })
   .prefault({});
 

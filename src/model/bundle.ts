@@ -321,7 +321,12 @@ function parsedTeacher(buf: Uint8Array, teacherPath: string, arch: TeacherArch):
 export function saveStudents(
   dir: string,
   students: StudentWeights,
-  patch: { training?: Manifest['training']; thresholds?: Manifest['thresholds'] },
+  patch: {
+    training?: Manifest['training'];
+    thresholds?: Manifest['thresholds'];
+    /** The tiling the students were taught with (null: none); absent: unchanged. */
+    tiling?: { scale: number; overlap: number } | null;
+  },
 ): Manifest {
   const abs = resolve(dir);
   const old = readManifest(abs);
@@ -340,6 +345,10 @@ export function saveStudents(
   const thresholds = patch.thresholds ?? (same ? old.thresholds : undefined);
   if (training) m.training = training;
   if (thresholds) m.thresholds = thresholds;
+  if (patch.tiling !== undefined) {
+    const { tiling: _old, ...input } = m.input;
+    m.input = patch.tiling ? { ...input, tiling: patch.tiling } : input;
+  }
   if (same) writeManifest(abs, m);
   else saveJournaled(abs, bytes, manifestText(abs, m));
   return m;

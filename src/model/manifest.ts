@@ -42,6 +42,8 @@ export interface Manifest {
     std: [number, number, number];
     /** absent in bundles made before it was recorded: LEGACY_RESIZE_MODE */
     resize?: ResizeMode;
+    /** The tiling the bundle was taught with (issue 15); absent: off (letterboxed frames). */
+    tiling?: { scale: number; overlap: number };
   };
   layers: [number, number];
   students: { file: 'students.safetensors'; sha256: string; seed: number; hidden: number };
@@ -86,6 +88,7 @@ export const manifestSchema = z
       mean: triple,
       std: triple,
       resize: z.enum(RESIZE_MODES).optional(),
+      tiling: z.strictObject({ scale: z.number().gt(0), overlap: z.number().min(0).lt(0.5) }).optional(),
     }),
     layers: z.tuple([posInt, posInt]),
     students: z.strictObject({
@@ -161,6 +164,11 @@ export function computeModelId(
 /** The resize mode a bundle was taught with. */
 export function resizeModeOf(m: Pick<Manifest, 'input'>): ResizeMode {
   return m.input.resize ?? LEGACY_RESIZE_MODE;
+}
+
+/** The tiling a bundle was taught with; null: off. */
+export function tilingOf(m: Pick<Manifest, 'input'>): { scale: number; overlap: number } | null {
+  return m.input.tiling ?? null;
 }
 
 /**

@@ -54,7 +54,8 @@ export interface Prepared<F> {
 /**
  * Letterboxes the frames of a batch into a buffer from the pool. A frame that cannot be letterboxed (a bad
  * image) is left out and reported through `onError`; the batch may end up empty (its buffer is then returned
- * at once by the caller's `done`).
+ * at once by the caller's `done`). `fill`, when it returns a Letterbox, has written the item's input itself
+ * (a tile of a tiled frame: tile-jobs.ts); null: the frame is letterboxed as usual.
  */
 export function prepareBatch<F extends { image: Image }>(
   frames: readonly F[],
@@ -62,6 +63,7 @@ export function prepareBatch<F extends { image: Image }>(
   mode: ResizeMode,
   pool: BufferPool,
   onError: (frame: F, err: Error) => void,
+  fill?: (frame: F, out: Uint8Array) => Letterbox | null,
 ): Prepared<F> {
   const buffer = pool.acquire();
   const n = size * size * 3;
@@ -69,8 +71,12 @@ export function prepareBatch<F extends { image: Image }>(
   const boxes: Letterbox[] = [];
   for (const f of frames) {
     try {
-      const lb = computeLetterbox(f.image.width, f.image.height, size);
-      letterbox(f.image, size, buffer.subarray(kept.length * n, (kept.length + 1) * n), mode);
+      const out = buffer.subarray(kept.length * n, (kept.length + 1) * n);
+      let lb = fill?.(f, out) ?? null;
+      if (!lb) {
+        lb = computeLetterbox(f.image.width, f.image.height, size);
+        letterbox(f.image, size, out, mode);
+      }
       kept.push(f);
       boxes.push(lb);
     } catch (e) {

@@ -7,7 +7,7 @@
 // Nothing in it grows without bound: the queues have depths, the batcher holds at most `CREDITS` batches
 // outstanding (= the buffer pool size), the ledger holds only parts whose frame is in flight. A part that
 // cannot be decided in time gets the fail-safe verdict from the ledger's timer, on time.
-import { NEVER, Observable, Subject, filter, map } from 'rxjs';
+import { NEVER, Observable, Subject, filter, map, mergeMap } from 'rxjs';
 import { performance } from 'node:perf_hooks';
 import type { SchedulerLike } from 'rxjs';
 import type { Logger } from '../util/log.js';
@@ -27,6 +27,8 @@ import type { PartRef, Thresholds, VerdictSettings } from './verdict.js';
 import { inspectGrid } from './verdict.js';
 import { warmUpModel } from './warm-up-run.js';
 import { ModelSlot, type ModelLease } from './model-slot.js';
+import { TileJobs, type TileRef } from './tile-jobs.js';
+import type { TilingSpec } from './tiling.js';
 
 /** Batches outstanding at once: one running on the session, one letterboxed and waiting (at the worker). */
 export const CREDITS = 2;
@@ -64,6 +66,8 @@ export interface EngineCamera {
   triggerWindowMs: number | null;
   /** How its frames are paired with triggers (default: order). */
   pairing?: CameraPairing;
+  /** Tiling of its frames (tile-jobs.ts); absent or null: letterboxed. */
+  tiling?: TilingSpec | null;
 }
 
 export interface EngineOptions {
@@ -140,6 +144,8 @@ export interface EngineStats extends LedgerStats {
 interface Job {
   ref: PartRef;
   image: Image;
+  /** One tile of a tiled frame (tile-jobs.ts). */
+  tile?: TileRef;
 }
 
 /** Runs a prepared batch; with a transferring model the buffer that comes back replaces the one sent. */
@@ -241,6 +247,13 @@ export class Engine {
       this.ledger = ledger;
       this.ledgerStats = ledger.stats;
       const credit$ = new Subject<void>();
+      const tiles = new TileJobs({
+        model,
+        tiling: (id) => cameras.get(id)?.tiling ?? null,
+        fail: (ref, detail) => ledger.fail(ref, detail),
+        decided: (ref) => ledger.decidedEarly(ref),
+        log,
+      });
       const pool = new BufferPool(CREDITS, this.o.maxBatch * S * S * 3);
 
       const admit = (f: EngineFrame): Job | null => {
@@ -257,7 +270,6 @@ export class Engine {
           ledger.fail(ref, 'no reject/pixel threshold: the model was not taught in and the config sets none');
           return null;
         }
-        this.statsOf(f.cameraId).queued++;
         return { ref, image: f.image };
       };
 
@@ -291,14 +303,20 @@ export class Engine {
           }),
           map(admit),
           filter((j): j is Job => j !== null),
+          mergeMap((j) => {
+            const jobs = tiles.expand(j);
+            this.statsOf(j.ref.cameraId).queued += jobs.length; // a tiled frame waits as its tiles
+            return jobs;
+          }),
           batchFrames<Job>({
             maxBatch: this.o.maxBatch,
             maxWaitMs: this.o.maxWaitMs,
             key: (j) => j.ref.cameraId,
-            queue: (id) => cameras.get(id)!.queue,
+            queue: (id) => tiles.queue(id, cameras.get(id)!.queue),
             onDrop: (j, id) => {
-              this.statsOf(id).dropped++;
               this.statsOf(id).queued--;
+              if (j.tile && !tiles.firstLoss(j)) return; // the frame already failed with its first tile
+              this.statsOf(id).dropped++;
               log.debug({ camera: id, part: j.ref.partId }, 'frame dropped: queue full');
               ledger.fail(
                 j.ref,
@@ -315,11 +333,19 @@ export class Engine {
             const t0 = performance.now();
             // The batch runs on the model in force when it closes, whatever is swapped in meanwhile.
             const lease = this.models.acquire();
-            const b = prepareBatch(jobs, S, model.resize, pool, (j, e) => {
-              this.statsOf(j.ref.cameraId).unusable++;
-              log.warn({ camera: j.ref.cameraId, part: j.ref.partId, err: e.message }, 'frame not usable');
-              ledger.fail(j.ref, `frame not usable: ${e.message}`);
-            });
+            const b = prepareBatch(
+              tiles.live(jobs),
+              S,
+              model.resize,
+              pool,
+              (j, e) => {
+                if (j.tile && !tiles.firstLoss(j)) return;
+                this.statsOf(j.ref.cameraId).unusable++;
+                log.warn({ camera: j.ref.cameraId, part: j.ref.partId, err: e.message }, 'frame not usable');
+                ledger.fail(j.ref, `frame not usable: ${e.message}`);
+              },
+              tiles.fill,
+            );
             return Object.assign(b, { prepareMs: performance.now() - t0, lease });
           }),
           inferSerially<Timed<Prepared<Job>>>(
@@ -334,7 +360,7 @@ export class Engine {
           ),
         )
         .subscribe({
-          next: (ran) => this.inspect(ran, ledger, g),
+          next: (ran) => this.inspect(ran, ledger, g, tiles),
           error: (e: unknown) => subscriber.error(e),
           complete: () => subscriber.complete(),
         });
@@ -346,9 +372,9 @@ export class Engine {
     });
   }
 
-  private inspect(ran: Ran<Timed<Prepared<Job>>>, ledger: PartLedger, g: number): void {
+  private inspect(ran: Ran<Timed<Prepared<Job>>>, ledger: PartLedger, g: number, tiles: TileJobs): void {
     const t0 = performance.now();
-    this.inspectBatch(ran, ledger, g);
+    this.inspectBatch(ran, ledger, g, tiles);
     this.o.onBatch?.({
       size: ran.batch.frames.length,
       modelId: ran.batch.lease.use.model.modelId,
@@ -358,7 +384,7 @@ export class Engine {
     });
   }
 
-  private inspectBatch(ran: Ran<Timed<Prepared<Job>>>, ledger: PartLedger, g: number): void {
+  private inspectBatch(ran: Ran<Timed<Prepared<Job>>>, ledger: PartLedger, g: number, tiles: TileJobs): void {
     const { frames, boxes, lease } = ran.batch;
     const modelId = lease.use.model.modelId;
     this.counts.batches++;
@@ -367,7 +393,9 @@ export class Engine {
     if (ran.error || !ran.output) {
       this.counts.inferErrors++;
       this.o.log.error({ err: ran.error?.message, frames: frames.length }, 'inference failed');
-      for (const j of frames) ledger.fail(j.ref, `inference failed: ${ran.error?.message}`, modelId);
+      for (const j of frames)
+        if (!j.tile || tiles.firstLoss(j))
+          ledger.fail(j.ref, `inference failed: ${ran.error?.message}`, modelId);
       return;
     }
     const cells = g * g;
@@ -380,6 +408,12 @@ export class Engine {
       };
       try {
         const grid = ran.output.subarray(i * cells, (i + 1) * cells);
+        if (j.tile) {
+          // evidence (frame + one Δ grid) does not describe a tiled frame: the outputs get the verdict only
+          const done = tiles.receive(j, grid, settings);
+          if (done) ledger.decide(done.ref, done.inspection, undefined, modelId);
+          continue;
+        }
         const inspection = inspectGrid(grid, g, lb, settings, this.scratchMap(lb.width, lb.height));
         ledger.decide(
           j.ref,
@@ -388,6 +422,7 @@ export class Engine {
           modelId,
         );
       } catch (e) {
+        if (j.tile && !tiles.firstLoss(j)) continue;
         this.o.log.error(
           { camera: j.ref.cameraId, part: j.ref.partId, err: (e as Error).message },
           'post-processing failed',

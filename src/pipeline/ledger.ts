@@ -101,6 +101,11 @@ export class PartLedger {
     return this.open.has(k) || this.recent.has(k);
   }
 
+  /** Whether an admitted part still in the pipeline was already decided (by its deadline). */
+  decidedEarly(ref: PartRef): boolean {
+    return this.open.get(key(ref.cameraId, ref.partId))?.decided ?? false;
+  }
+
   /** A frame enters the pipeline: starts its deadline. False (and logged) for a part id already known. */
   admit(ref: PartRef): boolean {
     const k = key(ref.cameraId, ref.partId);

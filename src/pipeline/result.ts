@@ -1,5 +1,6 @@
 // What the pipeline decides per part; sinks publish it. Versioned: PLC gateways parse it.
 import type { Blob } from './blobs.js';
+import type { TilingRecord } from './tiling.js';
 import type { PairingEvidence } from './triggers.js';
 
 export const RESULT_VERSION = 1;
@@ -44,4 +45,6 @@ export interface InspectionResult {
   detail?: string;
   /** Triggered cameras: how the part was paired with its frame, and the camera's evidence. */
   pairing?: PairingEvidence;
+  /** Tiled cameras: the tile grid the frame was inspected with (docs/pipeline.md, "Tiling"). */
+  tiling?: TilingRecord;
 }

@@ -11,6 +11,7 @@ import type { Letterbox } from './letterbox.js';
 import type { InspectionResult, Verdict, VerdictReason } from './result.js';
 import { RESULT_VERSION } from './result.js';
 import type { PairingEvidence } from './triggers.js';
+import type { TilingRecord } from './tiling.js';
 
 export interface Thresholds {
   /** Frame score above which a part is rejected. */
@@ -69,6 +70,8 @@ export interface Inspection {
   verdict: Verdict;
   reason: VerdictReason;
   blobs: Blob[];
+  /** A tiled frame's tile grid (tile-jobs.ts); absent for a letterboxed frame. */
+  tiling?: TilingRecord;
 }
 
 /**
@@ -226,5 +229,6 @@ export function inspectionResult(
   decideTime: number,
 ): InspectionResult {
   const { score, threshold, pixelThreshold, verdict, reason, blobs } = i;
-  return result(part, { score, threshold, pixelThreshold, verdict, reason, blobs }, modelId, decideTime);
+  const r = result(part, { score, threshold, pixelThreshold, verdict, reason, blobs }, modelId, decideTime);
+  return i.tiling === undefined ? r : { ...r, tiling: i.tiling };
 }

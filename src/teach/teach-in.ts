@@ -1,7 +1,9 @@
 // Teach-in: good images in, trained and calibrated students in the bundle out (method.md, "Training";
 // thresholds: "Beyond the paper"). The library entry point the CLI and the daemon share.
 //
-//   1. images are letterboxed as they arrive (only S·S·3 bytes each are kept) and fingerprinted;
+//   1. images are letterboxed as they arrive (only S·S·3 bytes each are kept) and fingerprinted; with tiling
+//      (issue 15) the images are kept whole, their tiles are the training samples, and calibration runs on
+//      stitched frame maps (calibrate-tiled.ts);
 //   2. a seeded share is held out for calibration (default 20 %, at least one);
 //   3. teacher features of the training images are extracted once (features.ts);
 //   4. the students train on shuffled patch rows, Adam, one checkpoint per epoch (trainer.ts);
@@ -21,6 +23,10 @@ import type { StudentWeights } from '../model/types.js';
 import type { Image } from '../pipeline/image.js';
 import { openAnomalyModel, openFeatureModel, type Device } from '../pipeline/inference.js';
 import { letterbox } from '../pipeline/letterbox.js';
+import { tileInputs } from '../pipeline/tiled-frame-map.js';
+import { TilePlans } from '../pipeline/tiled-inspection.js';
+import { describeTiling, tileGrid, type TilingSpec } from '../pipeline/tiling.js';
+import { scoreHoldoutTiled } from './calibrate-tiled.js';
 import type { Logger } from '../util/log.js';
 import { Rng } from '../util/random.js';
 import {
@@ -93,6 +99,8 @@ export interface TeachInOptions {
   inferenceBatch?: number;
   /** Write checkpoints (true). */
   checkpoint?: boolean;
+  /** Teach in on tiles (docs/pipeline.md, "Tiling"); recorded in the bundle. Absent or null: letterboxed. */
+  tiling?: TilingSpec | null;
   /**
    * A checkpoint is written at the end of an epoch when this many seconds passed since the last one (10; 0 =
    * every epoch). Few-shot epochs last milliseconds on a GPU; the latest finished epoch is also written
@@ -131,6 +139,8 @@ export interface TeachInResult {
   stepLoss: number[];
   stoppedBy: StopReason;
   images: { train: number; holdout: number };
+  /** Training samples (model inputs): one per training image, or its tiles with tiling. */
+  samples: number;
   seconds: { features: number; train: number; calibrate: number };
   resumedFromEpoch?: number;
   featureCache: CachePlan;
@@ -146,6 +156,8 @@ export class TeachInError extends Error {
 
 interface Frame extends HeldOutFrame {
   index: number;
+  /** The whole image, kept with tiling only (`pixels` is then empty). */
+  image?: Image;
 }
 
 /** The shuffle generator of epoch e (0-based): a function of (seed, e) only, so resumes replay exactly. */
@@ -189,6 +201,7 @@ async function collectFrames(
   images: Iterable<Image> | AsyncIterable<Image>,
   size: number,
   mode: ResizeMode,
+  tiling: TilingSpec | null,
   onProgress?: (p: TeachInProgress) => void,
   signal?: AbortSignal,
 ): Promise<{ frames: Frame[]; sha: string; profile: FrameProfile; imageHashes: string[] }> {
@@ -196,10 +209,19 @@ async function collectFrames(
   const imageHashes: string[] = [];
   const seen: { width: number; height: number; colour: ColourMode }[] = [];
   const h = createHash('sha256');
+  if (tiling) h.update(`tiling ${describeTiling(tiling)}\n`);
   for await (const img of images) {
     signal?.throwIfAborted();
     seen.push({ width: img.width, height: img.height, colour: colourModeOf(img) });
     imageHashes.push(imageSha256(img));
+    if (tiling) {
+      checkTileable(img, tiling, size, frames.length);
+      h.update(`${img.width}x${img.height}\n`).update(img.data);
+      const pixels = new Uint8Array(0);
+      frames.push({ index: frames.length, width: img.width, height: img.height, pixels, image: img });
+      onProgress?.({ phase: 'images', done: frames.length });
+      continue;
+    }
     const pixels = letterbox(img, size, undefined, mode);
     h.update(`${img.width}x${img.height}\n`).update(pixels);
     frames.push({ index: frames.length, width: img.width, height: img.height, pixels });
@@ -218,6 +240,22 @@ export function imageSha256(img: Image): string {
     .update(`${img.width}x${img.height}x${img.channels}\n`)
     .update(img.data)
     .digest('hex');
+}
+
+/** A good image smaller than a tile cannot be tiled (tiling never pads): refused, naming the image. */
+function checkTileable(img: Image, tiling: TilingSpec, size: number, index: number): void {
+  try {
+    tileGrid(img.width, img.height, tiling, size);
+  } catch (e) {
+    throw new TeachInError(`good image ${index + 1}: ${(e as Error).message}`);
+  }
+}
+
+/** The model inputs the students train on: each training frame letterboxed, or all its tiles. */
+function trainingInputs(frames: readonly Frame[], tiling: TilingSpec | null, size: number, mode: ResizeMode) {
+  if (!tiling) return frames.map((f) => f.pixels);
+  const plans = new TilePlans();
+  return frames.flatMap((f) => tileInputs(f.image!, plans.get(f.width, f.height, tiling, size), mode));
 }
 
 function validate(o: TeachInOptions): void {
@@ -262,10 +300,13 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
   const m = bundle.manifest;
   const S = m.input.size;
 
+  const tiling = o.tiling ?? null;
+  const mode = resizeModeOf(m);
   const { frames, sha, profile, imageHashes } = await collectFrames(
     p.images,
     S,
-    resizeModeOf(m),
+    mode,
+    tiling,
     p.onProgress,
     signal,
   );
@@ -273,8 +314,16 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
   const held = new Set(holdoutIdx);
   const trainFrames = frames.filter((f) => !held.has(f.index));
   const holdFrames = frames.filter((f) => held.has(f.index));
+  // Held-out images by whole image: a tile never trains and calibrates at once.
+  const inputs = trainingInputs(trainFrames, tiling, S, mode);
   log?.info(
-    { images: frames.length, train: trainFrames.length, holdout: holdFrames.length, size: S },
+    {
+      images: frames.length,
+      train: trainFrames.length,
+      holdout: holdFrames.length,
+      size: S,
+      ...(tiling ? { tiling: describeTiling(tiling), trainingTiles: inputs.length } : {}),
+    },
     'teach-in images ready',
   );
   if (holdFrames.length === 0) {
@@ -330,16 +379,12 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
   const featureModel = await openFeatureModel(bundle, session);
   let store: FeatureStore;
   try {
-    store = await extractFeatures(
-      featureModel,
-      trainFrames.map((f) => f.pixels),
-      {
-        batch: o.inferenceBatch,
-        cache: { dir: bundle.dir, ...o.featureCache },
-        signal,
-        onProgress: (done, total) => p.onProgress?.({ phase: 'features', done, total }),
-      },
-    );
+    store = await extractFeatures(featureModel, inputs, {
+      batch: o.inferenceBatch,
+      cache: { dir: bundle.dir, ...o.featureCache },
+      signal,
+      onProgress: (done, total) => p.onProgress?.({ phase: 'features', done, total }),
+    });
   } finally {
     await featureModel.release();
   }
@@ -492,7 +537,15 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
     const model = await openAnomalyModel(trained, { ...session, fp16: o.fp16 });
     try {
       p.onProgress?.({ phase: 'calibrate', done: 0, total: holdFrames.length });
-      const h = await scoreHoldout(model, holdFrames, o.inferenceBatch ?? 4, signal);
+      const h = tiling
+        ? await scoreHoldoutTiled(
+            model,
+            holdFrames.map((f) => f.image!),
+            tiling,
+            o.inferenceBatch ?? 4,
+            signal,
+          )
+        : await scoreHoldout(model, holdFrames, o.inferenceBatch ?? 4, signal);
       thresholds = {
         ...thresholdsFromHoldout(h.scores, h.pixels, h.pixelMax, rule),
         precision: model.precision,
@@ -519,6 +572,7 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
     images: frames.length,
     trainImages: trainFrames.length,
     holdoutImages: holdFrames.length,
+    trainingSamples: inputs.length,
     imagesSha256: sha,
     imageHashes,
     frames: profile,
@@ -543,7 +597,7 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
     ...(resumedFromEpoch !== undefined ? { resumedFromEpoch } : {}),
     ...p.record,
   };
-  const manifest = saveStudents(bundle.dir, students, { training, thresholds });
+  const manifest = saveStudents(bundle.dir, students, { training, thresholds, tiling });
   if (o.checkpoint !== false) removeCheckpoint(bundle.dir);
   log?.info({ modelId: manifest.modelId, dir: bundle.dir }, 'teach-in done: saved to the bundle');
   return {
@@ -556,6 +610,7 @@ export async function teachIn(p: TeachInParams): Promise<TeachInResult> {
     stepLoss,
     stoppedBy,
     images: { train: trainFrames.length, holdout: holdFrames.length },
+    samples: inputs.length,
     seconds: { features: featureSeconds, train: trainSeconds, calibrate: calibrateSeconds },
     resumedFromEpoch,
     featureCache: store.plan,

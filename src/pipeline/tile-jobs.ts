@@ -1,0 +1,167 @@
+// The engine's side of tiling (issue 15): a tiled camera's frame becomes one job per tile, the tiles travel
+// through the same per-camera queues, cross-camera batches and inference as whole frames do (a frame's tiles
+// may span two batches), and the frame is decided when its last tile's Δ grid is in: the grids are kept
+// (g·g floats per tile) and stitched then (tiled-inspection.ts). Bounds: a frame counts as its tile count
+// against the camera's queue (the queue holds depth × tiles-per-frame tile jobs) and its tiles fill batch slots,
+// so credits limit tiles in flight exactly as they limit frames. A frame whose tile is dropped or not usable
+// fails once (error verdict through the ledger) and its remaining tiles are skipped before inference.
+import type { Logger } from '../util/log.js';
+import type { Image } from './image.js';
+import type { Letterbox, ResizeMode } from './letterbox.js';
+import { computeLetterbox } from './letterbox.js';
+import type { DropPolicy } from './queue.js';
+import type { StitchPlan } from './stitch.js';
+import { tileInput } from './tile-input.js';
+import { TilePlans, inspectTiles } from './tiled-inspection.js';
+import type { TilingSpec } from './tiling.js';
+import { tileCount, tilingRecord } from './tiling.js';
+import type { Inspection, PartRef, Thresholds, VerdictSettings } from './verdict.js';
+
+/** A frame cut into tiles, waiting for its tiles' Δ grids. */
+export interface TiledFrame {
+  ref: PartRef;
+  image: Image;
+  plan: StitchPlan;
+  /** Tile i's Δ grid at grids[i·g·g ..]. */
+  grids: Float32Array;
+  received: number;
+  /** Failed (a tile dropped, not usable, or its inference failed): the rest of its tiles are skipped. */
+  failed: boolean;
+}
+
+/** What a tile job carries besides the engine's job fields. */
+export interface TileRef {
+  frame: TiledFrame;
+  index: number;
+}
+
+/** The engine's job as tiling sees it. */
+export interface TileableJob {
+  ref: PartRef;
+  image: Image;
+  tile?: TileRef;
+}
+
+export interface TileJobsOptions {
+  model: { size: number; grid: number; resize: ResizeMode };
+  /** The camera's tiling; null: off. */
+  tiling(cameraId: string): TilingSpec | null;
+  /** Fails a part (the engine's ledger.fail). */
+  fail(ref: PartRef, detail: string): void;
+  /** Whether a part in flight was already decided by its deadline (its remaining tiles are not worth running). */
+  decided(ref: PartRef): boolean;
+  log: Logger;
+}
+
+export class TileJobs {
+  private readonly plans = new TilePlans();
+  /** Tiles per frame of each tiled camera's latest frame: its queue depth in tiles. */
+  private readonly tilesPerFrame = new Map<string, number>();
+  /** One stitched-map buffer per frame size (read only within receive, so it can be reused). */
+  private readonly scratch = new Map<string, Float32Array>();
+
+  constructor(private readonly o: TileJobsOptions) {}
+
+  /** A job of an untiled camera as it is; a tiled camera's frame as its tile jobs (none if it cannot be tiled). */
+  expand<J extends TileableJob>(job: J): J[] {
+    const spec = this.o.tiling(job.ref.cameraId);
+    if (!spec) return [job];
+    const { size, grid: g } = this.o.model;
+    let plan: StitchPlan;
+    try {
+      plan = this.plans.get(job.image.width, job.image.height, spec, size);
+    } catch (e) {
+      this.o.fail(job.ref, `frame not usable: ${(e as Error).message}`);
+      return [];
+    }
+    const n = tileCount(plan.grid);
+    this.tilesPerFrame.set(job.ref.cameraId, n);
+    const frame: TiledFrame = {
+      ref: job.ref,
+      image: job.image,
+      plan,
+      grids: new Float32Array(n * g * g),
+      received: 0,
+      failed: false,
+    };
+    return Array.from({ length: n }, (_, index) => ({ ...job, tile: { frame, index } }));
+  }
+
+  /** The batcher's queue for a camera: a tiled camera's depth counts tiles (depth frames × tiles per frame). */
+  queue(cameraId: string, q: { depth: number; policy: DropPolicy }): { depth: number; policy: DropPolicy } {
+    const tiles = this.tilesPerFrame.get(cameraId) ?? 1;
+    return { depth: q.depth * tiles, policy: q.policy };
+  }
+
+  /**
+   * A tile job was lost (dropped by its queue, not usable, or its inference failed): true the first time for
+   * its frame (the caller fails the part and counts it then), false for the frame's later tiles.
+   */
+  firstLoss(job: TileableJob): boolean {
+    const frame = job.tile!.frame;
+    if (frame.failed) return false;
+    frame.failed = true;
+    return true;
+  }
+
+  /**
+   * The jobs worth running: tiles of failed frames are left out, and so are those of frames whose deadline
+   * already decided them (under overload a late 143-tile frame would otherwise keep the session busy for
+   * nothing); such a frame leaves the ledger here.
+   */
+  live<J extends TileableJob>(jobs: J[]): J[] {
+    for (const j of jobs) {
+      const frame = j.tile?.frame;
+      if (frame && !frame.failed && this.o.decided(frame.ref)) {
+        frame.failed = true;
+        this.o.fail(frame.ref, 'decided by its deadline: remaining tiles skipped');
+      }
+    }
+    return jobs.some((j) => j.tile?.frame.failed) ? jobs.filter((j) => !j.tile?.frame.failed) : jobs;
+  }
+
+  /** Writes a tile job's model input into `out` (prepareBatch's fill); null for a whole frame (letterboxed). */
+  readonly fill = (job: TileableJob, out: Uint8Array): Letterbox | null => {
+    if (!job.tile) return null;
+    const { frame, index } = job.tile;
+    tileInput(frame.image, frame.plan.grid, index, out, this.o.model.resize);
+    return computeLetterbox(frame.plan.grid.tile, frame.plan.grid.tile, this.o.model.size);
+  };
+
+  /**
+   * Stores a tile's Δ grid; when it was the frame's last, returns the frame's inspection (stitched) and its
+   * grid record. Tiles of a frame that failed meanwhile are ignored.
+   */
+  receive(
+    job: TileableJob,
+    grid: Float32Array,
+    settings: VerdictSettings & { thresholds: Thresholds },
+  ): { ref: PartRef; inspection: Inspection } | null {
+    const { frame, index } = job.tile!;
+    if (frame.failed) return null;
+    const cells = this.o.model.grid ** 2;
+    frame.grids.set(grid, index * cells);
+    if (++frame.received < tileCount(frame.plan.grid)) return null;
+    const { frameWidth: W, frameHeight: H } = frame.plan.grid;
+    const out = this.scratchMap(W, H);
+    const { map: _map, ...inspection } = inspectTiles(
+      frame.grids,
+      this.o.model.grid,
+      frame.plan,
+      settings,
+      out,
+    );
+    return { ref: frame.ref, inspection: { ...inspection, tiling: tilingRecord(frame.plan.grid) } };
+  }
+
+  private scratchMap(w: number, h: number): Float32Array {
+    const k = `${w}x${h}`;
+    let m = this.scratch.get(k);
+    if (!m) {
+      if (this.scratch.size >= 4) this.scratch.clear();
+      m = new Float32Array(w * h);
+      this.scratch.set(k, m);
+    }
+    return m;
+  }
+}
