@@ -2,7 +2,8 @@
 // once per part (after the sink's result() has returned, on a later tick) and sent as the same string to every
 // watching client. A client whose socket does not drain (a hung or slow browser) gets updates skipped while it
 // holds more than MAX_BUFFERED bytes unsent; the skips are counted. So the server holds at most about
-// MAX_BUFFERED + one message per client, and nothing here ever waits for a browser.
+// MAX_BUFFERED + one message per client (on top of the kernel's socket buffer), nothing here ever waits for a
+// browser, and a client stalled for STALLED_CLOSE_MS is disconnected.
 import type { InspectionResult } from '../../pipeline/result.js';
 import type { PartEvidence } from '../types.js';
 import type { LiveSnapshot } from './live-frame.js';
@@ -15,7 +16,12 @@ export const MAX_BUFFERED = 512 * 1024;
 export interface LiveSocket {
   readonly bufferedAmount: number;
   send(data: string): void;
+  /** Drops the connection at once (no closing handshake: a stalled peer would never complete one). */
+  terminate(): void;
 }
+
+/** A client that has not drained below MAX_BUFFERED for this long is disconnected (its browser reconnects). */
+export const STALLED_CLOSE_MS = 60_000;
 
 export interface LiveClientStats {
   sent: number;
@@ -31,6 +37,8 @@ export interface LiveStats {
   sent: number;
   /** Messages skipped for clients that did not drain, all clients. */
   skipped: number;
+  /** Clients disconnected for not draining for STALLED_CLOSE_MS (or at shutdown). */
+  disconnected: number;
   /** The largest unsent backlog a client holds now, bytes. */
   maxBuffered: number;
   perClient: LiveClientStats[];
@@ -39,6 +47,8 @@ export interface LiveStats {
 class Client {
   sent = 0;
   skipped = 0;
+  /** performance.now() when its backlog went above MAX_BUFFERED; null while it drains. */
+  stalledSince: number | null = null;
   /** null: every camera. */
   cameras: Set<string> | null = null;
   constructor(readonly socket: LiveSocket) {}
@@ -55,6 +65,7 @@ export class LiveHub {
   private encoded = 0;
   private sent = 0;
   private skipped = 0;
+  private dropped = 0;
   private readonly minIntervalMs: number;
 
   constructor(liveFps: number) {
@@ -97,8 +108,12 @@ export class LiveHub {
       if (c.socket.bufferedAmount > MAX_BUFFERED) {
         c.skipped++;
         this.skipped++;
+        const now = performance.now();
+        c.stalledSince ??= now;
+        if (now - c.stalledSince > STALLED_CLOSE_MS) this.drop(c);
         continue;
       }
+      c.stalledSince = null;
       try {
         c.socket.send(message);
         c.sent++;
@@ -106,6 +121,21 @@ export class LiveHub {
       } catch {
         this.clients.delete(c); // closed under us: its close handler removes it too
       }
+    }
+  }
+
+  /** Disconnects every client at once (the server is closing: a stalled one must not hold it up). */
+  closeAll(): void {
+    for (const c of [...this.clients]) this.drop(c);
+  }
+
+  private drop(c: Client): void {
+    this.clients.delete(c);
+    this.dropped++;
+    try {
+      c.socket.terminate();
+    } catch {
+      // already closed
     }
   }
 
@@ -120,6 +150,7 @@ export class LiveHub {
       encoded: this.encoded,
       sent: this.sent,
       skipped: this.skipped,
+      disconnected: this.dropped,
       maxBuffered: Math.max(0, ...perClient.map((c) => c.bufferedAmount)),
       perClient,
     };

@@ -40,6 +40,8 @@ export async function registerLiveRoutes(
   }, 1000);
   tick.unref();
   app.addHook('onClose', async () => clearInterval(tick));
+  // Before the server waits for its connections: a client that stopped reading would never finish a close.
+  app.addHook('preClose', async () => hub.closeAll());
 }
 
 function sampleFrames(status: DaemonStatus, history: Map<string, number[]>): void {

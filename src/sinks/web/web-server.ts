@@ -51,7 +51,7 @@ function tokenMatches(req: FastifyRequest, token: string): boolean {
 
 export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const { default: Fastify } = await import('fastify');
-  const app = Fastify({ logger: false });
+  const app = Fastify({ logger: false, forceCloseConnections: true });
   let beat = Date.now();
   const heart = setInterval(() => (beat = Date.now()), 500);
   heart.unref();
