@@ -18,7 +18,7 @@ import type { LiveStats } from '../src/sinks/web/live-hub.js';
 import { freePort, waitForPort } from '../src/util/net.js';
 import { stalledWebSocket } from '../test/helpers/stalled-ws.js';
 
-const PARTS = 240;
+const PARTS = 120;
 const ROUNDS = 2;
 
 interface Outcome {

@@ -191,7 +191,7 @@ describe('operator console in Chromium with pinpoint run', () => {
       () => d.output().slice(-3000),
     );
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
-    page = await browser.newPage({ viewport: { width: 1000, height: 620 } });
+    page = await browser.newPage({ viewport: { width: 820, height: 470 } });
   });
 
   after(async () => {
@@ -231,7 +231,7 @@ describe('operator console in Chromium with pinpoint run', () => {
       'the strip shows thumbnails',
     );
     await page.waitForTimeout(1500); // thumbnails decoded
-    await page.screenshot({ path: 'docs/console.png', clip: { x: 0, y: 0, width: 760, height: 470 } });
+    await page.screenshot({ path: 'docs/console.png' });
   });
 
   test("a defective part's tile shows the blob box where the injected defect is", async () => {
