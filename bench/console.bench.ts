@@ -5,6 +5,8 @@
 // updates skipped for it, not for the reading client. TINY dev-teacher model (S = 56), camera paced faster than
 // the pipeline (throughput = what it sustains), liveFps at its maximum (30) so the fan-out does the most work.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -18,8 +20,10 @@ import type { LiveStats } from '../src/sinks/web/live-hub.js';
 import { freePort, waitForPort } from '../src/util/net.js';
 import { stalledWebSocket } from '../test/helpers/stalled-ws.js';
 
-const PARTS = 120;
-const ROUNDS = 2;
+const PARTS = 80;
+const ROUNDS = 4;
+/** A TCP server that reads and never answers (see once()). */
+let decoyPort = 0;
 
 interface Outcome {
   perSec: number;
@@ -60,6 +64,10 @@ async function once(tmp: string, stalled: boolean): Promise<Outcome> {
     if (stalled) {
       stalledProc = stalledWebSocket(port);
       await stalledProc.statusLine;
+    } else {
+      // The same python3 process, pointed at a sink that never answers: its start-up CPU is in both conditions.
+      stalledProc = stalledWebSocket(decoyPort);
+      stalledProc.statusLine.catch(() => undefined); // never answered; rejects when killed
     }
   })();
   const app = await startApp({
@@ -104,15 +112,24 @@ async function once(tmp: string, stalled: boolean): Promise<Outcome> {
 
 export async function run(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'pinpoint-console-bench-'));
+  const decoy = createServer((sock) => sock.resume());
+  await new Promise<void>((r) => decoy.listen(0, '127.0.0.1', r));
+  decoyPort = (decoy.address() as AddressInfo).port;
   try {
     writeDevTeacher(join(tmp, 't.safetensors'), { seed: 0 });
     createBundle({ teacherPath: join(tmp, 't.safetensors'), outDir: join(tmp, 'model'), size: 56 });
     await once(tmp, false); // warm the ONNX cache
     const none: Outcome[] = [];
     const hung: Outcome[] = [];
+    // Alternating order per round, so neither condition always runs second.
     for (let r = 0; r < ROUNDS; r++) {
-      none.push(await once(tmp, false));
-      hung.push(await once(tmp, true));
+      if (r % 2 === 0) {
+        none.push(await once(tmp, false));
+        hung.push(await once(tmp, true));
+      } else {
+        hung.push(await once(tmp, true));
+        none.push(await once(tmp, false));
+      }
     }
     const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
     const t0 = mean(none.map((x) => x.perSec));
@@ -140,6 +157,7 @@ export async function run(): Promise<void> {
       );
     }
   } finally {
+    decoy.close();
     rmSync(tmp, { recursive: true, force: true });
   }
 }
