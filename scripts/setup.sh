@@ -51,10 +51,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -f node_modules/
 fi
 
 # --- build -----------------------------------------------------------------------------------------
-newest_src=$(find src -name '*.ts' -newer dist/.built 2>/dev/null | head -n 1 || true)
+newest_src=$(find src \( -name '*.ts' -o -path 'src/console/static/*' \) -newer dist/.built 2>/dev/null | head -n 1 || true)
 if [ ! -f dist/.built ] || [ -n "$newest_src" ] || [ tsconfig.json -nt dist/.built ]; then
-  log "compiling TypeScript"
-  npx tsc -p tsconfig.build.json
+  log "compiling TypeScript (daemon and console pages)"
+  npm run --silent build
   touch dist/.built
 fi
 log "ready"

@@ -203,6 +203,11 @@ export async function startApp(o: AppOptions): Promise<App> {
     evidence: sinks.wantsEvidence,
     onBatch: (b) => status.batch(b),
   });
+  status.model = {
+    devTeacher: m.teacher.devTeacher,
+    trainedAt: m.training?.trainedAt ?? null,
+    thresholds: Object.fromEntries([...engineCameras].map(([id, c]) => [id, c.verdict.thresholds ?? null])),
+  };
   status.attachEngine(
     () => engine.stats(),
     () => engine.pending,

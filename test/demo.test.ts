@@ -153,6 +153,10 @@ describe('pinpoint demo', () => {
       if (Date.now() > until || child.exitCode !== null) assert.fail(`no verdicts:\n${out}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+    // The console it prints answers.
+    const consoleUrl = /operator console: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)?.[1];
+    assert.ok(consoleUrl, `no console URL:\n${out}`);
+    assert.equal((await fetch(`${consoleUrl}api/session`)).status, 200);
     child.kill('SIGINT');
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 20000))]);
     if (code === 'timeout') child.kill('SIGKILL');

@@ -14,7 +14,7 @@ import { redactSecrets } from '../src/config/redact.js';
 import { DaemonStatus } from '../src/sinks/daemon-status.js';
 import { hashPassword, parsePasswordHash, verifyPassword } from '../src/sinks/web/auth-password.js';
 import { LoginRateLimit } from '../src/sinks/web/auth-rate-limit.js';
-import { webSink } from '../src/sinks/web.js';
+import { webSink } from '../src/sinks/web/plugin.js';
 import { runCli } from './helpers/cli.js';
 import { captureLog } from './helpers/log-capture.js';
 

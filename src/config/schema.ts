@@ -470,6 +470,8 @@ const webSchema = z
     /** Loopback by default; any other address needs `auth`. */
     host: z.string().min(1).default('127.0.0.1'),
     port: z.int().min(1).max(65535).default(8080),
+    /** The console's live view: at most this many updates per camera per second (each one a JPEG tile). */
+    liveFps: z.number().min(0.1).max(30).default(2),
     auth: webAuthSchema.optional(),
   })
   .refine((w) => !w.enabled || w.auth !== undefined || isLoopback(w.host), {

@@ -35,6 +35,7 @@ import type { TeachInProgress } from '../teach/teach-in.js';
 import { trainProgressText } from '../teach/progress-text.js';
 import { writeImage } from '../util/image-io.js';
 import { createLogger } from '../util/log.js';
+import { freePort } from '../util/net.js';
 import { findMosquitto, startLocalMosquitto } from './broker.js';
 import type { LocalBroker } from './broker.js';
 import { formatVerdictLine, judge } from './verdict-line.js';
@@ -211,6 +212,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   } else step(4, `MQTT broker ${url}`);
 
   // 5. Config and daemon.
+  const webPort = await freePort();
   const cameras: Record<string, unknown> = {};
   for (const [id, seed] of Object.entries(CAMERAS)) cameras[id] = cameraConfig(seed, o);
   const rawConfig = {
@@ -222,6 +224,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     verdict: { deadlineMs: 2000, failSafe: 'reject' },
     mqtt: { url: url ?? 'mqtt://127.0.0.1:1883', topicPrefix: TOPIC_PREFIX, outbox: { dir: 'outbox' } },
     logging: { level: 'info', pretty: 'never' },
+    // The operator console on loopback, with rejects (and a tenth of good parts) archived for its drill-down.
+    web: { enabled: true, port: webPort },
+    archive: { enabled: true, dir: 'archive', keep: 'rejects+10%', maxMegabytes: 256 },
   };
   const config = configSchema.parse(rawConfig);
   const configFile = join(dir, 'pinpoint.yaml');
@@ -276,6 +281,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     }
   });
   step(6, `verdicts as a PLC sees them on ${TOPIC_PREFIX}/<camera>/result (Ctrl-C stops)`);
+  say(`      operator console: http://127.0.0.1:${webPort}/`);
   say(`      ready after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 
   let signals = 0;
@@ -342,6 +348,7 @@ async function runInProcess(
   const noMqtt = { ...config, mqtt: { ...config.mqtt, enabled: false } };
   const app = await startApp({ config: noMqtt, configDir: dir, log, sinks: [terminal] });
   step(5, `engine running in this process (log ${logFile})`);
+  say(`      operator console: http://127.0.0.1:${config.web.port}/`);
   step(
     6,
     `verdicts straight from the engine (Ctrl-C stops); ready after ${((Date.now() - t0) / 1000).toFixed(0)} s`,

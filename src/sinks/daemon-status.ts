@@ -43,6 +43,16 @@ export interface MqttCounters {
   unknownCameraTriggers: number;
 }
 
+/** What the operator console shows about the model (set by the app once the model is open). */
+export interface ModelInfo {
+  /** Random dev weights: not a real backbone (the console warns). */
+  devTeacher: boolean;
+  /** When the students were taught in (ISO 8601), if they were. */
+  trainedAt: string | null;
+  /** Per camera: the thresholds in force, null when there are none (every part fails safe). */
+  thresholds: Record<string, { reject: number; pixel: number } | null>;
+}
+
 type Listener<T> = (v: T) => void;
 
 /** The package version, read once (the daemon reports it; a missing package.json is not fatal). */
@@ -66,6 +76,7 @@ export class DaemonStatus {
   archive: (() => ArchiveCounters) | undefined;
   /** The MQTT connection and outbox, when MQTT runs (set by its sink). */
   mqtt: (() => MqttCounters) | undefined;
+  model: ModelInfo | undefined;
   private readonly cams = new Map<string, CameraStatus>();
   private engineStats: () => EngineStats | undefined = () => undefined;
   private engineInFlight: () => number = () => 0;

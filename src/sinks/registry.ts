@@ -4,7 +4,7 @@ import { archiveSink } from './archive.js';
 import { mqttSink } from './mqtt.js';
 import { sparkplugSink } from './sparkplug/plugin.js';
 import type { Sink, SinkContext, SinkPlugin } from './types.js';
-import { webSink } from './web.js';
+import { webSink } from './web/plugin.js';
 
 /** In start order: MQTT first (it is what the line acts on), the web server last (its metrics read the others). */
 const plugins: readonly SinkPlugin[] = [

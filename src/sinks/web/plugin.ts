@@ -1,21 +1,24 @@
-// The `web` section as a sink: the daemon's HTTP server with Prometheus metrics and health (web-server.ts).
-// fastify and prom-client are loaded only when the section is enabled.
-import type { FastifyInstance } from 'fastify';
-import type { PrometheusMetrics } from './prometheus.js';
-import { SinkConfigError } from './types.js';
-import type { Sink, SinkPlugin } from './types.js';
+// The `web` section as a sink: the daemon's HTTP server with Prometheus metrics, health and the operator console
+// (web-server.ts). fastify and prom-client are loaded only when the section is enabled. It asks for each part's
+// evidence (frame and Δ grid) for the live view; the live hub looks at it only while a browser watches.
+import { resolve } from 'node:path';
+import type { PrometheusMetrics } from '../prometheus.js';
+import { SinkConfigError } from '../types.js';
+import type { Sink, SinkPlugin } from '../types.js';
+import type { WebServer } from './web-server.js';
 
 export const webSink: SinkPlugin<'web'> = {
   section: 'web',
   create(cfg, ctx): Sink {
     const log = ctx.log.child({ sink: 'web' });
     let metrics: PrometheusMetrics | undefined;
-    let server: FastifyInstance | undefined;
+    let server: WebServer | undefined;
     return {
       name: 'web',
+      wantsEvidence: true,
       async start() {
         const prom = await import('prom-client');
-        const { PrometheusMetrics } = await import('./prometheus.js');
+        const { PrometheusMetrics } = await import('../prometheus.js');
         const { startWebServer } = await import('./web-server.js');
         metrics = new PrometheusMetrics(prom, ctx.status, ctx.config.pipeline.batch.maxBatch);
         try {
@@ -27,6 +30,10 @@ export const webSink: SinkPlugin<'web'> = {
             status: ctx.status,
             metrics,
             log,
+            archiveDir: ctx.config.archive.enabled
+              ? resolve(ctx.configDir, ctx.config.archive.dir)
+              : undefined,
+            liveFps: cfg.liveFps,
           });
         } catch (err) {
           metrics.close();
@@ -36,10 +43,13 @@ export const webSink: SinkPlugin<'web'> = {
           );
         }
       },
-      result: (r) => metrics?.result(r),
+      result(r, evidence) {
+        metrics?.result(r);
+        server?.hub.offer(r, evidence);
+      },
       cameraState: () => {},
       async stop() {
-        await server?.close();
+        await server?.app.close();
         metrics?.close();
       },
     };

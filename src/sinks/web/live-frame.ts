@@ -1,0 +1,87 @@
+// One live-view update from a decided part: the frame shrunk to tile size and JPEG-encoded, and what the browser
+// needs to draw the overlay itself (the g×g Δ grid, the letterbox geometry, the pixel threshold, the blob boxes).
+// The heatmap is drawn by the browser from the grid (a few hundred floats), so the server encodes one small JPEG
+// per shown frame and never builds the full-size map on the event loop. Pure: no I/O.
+import jpeg from 'jpeg-js';
+import type { Image } from '../../pipeline/image.js';
+import type { InspectionResult } from '../../pipeline/result.js';
+import type { PartEvidence } from '../types.js';
+
+/** The live tile's longest side, px: enough for a monitor tile, cheap to encode (~2–4 ms with jpeg-js). */
+export const TILE_MAX = 480;
+const JPEG_QUALITY = 75;
+
+/** A copy of what the encoder needs, taken synchronously while the engine's buffers are valid. */
+export interface LiveSnapshot {
+  result: InspectionResult;
+  /** RGBA, tile-sized. */
+  tile: { width: number; height: number; data: Uint8Array };
+  grid: Float32Array;
+  g: number;
+  letterbox: { side: number; left: number; top: number };
+  pixelThreshold: number;
+  /** The original frame's size (blob boxes are in its pixels). */
+  frame: { width: number; height: number };
+}
+
+/** Nearest-neighbour shrink to at most TILE_MAX per side, as RGBA (what jpeg-js takes). */
+export function shrinkToTile(img: Image): LiveSnapshot['tile'] {
+  const k = Math.min(1, TILE_MAX / Math.max(img.width, img.height));
+  const w = Math.max(1, Math.round(img.width * k));
+  const h = Math.max(1, Math.round(img.height * k));
+  const out = new Uint8Array(w * h * 4);
+  const c = img.channels;
+  const d = img.data;
+  for (let y = 0; y < h; y++) {
+    const sy = Math.min(img.height - 1, Math.floor((y + 0.5) / k));
+    for (let x = 0; x < w; x++) {
+      const s = (sy * img.width + Math.min(img.width - 1, Math.floor((x + 0.5) / k))) * c;
+      const o = (y * w + x) * 4;
+      out[o] = d[s];
+      out[o + 1] = d[c === 3 ? s + 1 : s];
+      out[o + 2] = d[c === 3 ? s + 2 : s];
+      out[o + 3] = 255;
+    }
+  }
+  return { width: w, height: h, data: out };
+}
+
+export function snapshot(r: InspectionResult, ev: PartEvidence): LiveSnapshot {
+  return {
+    result: r,
+    tile: shrinkToTile(ev.image),
+    grid: ev.grid.slice(),
+    g: ev.g,
+    letterbox: { side: ev.letterbox.side, left: ev.letterbox.left, top: ev.letterbox.top },
+    pixelThreshold: ev.pixelThreshold,
+    frame: { width: ev.image.width, height: ev.image.height },
+  };
+}
+
+/** The message every watching client gets for this part: built once, sent as the same string to all. */
+export function encodeLiveMessage(s: LiveSnapshot): string {
+  const r = s.result;
+  const jpg = jpeg.encode(
+    { width: s.tile.width, height: s.tile.height, data: Buffer.from(s.tile.data.buffer) },
+    JPEG_QUALITY,
+  ).data;
+  return JSON.stringify({
+    type: 'part',
+    camera: r.cameraId,
+    partId: r.partId,
+    seq: r.seq,
+    decideTime: r.decideTime,
+    latencyMs: r.latencyMs,
+    verdict: r.verdict,
+    reason: r.reason,
+    score: r.score,
+    threshold: r.threshold,
+    blobs: r.blobs.map((b) => b.box),
+    frame: s.frame,
+    jpeg: Buffer.from(jpg).toString('base64'),
+    grid: Buffer.from(s.grid.buffer, s.grid.byteOffset, s.grid.byteLength).toString('base64'),
+    g: s.g,
+    letterbox: s.letterbox,
+    pixelThreshold: s.pixelThreshold,
+  });
+}

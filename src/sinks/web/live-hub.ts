@@ -1,0 +1,186 @@
+// The live view's fan-out: at most `liveFps` updates per camera, built only for cameras someone watches, encoded
+// once per part (after the sink's result() has returned, on a later tick) and sent as the same string to every
+// watching client. A client whose socket does not drain (a hung or slow browser) gets updates skipped while it
+// holds more than MAX_BUFFERED bytes unsent; the skips are counted. So the server holds at most about
+// MAX_BUFFERED + one message per client (on top of the kernel's socket buffer), nothing here ever waits for a
+// browser, and a client stalled for STALLED_CLOSE_MS is disconnected.
+import type { InspectionResult } from '../../pipeline/result.js';
+import type { PartEvidence } from '../types.js';
+import type { LiveSnapshot } from './live-frame.js';
+import { encodeLiveMessage, snapshot } from './live-frame.js';
+
+/** Unsent bytes a client may hold before its updates are skipped (a few tiles' worth). */
+export const MAX_BUFFERED = 512 * 1024;
+
+/** What the hub needs of a WebSocket (ws's WebSocket has these). */
+export interface LiveSocket {
+  readonly bufferedAmount: number;
+  send(data: string): void;
+  /** Drops the connection at once (no closing handshake: a stalled peer would never complete one). */
+  terminate(): void;
+}
+
+/** A client that has not drained below MAX_BUFFERED for this long is disconnected (its browser reconnects). */
+export const STALLED_CLOSE_MS = 60_000;
+
+export interface LiveClientStats {
+  sent: number;
+  skipped: number;
+  bufferedAmount: number;
+}
+
+export interface LiveStats {
+  clients: number;
+  /** Updates built (one per shown part, however many clients). */
+  encoded: number;
+  /** Messages sent, all clients. */
+  sent: number;
+  /** Messages skipped for clients that did not drain, all clients. */
+  skipped: number;
+  /** Clients disconnected for not draining for STALLED_CLOSE_MS (or at shutdown). */
+  disconnected: number;
+  /** The largest unsent backlog a client holds now, bytes. */
+  maxBuffered: number;
+  perClient: LiveClientStats[];
+}
+
+class Client {
+  sent = 0;
+  skipped = 0;
+  /** performance.now() when its backlog went above MAX_BUFFERED; null while it drains. */
+  stalledSince: number | null = null;
+  /** null: every camera. */
+  cameras: Set<string> | null = null;
+  constructor(readonly socket: LiveSocket) {}
+  watches(camera: string): boolean {
+    return this.cameras === null || this.cameras.has(camera);
+  }
+}
+
+export class LiveHub {
+  private readonly clients = new Set<Client>();
+  private readonly lastShown = new Map<string, number>();
+  private readonly pending = new Map<string, LiveSnapshot | InspectionResult>();
+  private scheduled = false;
+  private encoded = 0;
+  private sent = 0;
+  private skipped = 0;
+  private dropped = 0;
+  private readonly minIntervalMs: number;
+
+  constructor(liveFps: number) {
+    this.minIntervalMs = 1000 / liveFps;
+  }
+
+  add(socket: LiveSocket): { watch(cameras: string[] | null): void; remove(): void } {
+    const c = new Client(socket);
+    this.clients.add(c);
+    return {
+      watch: (cameras) => (c.cameras = cameras === null ? null : new Set(cameras)),
+      remove: () => this.clients.delete(c),
+    };
+  }
+
+  watched(camera: string): boolean {
+    for (const c of this.clients) if (c.watches(camera)) return true;
+    return false;
+  }
+
+  /** From the sink's result(): cheap unless someone watches and the camera's rate allows an update. */
+  offer(r: InspectionResult, ev: PartEvidence | undefined): void {
+    if (this.clients.size === 0 || !this.watched(r.cameraId)) return;
+    const now = performance.now();
+    const last = this.lastShown.get(r.cameraId);
+    if (last !== undefined && now - last < this.minIntervalMs) return;
+    this.lastShown.set(r.cameraId, now);
+    // The engine's buffers are valid only during result(): shrink and copy now, encode later.
+    this.pending.set(r.cameraId, ev ? snapshot(r, ev) : r);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** A small message to every client (camera states, fps): skipped like any other for a client that lags. */
+  broadcast(message: string, camera?: string): void {
+    for (const c of this.clients) {
+      if (camera !== undefined && !c.watches(camera)) continue;
+      if (c.socket.bufferedAmount > MAX_BUFFERED) {
+        c.skipped++;
+        this.skipped++;
+        const now = performance.now();
+        c.stalledSince ??= now;
+        if (now - c.stalledSince > STALLED_CLOSE_MS) this.drop(c);
+        continue;
+      }
+      c.stalledSince = null;
+      try {
+        c.socket.send(message);
+        c.sent++;
+        this.sent++;
+      } catch {
+        this.clients.delete(c); // closed under us: its close handler removes it too
+      }
+    }
+  }
+
+  /** Disconnects every client at once (the server is closing: a stalled one must not hold it up). */
+  closeAll(): void {
+    for (const c of [...this.clients]) this.drop(c);
+  }
+
+  private drop(c: Client): void {
+    this.clients.delete(c);
+    this.dropped++;
+    try {
+      c.socket.terminate();
+    } catch {
+      // already closed
+    }
+  }
+
+  stats(): LiveStats {
+    const perClient = [...this.clients].map((c) => ({
+      sent: c.sent,
+      skipped: c.skipped,
+      bufferedAmount: c.socket.bufferedAmount,
+    }));
+    return {
+      clients: this.clients.size,
+      encoded: this.encoded,
+      sent: this.sent,
+      skipped: this.skipped,
+      disconnected: this.dropped,
+      maxBuffered: Math.max(0, ...perClient.map((c) => c.bufferedAmount)),
+      perClient,
+    };
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    for (const [camera, s] of this.pending) {
+      this.pending.delete(camera);
+      const message = 'tile' in s ? encodeLiveMessage(s) : verdictOnly(s);
+      this.encoded++;
+      this.broadcast(message, camera);
+    }
+  }
+}
+
+/** A part decided without a frame (fail-safe): the verdict still shows, without an image. */
+function verdictOnly(r: InspectionResult): string {
+  return JSON.stringify({
+    type: 'part',
+    camera: r.cameraId,
+    partId: r.partId,
+    seq: r.seq,
+    decideTime: r.decideTime,
+    latencyMs: r.latencyMs,
+    verdict: r.verdict,
+    reason: r.reason,
+    score: r.score,
+    threshold: r.threshold,
+    blobs: [],
+    detail: r.detail ?? null,
+  });
+}

@@ -1,0 +1,94 @@
+// The live view's fan-out with real sockets: the daemon's web server (fastify + @fastify/websocket), a reading
+// WebSocket client (ws) and a client that stops reading (python3, 4 KB receive buffer, never reads after the
+// handshake). Large updates are broadcast until the kernel's buffers for the stalled client are full: then its
+// updates are skipped and counted, the server's own backlog for it stays bounded, the reading client gets every
+// update, and closing the server does not wait for the stalled client. The CSRF rule of the no-auth session
+// is checked on the same server.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import * as prom from 'prom-client';
+import WebSocket from 'ws';
+import { DaemonStatus } from '../src/sinks/daemon-status.js';
+import { PrometheusMetrics } from '../src/sinks/prometheus.js';
+import { MAX_BUFFERED } from '../src/sinks/web/live-hub.js';
+import type { LiveStats } from '../src/sinks/web/live-hub.js';
+import { startWebServer } from '../src/sinks/web/web-server.js';
+import { freePort } from '../src/util/net.js';
+import { stalledWebSocket } from './helpers/stalled-ws.js';
+
+const MESSAGE = 200 * 1024;
+
+test('a client that stops reading gets updates skipped, its backlog bounded; the reader gets all; close is not held up', async (t) => {
+  const port = await freePort();
+  const status = new DaemonStatus('m', ['a']);
+  const metrics = new PrometheusMetrics(prom, status, 4);
+  const server = await startWebServer({
+    host: '127.0.0.1',
+    port,
+    configDir: process.cwd(),
+    status,
+    metrics,
+    log: pino({ level: 'silent' }),
+    archiveDir: undefined,
+    liveFps: 2,
+    auth: undefined,
+  });
+  const stalled = stalledWebSocket(port);
+  t.after(() => {
+    stalled.process.kill('SIGKILL');
+    metrics.close();
+  });
+  assert.match(await stalled.statusLine, / 101 /);
+  const reader = new WebSocket(`ws://127.0.0.1:${port}/api/live`);
+  let got = 0;
+  reader.on('message', (d: Buffer) => {
+    if (d.length >= MESSAGE) got++;
+  });
+  await new Promise((r) => reader.once('open', r));
+  await new Promise((r) => setTimeout(r, 200)); // both registered with the hub
+
+  const big = JSON.stringify({ type: 'part', camera: 'a', pad: 'x'.repeat(MESSAGE) });
+  let sent = 0;
+  let stats: LiveStats | undefined;
+  const until = Date.now() + 120000;
+  while (Date.now() < until) {
+    server.hub.broadcast(big);
+    sent++;
+    stats = server.hub.stats();
+    for (const c of stats.perClient)
+      assert.ok(c.bufferedAmount <= MAX_BUFFERED + big.length + 1024, `backlog ${c.bufferedAmount} bytes`);
+    if (stats.skipped >= 5) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(stats && stats.skipped >= 5, `skipped ${stats?.skipped} after ${sent} updates`);
+  assert.equal(stats.clients, 2);
+  const skippedPer = stats.perClient.map((c) => c.skipped).sort((a, b) => a - b);
+  assert.equal(skippedPer[0], 0, 'the reading client lost nothing');
+  assert.equal(skippedPer[1], stats.skipped, 'every skip was the stalled client');
+  // The reader gets every update (allow it time to drain what is in flight).
+  const deadline = Date.now() + 30000;
+  while (got < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(got, sent);
+
+  // Mutations need the session's CSRF token, even without users.
+  const session = (await (await fetch(`http://127.0.0.1:${port}/api/session`)).json()) as {
+    csrfToken: string;
+  };
+  const post = (headers: Record<string, string>) =>
+    fetch(`http://127.0.0.1:${port}/api/parts/1/labels`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ label: 'false-reject' }),
+    });
+  assert.equal((await post({})).status, 403);
+  assert.equal((await post({ 'x-csrf-token': 'wrong' })).status, 403);
+  // With the token it passes the CSRF check and reaches the route: no archive in this server.
+  assert.equal((await post({ 'x-csrf-token': session.csrfToken })).status, 404);
+
+  reader.close();
+  const t0 = Date.now();
+  await server.app.close();
+  assert.ok(Date.now() - t0 < 10000, 'close did not wait for the stalled client');
+  assert.equal(server.hub.stats().clients, 0);
+});
