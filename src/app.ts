@@ -206,7 +206,10 @@ export async function startApp(o: AppOptions): Promise<App> {
   status.model = {
     devTeacher: m.teacher.devTeacher,
     trainedAt: m.training?.trainedAt ?? null,
-    thresholds: Object.fromEntries([...engineCameras].map(([id, c]) => [id, c.verdict.thresholds ?? null])),
+    // Read when asked: live changes and hot swaps replace the cameras' settings.
+    get thresholds() {
+      return Object.fromEntries([...engineCameras].map(([id, c]) => [id, c.verdict.thresholds ?? null]));
+    },
   };
   status.attachEngine(
     () => engine.stats(),

@@ -399,4 +399,32 @@ describe('operator console in Chromium with pinpoint run', () => {
       db.close();
     }
   });
+
+  test("the status page counts this shift's parts per camera exactly as MQTT delivered them", async () => {
+    // The shift counters are the running daemon's (in memory since its start): its parts carry its run id.
+    const runOf = (r: InspectionResult) => r.partId.split('-')[1];
+    const expected = (cam: string) => {
+      const rs = results();
+      const run = runOf(rs.reduce((a, r) => (r.decideTime > a.decideTime ? r : a)));
+      const mine = rs.filter((r) => r.cameraId === cam && runOf(r) === run);
+      const n = (v: string) => mine.filter((r) => r.verdict === v).length;
+      return [mine.length, n('ok'), n('reject')].join(' ');
+    };
+    await page.goto(`${base}/status`);
+    for (const cam of ['a', 'b']) {
+      const row = page.locator(`#status-shift tr[data-camera="${cam}"] td`);
+      let shown = '';
+      await until(
+        async () => {
+          await page.reload();
+          await row.first().waitFor();
+          shown = (await row.allTextContents()).slice(1, 4).join(' ');
+          return shown === expected(cam);
+        },
+        `camera ${cam}'s shift row (parts ok reject) = ${expected(cam)}`,
+        30000,
+        () => `shown: ${shown}`,
+      );
+    }
+  });
 });

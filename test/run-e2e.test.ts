@@ -204,7 +204,7 @@ describe('pinpoint run end to end', () => {
     assert.equal(statuses.at(-1), 'stopped');
   });
 
-  test('slow inference: late parts get the fail-safe verdict within deadline + 50 ms, never a second one', async () => {
+  test('slow inference: late parts get the fail-safe verdict at their deadline, before inference ends, never a second one', async () => {
     const deadlineMs = 300;
     const cams = { a: synthetic({ seed: 41, count: 8, fps: 4, defectRate: 0 }) };
     const rec = await subscribe(broker.url, ['e2e3/#']);
@@ -222,15 +222,16 @@ describe('pinpoint run end to end', () => {
     assert.equal(byPart(rs).size, 8, 'one verdict per part');
     const timeouts = rs.filter((r) => r.reason === 'timeout');
     assert.ok(timeouts.length >= 4, `${timeouts.length} timeouts`);
+    // Inference takes 600 ms per frame here: a verdict well before that came from the deadline timer, not from
+    // a late inference result. The bound leaves room for timers on a loaded machine (not a timing goal:
+    // bench/ measures latency).
+    const bound = deadlineMs + 200;
     for (const r of timeouts) {
       const p = r as InspectionResult & { publishTime: number };
       assert.equal(r.verdict, 'reject');
-      assert.ok(
-        r.latencyMs >= deadlineMs && r.latencyMs <= deadlineMs + 50,
-        `decided after ${r.latencyMs} ms`,
-      );
+      assert.ok(r.latencyMs >= deadlineMs && r.latencyMs <= bound, `decided after ${r.latencyMs} ms`);
       const published = p.publishTime - r.captureTime;
-      assert.ok(published <= deadlineMs + 50, `published ${published} ms after capture`);
+      assert.ok(published <= bound, `published ${published} ms after capture`);
     }
     assert.match(d.output(), /TEST ONLY: inference slowed/);
     assert.match(d.output(), /result came after the fail-safe verdict/);

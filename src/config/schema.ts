@@ -472,6 +472,8 @@ const webSchema = z
     port: z.int().min(1).max(65535).default(8080),
     /** The console's live view: at most this many updates per camera per second (each one a JPEG tile). */
     liveFps: z.number().min(0.1).max(30).default(2),
+    /** The console's status page counts parts, rejects and yield per camera over this many last hours. */
+    shiftHours: z.int().min(1).max(24).default(8),
     auth: webAuthSchema.optional(),
   })
   .refine((w) => !w.enabled || w.auth !== undefined || isLoopback(w.host), {

@@ -32,6 +32,13 @@ interface Status {
       falseRejectRate: number | null;
     }
   > | null;
+  shift: {
+    hours: number;
+    cameras: Record<
+      string,
+      { parts: number; ok: number; reject: number; error: number; failSafe: number; yield: number | null }
+    >;
+  } | null;
 }
 
 const kv = (o: Record<string, unknown> | null): HTMLElement =>
@@ -42,6 +49,32 @@ const kv = (o: Record<string, unknown> | null): HTMLElement =>
         { class: 'kv' },
         ...Object.entries(o).map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, String(v)))),
       );
+
+/** Parts, rejects and yield per camera over the last hours (web.shiftHours). */
+function shiftTable(shift: NonNullable<Status['shift']>): HTMLElement {
+  return h(
+    'table',
+    { class: 'cams', id: 'status-shift' },
+    h(
+      'tr',
+      {},
+      ...['camera', 'parts', 'ok', 'reject', 'error', 'fail-safe', 'yield'].map((t) => h('th', {}, t)),
+    ),
+    ...Object.entries(shift.cameras).map(([id, c]) =>
+      h(
+        'tr',
+        { 'data-camera': id },
+        h('td', {}, id),
+        h('td', {}, c.parts),
+        h('td', {}, c.ok),
+        h('td', {}, c.reject),
+        h('td', {}, c.error),
+        h('td', {}, c.failSafe),
+        h('td', {}, c.yield === null ? '–' : `${(100 * c.yield).toFixed(1)} %`),
+      ),
+    ),
+  );
+}
 
 function render(s: Status): (HTMLElement | string)[] {
   const cams = h(
@@ -117,7 +150,8 @@ function render(s: Status): (HTMLElement | string)[] {
     ),
     h('h3', {}, 'Cameras'),
     cams,
-    h('h3', {}, 'Parts'),
+    ...(s.shift ? [h('h3', {}, `Last ${s.shift.hours} h`), shiftTable(s.shift)] : []),
+    h('h3', {}, 'Parts since start'),
     kv(s.parts),
     h('h3', {}, 'MQTT'),
     kv(s.mqtt),

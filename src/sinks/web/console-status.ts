@@ -1,16 +1,24 @@
 // /api/console/status: everything the status page shows in one answer: /api/status's counters, the model (id,
 // dev-teacher warning, thresholds per camera, teach-in date), event-loop delay, the live view's fan-out and the
-// operator labels per camera. Like /api/status, nothing from the config: no secret can leak here.
+// operator labels per camera, and parts / rejects / yield per camera over the last `web.shiftHours`. Like
+// /api/status, nothing from the config: no secret can leak here.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import type { DaemonStatus } from '../daemon-status.js';
 import { statusJson } from '../health.js';
 import type { ConsoleIndex } from './console-index.js';
 import type { LiveHub } from './live-hub.js';
+import type { ShiftCounters } from './shift-counters.js';
 
 export function registerConsoleStatus(
   app: FastifyInstance,
-  o: { status: DaemonStatus; hub: LiveHub; index: ConsoleIndex | undefined; liveFps: number },
+  o: {
+    status: DaemonStatus;
+    hub: LiveHub;
+    index: ConsoleIndex | undefined;
+    liveFps: number;
+    shift?: ShiftCounters;
+  },
 ): void {
   const lag = monitorEventLoopDelay({ resolution: 20 });
   lag.enable();
@@ -32,6 +40,7 @@ export function registerConsoleStatus(
       },
       live: { liveFps: o.liveFps, ...o.hub.stats(), perClient: undefined },
       labels,
+      shift: o.shift ? { hours: o.shift.hours, cameras: o.shift.window() } : null,
     };
     lag.reset();
     return body;

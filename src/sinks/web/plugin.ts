@@ -6,6 +6,7 @@ import type { PrometheusMetrics } from '../prometheus.js';
 import { SinkConfigError } from '../types.js';
 import type { Sink, SinkPlugin } from '../types.js';
 import type { WebServer } from './web-server.js';
+import { ShiftCounters } from './shift-counters.js';
 
 export const webSink: SinkPlugin<'web'> = {
   section: 'web',
@@ -13,6 +14,7 @@ export const webSink: SinkPlugin<'web'> = {
     const log = ctx.log.child({ sink: 'web' });
     let metrics: PrometheusMetrics | undefined;
     let server: WebServer | undefined;
+    const shift = new ShiftCounters(cfg.shiftHours);
     return {
       name: 'web',
       wantsEvidence: true,
@@ -34,6 +36,7 @@ export const webSink: SinkPlugin<'web'> = {
               ? resolve(ctx.configDir, ctx.config.archive.dir)
               : undefined,
             liveFps: cfg.liveFps,
+            shift,
           });
         } catch (err) {
           metrics.close();
@@ -45,6 +48,7 @@ export const webSink: SinkPlugin<'web'> = {
       },
       result(r, evidence) {
         metrics?.result(r);
+        shift.record(r);
         server?.hub.offer(r, evidence);
       },
       cameraState: () => {},

@@ -15,6 +15,7 @@ import { registerConsoleRoutes } from './console-routes.js';
 import { consoleAssetsDir, registerConsoleStatic } from './console-static.js';
 import { registerConsoleStatus } from './console-status.js';
 import { LiveHub } from './live-hub.js';
+import type { ShiftCounters } from './shift-counters.js';
 import { registerLiveRoutes } from './live-routes.js';
 
 export interface WebServerOptions {
@@ -30,6 +31,8 @@ export interface WebServerOptions {
   /** The parts archive's directory when the archive runs (the console reads it). */
   archiveDir: string | undefined;
   liveFps: number;
+  /** Per-camera counts over the last hours, for the status page. */
+  shift?: ShiftCounters;
 }
 
 export interface WebServer {
@@ -74,15 +77,11 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
 }
 
 /** The operator console: session/CSRF, archive API, live WebSocket, status, pages. */
-async function registerConsole(
-  app: FastifyInstance,
-  o: WebServerOptions,
-  auth: AuthHooks,
-): Promise<LiveHub> {
+async function registerConsole(app: FastifyInstance, o: WebServerOptions, auth: AuthHooks): Promise<LiveHub> {
   const hub = new LiveHub(o.liveFps);
   const index = registerConsoleRoutes(app, { archiveDir: o.archiveDir, auth });
   app.addHook('onClose', async () => index?.close());
-  registerConsoleStatus(app, { status: o.status, hub, index, liveFps: o.liveFps });
+  registerConsoleStatus(app, { status: o.status, hub, index, liveFps: o.liveFps, shift: o.shift });
   await registerLiveRoutes(app, hub, o.status);
   const assets = consoleAssetsDir();
   if (assets) await registerConsoleStatic(app, assets);
