@@ -34,6 +34,7 @@ export const webSink: SinkPlugin<'web'> = {
               ? resolve(ctx.configDir, ctx.config.archive.dir)
               : undefined,
             liveFps: cfg.liveFps,
+            control: ctx.control,
           });
         } catch (err) {
           metrics.close();

@@ -12,6 +12,8 @@ import type { WebAuthConfig } from '../../config/schema.js';
 import type { AuthHooks } from './auth.js';
 import { registerAuth } from './auth.js';
 import { registerConsoleRoutes } from './console-routes.js';
+import { registerControlRoutes } from './control-routes.js';
+import type { ControlPlane } from '../control-plane.js';
 import { consoleAssetsDir, registerConsoleStatic } from './console-static.js';
 import { registerConsoleStatus } from './console-status.js';
 import { LiveHub } from './live-hub.js';
@@ -30,6 +32,8 @@ export interface WebServerOptions {
   /** The parts archive's directory when the archive runs (the console reads it). */
   archiveDir: string | undefined;
   liveFps: number;
+  /** Live settings, audit log and re-teach (absent: those routes are not served). */
+  control?: ControlPlane;
 }
 
 export interface WebServer {
@@ -74,14 +78,11 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
 }
 
 /** The operator console: session/CSRF, archive API, live WebSocket, status, pages. */
-async function registerConsole(
-  app: FastifyInstance,
-  o: WebServerOptions,
-  auth: AuthHooks,
-): Promise<LiveHub> {
+async function registerConsole(app: FastifyInstance, o: WebServerOptions, auth: AuthHooks): Promise<LiveHub> {
   const hub = new LiveHub(o.liveFps);
   const index = registerConsoleRoutes(app, { archiveDir: o.archiveDir, auth });
   app.addHook('onClose', async () => index?.close());
+  if (o.control) registerControlRoutes(app, { control: o.control, auth });
   registerConsoleStatus(app, { status: o.status, hub, index, liveFps: o.liveFps });
   await registerLiveRoutes(app, hub, o.status);
   const assets = consoleAssetsDir();
