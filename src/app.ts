@@ -170,7 +170,7 @@ export async function startApp(o: AppOptions): Promise<App> {
   if (!audit.persistent)
     log.info('audit log: live changes are logged only (the archive, which keeps them, is off)');
   let reloader: ConfigReloader | undefined;
-  let reteach: ReteachControl | undefined; // once the model control exists (below)
+  const late: { reteach?: ReteachControl } = {}; // re-teach needs the model control (below)
   const live = new LiveSettings(
     engineCameras,
     audit,
@@ -191,7 +191,7 @@ export async function startApp(o: AppOptions): Promise<App> {
         : Promise.resolve({ ok: false, errors: ['this daemon was not started from a config file'] }),
     commands: builtInCommands(() => control),
     get reteach() {
-      return reteach;
+      return late.reteach;
     },
   };
   const sinkCtx = { log, configDir: o.configDir, status, config, commands: control.commands, control };
@@ -230,7 +230,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     onThresholds: (t) => (modelThresholds = t),
   });
   registerModelCommands(control.commands, models, audit);
-  reteach = createReteachControl({
+  const reteach = createReteachControl({
     config: () => reloader?.config ?? config,
     configDir: o.configDir,
     models,
@@ -238,6 +238,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     audit,
     log,
   });
+  late.reteach = reteach;
   registerReteachCommand(control.commands, reteach);
 
   // Every batch size the engine will run is set up before READY; the times say whether the deadline holds.
@@ -344,7 +345,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     engineSub.unsubscribe();
     stopWatchdog();
     models.stop();
-    await reteach?.stop(); // a running job is cancelled: it would outlive the daemon otherwise
+    await reteach.stop(); // a running job is cancelled: it would outlive the daemon otherwise
     await sinks.stop();
     await engine.models.close().catch((err: unknown) => log.warn({ err }, 'model release failed'));
     audit.close();
