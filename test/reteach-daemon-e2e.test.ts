@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import { stringify } from 'yaml';
 import { startApp } from '../src/app.js';
 import { configSchema } from '../src/config/schema.js';
@@ -133,6 +134,10 @@ describe('re-teach in the daemon', () => {
           )
           .find((r) => r.correlationId === payload.correlationId)!;
       };
+      const idle = await answer('teach', { correlationId: 'cancel-0', who: 'e2e', cancel: true });
+      assert.deepEqual([idle.ok, idle.result], [true, { cancelled: false }], 'nothing to cancel yet');
+      const typo = await answer('teach', { correlationId: 'typo', who: 'e2e', cancle: true });
+      assert.equal(typo.ok, false, 'an unknown field is refused, not ignored');
       const t0 = Date.now();
       const started = await answer('teach', { correlationId: 'teach-1', who: 'e2e' });
       assert.equal(started.ok, true, JSON.stringify(started));
@@ -206,6 +211,28 @@ describe('re-teach in the daemon', () => {
       const promote = audit.entries.find((e) => e.what === 'model promote');
       assert.ok(promote, JSON.stringify(audit.entries));
       assert.equal(promote.source, 'console');
+
+      // The what-if page's Apply: a live threshold over HTTP, audited with the console as the door.
+      const th = await post('/api/cameras/a/thresholds', { reject: 5e8 });
+      assert.equal(th.status, 200, await th.text());
+      assert.equal((await post('/api/cameras/a/thresholds', { reject: -1 })).status, 400);
+      assert.equal((await post('/api/cameras/nope/thresholds', { reject: 1 })).status, 404);
+
+      // The status page shows the panel: the report side by side, the candidate promoted, the audit rows.
+      const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+      try {
+        const page = await browser.newPage();
+        await page.goto(`${base}/status`);
+        await page.waitForSelector('#reteach-report', { timeout: 30_000 });
+        assert.match((await page.textContent('#reteach-report')) ?? '', /reject rate/);
+        assert.match((await page.textContent('#reteach-candidate')) ?? '', /\(promoted\)/);
+        assert.equal(await page.isDisabled('#reteach-promote'), true, 'nothing left to promote');
+        const auditText = (await page.textContent('#audit-log')) ?? '';
+        for (const what of ['model reteach', 'model promote', 'thresholds'])
+          assert.ok(auditText.includes(what), `audit table shows ${what}: ${auditText}`);
+      } finally {
+        await browser.close();
+      }
 
       daemon.child.kill('SIGTERM');
       assert.equal(await exitWithin(daemon, 60_000), 0, daemon.output().slice(-3000));
