@@ -1,14 +1,15 @@
 // Re-teach in the running daemon (issue 13, items 4–5), end to end: `pinpoint run` (the real CLI from dist/) on a
 // models directory with a tiny model, a synthetic camera, the archive keeping every part, the console's HTTP API
 // and MQTT commands on a real mosquitto. An engineer labels a few archived parts false-reject over HTTP, asks for
-// a re-teach over MQTT (`cmd/teach`, answered at once with the job id; a second request while it runs is refused),
+// a re-teach over MQTT (`cmd/teach`, answered at once with the job id; a second request while it runs is refused;
+// one cancelled right after its start publishes nothing and leaves no staging behind),
 // the retained `<prefix>/reteach` reports the job done with a candidate version and a shadow report, the
 // candidate is promoted over HTTP, the verdicts that follow carry its model id, and the audit log holds the
 // re-teach and the promotion with who asked. Then: re-teach is refused, with the reason, on a plain bundle and
 // without the archive (in-process daemons).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -17,7 +18,7 @@ import { startApp } from '../src/app.js';
 import { configSchema } from '../src/config/schema.js';
 import { readManifest } from '../src/model/bundle.js';
 import { publishVersion } from '../src/model/version-publish.js';
-import { versionDir } from '../src/model/versions.js';
+import { STAGING_DIR, versionDir, versionNames } from '../src/model/versions.js';
 import type { InspectionResult } from '../src/pipeline/result.js';
 import type { ReteachState } from '../src/sinks/reteach-view.js';
 import { makeDataset } from '../src/synthetic/parts.js';
@@ -134,10 +135,28 @@ describe('re-teach in the daemon', () => {
           )
           .find((r) => r.correlationId === payload.correlationId)!;
       };
+      const states = (): ReteachState[] =>
+        rec!.on('rt/reteach').map((m) => JSON.parse(m.text) as ReteachState);
       const idle = await answer('teach', { correlationId: 'cancel-0', who: 'e2e', cancel: true });
       assert.deepEqual([idle.ok, idle.result], [true, { cancelled: false }], 'nothing to cancel yet');
       const typo = await answer('teach', { correlationId: 'typo', who: 'e2e', cancle: true });
       assert.equal(typo.ok, false, 'an unknown field is refused, not ignored');
+      // A job cancelled right after it started: state `cancelled`, no version published, its staging removed.
+      const doomed = await answer('teach', { correlationId: 'teach-0', who: 'e2e' });
+      assert.equal(doomed.ok, true, JSON.stringify(doomed));
+      const cancel = await answer('teach', { correlationId: 'cancel-1', who: 'e2e', cancel: true });
+      assert.deepEqual([cancel.ok, cancel.result], [true, { cancelled: true }]);
+      await rec.waitFor(
+        () => states().some((s) => s.job === doomed.result?.job && s.state === 'cancelled'),
+        'the cancelled state',
+        60_000,
+      );
+      assert.deepEqual(versionNames(models), [first], 'a cancelled re-teach publishes nothing');
+      assert.deepEqual(
+        readdirSync(join(models, STAGING_DIR)).filter((f) => f.startsWith('reteach')),
+        [],
+        'its staging directory is removed',
+      );
       const t0 = Date.now();
       const started = await answer('teach', { correlationId: 'teach-1', who: 'e2e' });
       assert.equal(started.ok, true, JSON.stringify(started));
@@ -146,8 +165,6 @@ describe('re-teach in the daemon', () => {
       assert.equal(again.ok, false);
       assert.match(again.error ?? '', /already running/);
 
-      const states = (): ReteachState[] =>
-        rec!.on('rt/reteach').map((m) => JSON.parse(m.text) as ReteachState);
       await rec.waitFor(
         () => states().some((s) => s.state !== 'running' && s.job === started.result?.job),
         'the re-teach to end',
