@@ -20,6 +20,7 @@ import { readManifest } from '../src/model/bundle.js';
 import { publishVersion } from '../src/model/version-publish.js';
 import { STAGING_DIR, versionDir, versionNames } from '../src/model/versions.js';
 import type { InspectionResult } from '../src/pipeline/result.js';
+import { reteachPayloadSchema } from '../src/sinks/mqtt-reteach-payload.js';
 import type { ReteachState } from '../src/sinks/reteach-view.js';
 import { makeDataset } from '../src/synthetic/parts.js';
 import { writeImage } from '../src/util/image-io.js';
@@ -171,6 +172,10 @@ describe('re-teach in the daemon', () => {
         240_000,
       );
       const seconds = (Date.now() - t0) / 1000;
+      for (const m of rec.on('rt/reteach')) {
+        const ok = reteachPayloadSchema.safeParse(JSON.parse(m.text));
+        assert.ok(ok.success, `reteach payload matches its schema: ${JSON.stringify(ok.error?.issues)}`);
+      }
       const end = states().at(-1)!;
       assert.equal(end.state, 'done', JSON.stringify(end));
       const running = states().filter((s) => s.state === 'running' && s.progress);

@@ -4,6 +4,7 @@
 import type { ChangedBy } from '../config/change-source.js';
 import type { ReteachPhase, ReteachSetSummary } from '../teach/reteach-types.js';
 import type { ShadowReport } from '../teach/shadow-report.js';
+import type { ReteachPayload } from './mqtt-reteach-payload.js';
 
 /** idle: never ran in this process; running; done (a candidate was published); failed; cancelled. */
 export type ReteachJobState = 'idle' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -58,7 +59,7 @@ export interface ReteachHandle {
 }
 
 /** The retained MQTT message: the state without the shadow report's part lists and histograms. */
-export function reteachSummary(s: ReteachState): Record<string, unknown> {
+export function reteachSummary(s: ReteachState): ReteachPayload {
   const r = s.report;
   return {
     v: 1,
