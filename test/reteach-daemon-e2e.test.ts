@@ -5,7 +5,8 @@
 // one cancelled right after its start publishes nothing and leaves no staging behind),
 // the retained `<prefix>/reteach` reports the job done with a candidate version and a shadow report, the
 // candidate is promoted over HTTP, the verdicts that follow carry its model id, and the audit log holds the
-// re-teach and the promotion with who asked. Then: re-teach is refused, with the reason, on a plain bundle and
+// re-teach and the promotion with who asked. With `reteach.autoPromote` a candidate the shadow evaluation calls
+// safe is promoted by itself. Then: re-teach is refused, with the reason, on a plain bundle and
 // without the archive (in-process daemons).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +23,8 @@ import { STAGING_DIR, versionDir, versionNames } from '../src/model/versions.js'
 import type { InspectionResult } from '../src/pipeline/result.js';
 import { reteachPayloadSchema } from '../src/sinks/mqtt-reteach-payload.js';
 import type { ReteachState } from '../src/sinks/reteach-view.js';
+import { ArchiveIndex } from '../src/sinks/archive/archive-index.js';
+import { INDEX_FILE } from '../src/sinks/archive/layout.js';
 import { makeDataset } from '../src/synthetic/parts.js';
 import { writeImage } from '../src/util/image-io.js';
 import { createLogger } from '../src/util/log.js';
@@ -178,6 +181,7 @@ describe('re-teach in the daemon', () => {
       }
       const end = states().at(-1)!;
       assert.equal(end.state, 'done', JSON.stringify(end));
+      assert.equal(end.by, 'mqtt:e2e');
       const running = states().filter((s) => s.state === 'running' && s.progress);
       assert.ok(running.length >= 1, 'progress was published while it ran');
       const cand = end.candidate!;
@@ -262,6 +266,87 @@ describe('re-teach in the daemon', () => {
         `# re-teach in the daemon: ${seconds.toFixed(1)} s from cmd/teach to candidate; shadow ${summary.parts} parts; ` +
           `reject rate ${summary.current.rejectRate} → ${summary.candidate.rejectRate}; safe ${cand.safeToPromote}`,
       );
+    },
+  );
+
+  test(
+    'reteach.autoPromote: a candidate the shadow evaluation calls safe is promoted at once, audited',
+    { timeout: 240_000 },
+    async () => {
+      // The line rejects every part (a live reject threshold far below any score): the candidate, with its own
+      // calibrated threshold, rejects fewer, and no confirmed defect is labelled, so it is safe to promote.
+      const models2 = join(tmp, 'models2');
+      const v0 = publishVersion(models2, join(tmp, 'b0'), { parent: null }, { promote: true }).version;
+      const r2 = await record(broker.url, ['ap/#']);
+      let d: Daemon | undefined;
+      try {
+        const config = {
+          cameras: {
+            a: {
+              type: 'synthetic',
+              width: W,
+              height: H,
+              fps: 4,
+              seed: 6,
+              verdict: { rejectThreshold: 1e-9 },
+            },
+          },
+          model: { path: models2 },
+          inference: { device: 'cpu', threads: 1 },
+          verdict: { deadlineMs: 10000 },
+          mqtt: { url: broker.url, topicPrefix: 'ap', outbox: { dir: join(tmp, 'outbox2') }, commands: true },
+          archive: { enabled: true, dir: join(tmp, 'archive2'), keep: 'all' },
+          reteach: { teachInImages: goodDir, shadowMaxParts: 30, autoPromote: true },
+          logging: { level: 'info', pretty: 'never' },
+        };
+        const file = join(tmp, 'auto.yaml');
+        writeFileSync(file, stringify(config));
+        d = startDaemon(file, { PINPOINT_LOG_LEVEL: 'info' });
+        const results = (): InspectionResult[] =>
+          r2.on('ap/a/result').map((m) => JSON.parse(m.text) as InspectionResult);
+        await r2.waitFor(() => results().length >= 12, 'first verdicts', 90_000);
+        // Every part is rejected here: three are labelled false rejects (in the daemon's own archive index).
+        const index = new ArchiveIndex(join(tmp, 'archive2', INDEX_FILE));
+        try {
+          const until = Date.now() + 60_000;
+          while (index.query({ limit: 10 }).length < 8 && Date.now() < until)
+            await new Promise((r) => setTimeout(r, 250));
+          for (const e of index.query({ limit: 3 }))
+            index.addLabel(e.id, { label: 'false-reject', note: null, who: 'op', time: Date.now() });
+        } finally {
+          index.close();
+        }
+        const cmd = JSON.stringify({ correlationId: 'auto', who: 'e2e' });
+        await r2.client.publishAsync('ap/cmd/teach', cmd, { qos: 1 });
+        const last = (): ReteachState | undefined =>
+          r2
+            .on('ap/reteach')
+            .map((m) => JSON.parse(m.text) as ReteachState)
+            .at(-1);
+        const ended = (): boolean =>
+          (last()?.state === 'done' && last()?.candidate?.promoted === true) ||
+          ['failed', 'cancelled'].includes(last()?.state ?? '');
+        await r2.waitFor(ended, 'the re-teach to end and its candidate to be promoted', 180_000);
+        const end = last()!;
+        assert.equal(end.state, 'done', JSON.stringify(end));
+        assert.equal(end.candidate?.safeToPromote, true, JSON.stringify(end.candidate));
+        assert.equal(end.candidate?.parent, v0);
+        const n = results().length;
+        await r2.waitFor(
+          () =>
+            results()
+              .slice(n)
+              .some((r) => r.modelId === end.candidate!.modelId),
+          "verdicts of the promoted candidate's model",
+          60_000,
+        );
+        assert.match(d.output(), /changed model promote \(mqtt, by reteach\.autoPromote\)/);
+        d.child.kill('SIGTERM');
+        assert.equal(await exitWithin(d, 60_000), 0, d.output().slice(-3000));
+      } finally {
+        if (d?.child.exitCode === null) d.child.kill('SIGKILL');
+        await r2.end();
+      }
     },
   );
 

@@ -170,7 +170,7 @@ export function createReteachControl(w: ReteachWiring): ReteachControl {
       unavailable: null,
       state: 'running',
       job: job.id,
-      by: `${by.source}:${by.who}`,
+      by: by.who.startsWith(`${by.source}:`) ? by.who : `${by.source}:${by.who}`,
       startedAt: Date.now(),
     });
     log.info({ job: job.id, parent, by: by.who, source: by.source }, 're-teach requested');
