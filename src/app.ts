@@ -45,6 +45,8 @@ import type { Notifier } from './util/systemd.js';
 import { createNotifier } from './util/systemd.js';
 import { prepareModelPath, startModelControl } from './app/hot-swap.js';
 import type { ModelControl } from './app/model-control.js';
+import { createReteachControl, type ReteachControl } from './app/reteach-control.js';
+import { registerReteachCommand } from './app/reteach-command.js';
 
 /** TEST ONLY: every inference call blocks the inference thread this many ms first (deadline tests). */
 export const TEST_INFER_DELAY_ENV = 'PINPOINT_TEST_INFER_DELAY_MS';
@@ -168,6 +170,7 @@ export async function startApp(o: AppOptions): Promise<App> {
   if (!audit.persistent)
     log.info('audit log: live changes are logged only (the archive, which keeps them, is off)');
   let reloader: ConfigReloader | undefined;
+  const late: { reteach?: ReteachControl } = {}; // re-teach needs the model control (below)
   const live = new LiveSettings(
     engineCameras,
     audit,
@@ -187,6 +190,9 @@ export async function startApp(o: AppOptions): Promise<App> {
         ? reloader.reload(by)
         : Promise.resolve({ ok: false, errors: ['this daemon was not started from a config file'] }),
     commands: builtInCommands(() => control),
+    get reteach() {
+      return late.reteach;
+    },
   };
   const sinkCtx = { log, configDir: o.configDir, status, config, commands: control.commands, control };
   const sinks = new SinkSet([...createSinks(config, sinkCtx), statsLog, ...(o.sinks ?? [])], log);
@@ -227,6 +233,16 @@ export async function startApp(o: AppOptions): Promise<App> {
     onThresholds: (t) => (modelThresholds = t),
   });
   registerModelCommands(control.commands, models, audit);
+  const reteach = createReteachControl({
+    config: () => reloader?.config ?? config,
+    configDir: o.configDir,
+    models,
+    settings: (id) => live.settings(id),
+    audit,
+    log,
+  });
+  late.reteach = reteach;
+  registerReteachCommand(control.commands, reteach);
 
   // Every batch size the engine will run is set up before READY; the times say whether the deadline holds.
   const tWarm = performance.now();
@@ -332,6 +348,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     engineSub.unsubscribe();
     stopWatchdog();
     models.stop();
+    await reteach.stop(); // a running job is cancelled: it would outlive the daemon otherwise
     await sinks.stop();
     await engine.models.close().catch((err: unknown) => log.warn({ err }, 'model release failed'));
     audit.close();

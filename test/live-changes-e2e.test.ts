@@ -201,7 +201,7 @@ describe('live changes on a running pinpoint (dist)', () => {
       ['model/promote', { correlationId: 'm6', version: 'v2' }, /model promote refused: .*plain bundle/],
       ['model/promote', { correlationId: 'm6b', version: '../x' }, /model promote refused/],
       ['model/rollback', { correlationId: 'm7' }, /model rollback refused: .*plain bundle/],
-      ['teach', { correlationId: 'm8' }, /not available in this build/],
+      ['teach', { correlationId: 'm8' }, /re-teach needs model.path to be a models directory/],
     ];
     for (const [name, payload, reason] of refusals) {
       const id = (payload as { correlationId: string }).correlationId;

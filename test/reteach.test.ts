@@ -431,9 +431,11 @@ describe('reteach config section', () => {
       maxArchiveImages: 200,
       shadowHours: 24,
       shadowMaxParts: 500,
+      autoPromote: false,
     });
     const req = reteachRequest(cfg, { modelDir: 'm', archiveDir: 'a', outDir: 'o' });
     assert.equal(req.threads, 1);
+    assert.equal('autoPromote' in req, false, 'the daemon-only key stays out of the job request');
     assert.equal(req.shadowHours, 24);
     const bad = reteachSchema.safeParse({ threds: 2 });
     assert.ok(!bad.success && JSON.stringify(bad.error.issues).includes('threds'));

@@ -5,6 +5,7 @@ import { DEFAULT_MAX_IMAGE_PIXELS } from '../util/image-header.js';
 import { checkFeature, withoutSoftwareTrigger } from '../sources/gige-features.js';
 import { PipelineValueError, checkLiteral } from '../sources/gst-pipeline.js';
 import { rtspTarget } from '../sources/rtsp-target.js';
+import { reteachSchema } from '../teach/reteach-config.js';
 import { parsePasswordHash } from '../sinks/web/auth-password.js';
 
 /** Camera ids end up in MQTT topics, file names and log lines: keep them to a safe alphabet. */
@@ -534,6 +535,8 @@ export const configSchema = z.strictObject({
   mqtt: mqttSchema,
   web: webSchema,
   archive: archiveSchema,
+  /** Re-teach in the daemon (MQTT `cmd/teach`, the console): needs a models directory and the archive. */
+  reteach: reteachSchema,
   logging: loggingSchema,
 });
 

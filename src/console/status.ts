@@ -1,7 +1,9 @@
 // The status page: cameras (state, last error, counters, fps), the model (id, dev-teacher warning, thresholds,
-// teach-in date), MQTT, the archive, event-loop delay, the live view's clients, version; refreshed every 2 s.
+// teach-in date), MQTT, the archive, event-loop delay, the live view's clients, version; for engineers the
+// re-teach panel and the audit log (reteach.ts); refreshed every 2 s.
 import { getJson } from './api.js';
 import { h } from './dom.js';
+import { engineerPanels } from './reteach.js';
 
 interface Status {
   version: string;
@@ -172,11 +174,13 @@ function render(s: Status): (HTMLElement | string)[] {
 export function statusView(main: HTMLElement): () => void {
   const draw = async (): Promise<void> => {
     try {
-      main.replaceChildren(...render(await getJson<Status>('/api/console/status')));
+      const [s, panels] = await Promise.all([getJson<Status>('/api/console/status'), engineerPanels(redraw)]);
+      main.replaceChildren(...render(s), ...panels);
     } catch (err) {
       main.replaceChildren(h('p', { class: 'error' }, (err as Error).message));
     }
   };
+  const redraw = (): void => void draw();
   void draw();
   const t = setInterval(() => void draw(), 2000);
   return () => clearInterval(t);

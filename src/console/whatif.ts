@@ -1,8 +1,8 @@
 // Threshold what-if per camera: a histogram of the camera's recent scores (good, rejected, labelled false reject,
 // confirmed defect) with the reject threshold as a slider. The projected reject count and the labelled parts
-// that would flip come from the server, counted exactly over the archive; applying a threshold is not done here
-// (read-only: the live threshold change belongs to the re-teach work).
-import { getJson } from './api.js';
+// that would flip come from the server, counted exactly over the archive. An engineer may apply the slider's
+// threshold (POST /api/cameras/:camera/thresholds: a live change, audited); viewers only look.
+import { currentSession, getJson, postJson } from './api.js';
 import { fmtScore, h, link } from './dom.js';
 
 interface Point {
@@ -128,6 +128,18 @@ export async function whatIfView(main: HTMLElement, cameraParam: string | null):
     );
   };
   slider.addEventListener('input', () => void update().catch(() => undefined));
+  const applied = h('span', { id: 'whatif-applied' });
+  const apply = async (): Promise<void> => {
+    try {
+      const r = await postJson<{ thresholds: { reject: number } }>(
+        `/api/cameras/${encodeURIComponent(camera)}/thresholds`,
+        { reject: Number(slider.value) },
+      );
+      applied.textContent = `applied: reject threshold ${fmtScore(r.thresholds.reject)}`;
+    } catch (err) {
+      applied.textContent = `refused: ${(err as Error).message}`;
+    }
+  };
   main.replaceChildren(
     h('h2', {}, 'Threshold what-if'),
     h('p', {}, 'camera ', select, `  current reject threshold ${fmtScore(current)}`),
@@ -146,7 +158,20 @@ export async function whatIfView(main: HTMLElement, cameraParam: string | null):
       ' of the recent scored parts; rejected today: ',
       h('span', { id: 'current-rejects' }, '…'),
     ),
-    h('p', { class: 'hint' }, 'Read-only: this view does not change the threshold.'),
+    currentSession()?.role === 'engineer'
+      ? h(
+          'p',
+          {},
+          h('button', { id: 'whatif-apply', onclick: () => void apply() }, 'Apply this threshold'),
+          ' ',
+          applied,
+          h(
+            'span',
+            { class: 'hint' },
+            ' (from the next part on, audited; a restart goes back to the config)',
+          ),
+        )
+      : h('p', { class: 'hint' }, 'Read-only for viewers: an engineer can apply a threshold here.'),
     h('h3', {}, 'Labelled parts that would flip'),
     flips,
   );

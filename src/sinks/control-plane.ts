@@ -7,6 +7,7 @@ import type { Polygon } from '../pipeline/anomaly-map.js';
 import type { Thresholds } from '../pipeline/verdict.js';
 import type { AuditQuery } from './archive/audit-table.js';
 import type { CommandRegistry } from './command-registry.js';
+import type { ReteachHandle } from './reteach-view.js';
 
 export type { AuditQuery } from './archive/audit-table.js';
 export type { ChangedBy } from '../config/change-source.js';
@@ -62,4 +63,6 @@ export interface ControlPlane {
   /** Re-reads the config file (as SIGHUP does); never throws. */
   reload(by: ChangedBy): Promise<ReloadReport>;
   readonly commands: CommandRegistry;
+  /** Re-teach in the daemon (MQTT `cmd/teach` and the console share it); absent in daemons built without it. */
+  readonly reteach?: ReteachHandle;
 }

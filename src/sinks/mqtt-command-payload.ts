@@ -45,7 +45,12 @@ const argShapes = {
   },
   'model/promote': { version: z.string().min(1).max(128).describe('The model version to make current') },
   'model/rollback': {},
-  teach: {},
+  teach: {
+    cancel: z
+      .literal(true)
+      .optional()
+      .describe('true: cancel the re-teach in progress (no candidate is kept); absent: start one'),
+  },
 } satisfies Record<(typeof COMMAND_NAMES)[number], z.ZodRawShape>;
 
 const oneThreshold = (a: { reject?: number; pixel?: number }): boolean =>

@@ -3,6 +3,7 @@
 // exact bytes published.
 import { COMMAND_NAMES, commandRequestSchema, commandResponseSchema } from './mqtt-command-payload.js';
 import { z } from 'zod';
+import { reteachPayloadSchema } from './mqtt-reteach-payload.js';
 import { cameraIdSchema } from '../config/schema.js';
 import type { InspectionResult } from '../pipeline/result.js';
 import { RESULT_VERSION } from '../pipeline/result.js';
@@ -282,6 +283,7 @@ export function mqttJsonSchemas(): Record<string, unknown> {
     // What we accept: the input side (numeric part ids allowed, unknown keys ignored).
     trigger: z.toJSONSchema(triggerPayloadSchema, { io: 'input', target: 'draft-2020-12' }),
     'cmd-response': out(commandResponseSchema),
+    reteach: out(reteachPayloadSchema),
     ...Object.fromEntries(
       COMMAND_NAMES.map((n) => [
         `cmd-${n.replace('/', '-')}`,

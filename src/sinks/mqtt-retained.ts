@@ -47,7 +47,7 @@ export class RetainedState {
 
   /** Messages the retained state may have in flight at once (kept out of the results' window). */
   get reserved(): number {
-    return 3 + this.states.size; // status, info, stats and the cameras
+    return 4 + this.states.size; // status, info, stats, reteach and the cameras
   }
 
   /** Retained QoS 1; resolves whether the broker acknowledged it. */

@@ -10,6 +10,8 @@ export interface MqttTopics {
   trigger(camera: string): string;
   /** Trigger topic for all cameras (the camera goes in the payload). */
   triggerAll: string;
+  /** Retained re-teach state (phase, progress, candidate, shadow summary). */
+  reteach: string;
 }
 
 export function mqttTopics(prefix: string): MqttTopics {
@@ -22,5 +24,6 @@ export function mqttTopics(prefix: string): MqttTopics {
     state: (c) => `${prefix}/${c}/state`,
     trigger: (c) => `${prefix}/${c}/trigger`,
     triggerAll: `${prefix}/trigger`,
+    reteach: `${prefix}/reteach`,
   };
 }

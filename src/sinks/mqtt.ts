@@ -21,6 +21,8 @@ import { MqttConnection } from './mqtt-connection.js';
 import { OutboxDelivery } from './mqtt-delivery.js';
 import type { StatusPayload } from './mqtt-payloads.js';
 import { RetainedState } from './mqtt-retained.js';
+import { ReteachPublisher } from './mqtt-reteach.js';
+import type { ReteachHandle } from './reteach-view.js';
 import { StatsPublisher } from './mqtt-stats.js';
 import type { PartTrigger } from './mqtt-trigger.js';
 import { TriggerInbox } from './mqtt-trigger-inbox.js';
@@ -87,6 +89,8 @@ export interface MqttSinkOptions {
   startTimeoutMs?: number;
   /** Handlers of `<prefix>/cmd/…` (mqtt.commands); absent: every command is answered as unknown. */
   commands?: CommandRegistry;
+  /** The daemon's re-teach (read at start()): its state is retained on `<prefix>/reteach`. */
+  reteach?: () => ReteachHandle | undefined;
 }
 
 export function createMqttSink(cfg: Config['mqtt'], opts: MqttSinkOptions): MqttSink {
@@ -144,6 +148,8 @@ export function createMqttSink(cfg: Config['mqtt'], opts: MqttSinkOptions): Mqtt
     ),
   );
   conn.onConnect(() => retained.connected());
+  let reteach: ReteachPublisher | undefined;
+  conn.onConnect(() => reteach?.publishNow());
   conn.onConnect(() => periodic?.publishNow());
   conn.onConnect(() => inbox.connected());
   conn.onConnect(() => commands.connected());
@@ -160,6 +166,17 @@ export function createMqttSink(cfg: Config['mqtt'], opts: MqttSinkOptions): Mqtt
     delivery.open();
     await conn.start(cfg.clientId, opts.startTimeoutMs ?? 5000);
     periodic?.start();
+    const handle = opts.reteach?.();
+    if (handle) {
+      reteach = new ReteachPublisher(
+        handle,
+        topics.reteach,
+        (t, p) => retained.publish(t, p),
+        () => conn.connected,
+      );
+      reteach.start();
+      if (conn.connected) reteach.publishNow();
+    }
     if (!conn.connected)
       log.warn(
         { url: conn.where, err: conn.lastError },
@@ -170,6 +187,7 @@ export function createMqttSink(cfg: Config['mqtt'], opts: MqttSinkOptions): Mqtt
   async function stop(): Promise<void> {
     stopPromise ??= (async () => {
       periodic?.stop();
+      reteach?.stop();
       // Without a connection there is nothing to wait for: what is left stays in the outbox for the next start.
       if (started) await delivery.drain(Date.now() + stopTimeoutMs);
       inbox.complete();
@@ -212,7 +230,13 @@ export const mqttSink: SinkPlugin<'mqtt'> = {
     const outbox = { ...cfg.outbox, dir: resolve(ctx.configDir, cfg.outbox.dir) };
     return createMqttSink(
       { ...cfg, outbox },
-      { log: ctx.log, cameras: ctx.status.cameraIds, status: ctx.status, commands: ctx.commands },
+      {
+        log: ctx.log,
+        cameras: ctx.status.cameraIds,
+        status: ctx.status,
+        commands: ctx.commands,
+        reteach: () => ctx.control?.reteach,
+      },
     );
   },
 };

@@ -1,6 +1,6 @@
-// The `reteach:` config section, for the daemon that starts re-teach jobs (console, MQTT `cmd/teach`). Defined
-// here, next to the job, and added to src/config/schema.ts by the change that wires the runner into the daemon:
-// until then no config accepts these keys, so none of them can sit in a file doing nothing.
+// The `reteach:` config section, for the daemon that starts re-teach jobs (console, MQTT `cmd/teach`; wired by
+// src/app/reteach-control.ts). Defined here, next to the job; src/config/schema.ts includes it. The candidate is
+// staged under the models directory's .staging (same file system as versions/), so no key says where.
 import { z } from 'zod';
 import { RETEACH_DEFAULTS, type ReteachRequest } from './reteach-types.js';
 
@@ -22,6 +22,16 @@ export const reteachSchema = z
       .default(d.shadowHours),
     /** Parts the shadow evaluation scores at most (labelled ones first). */
     shadowMaxParts: z.int().min(1).max(1_000_000).default(d.shadowMaxParts),
+    /**
+     * Good images of the model in force's teach-in, for a bundle that does not record its set (taught before
+     * pinpoint recorded it); relative to the config's folder. Unused when the bundle records its set.
+     */
+    teachInImages: z.string().min(1).optional(),
+    /**
+     * Promote the candidate as soon as its shadow evaluation says it is safe (no confirmed defect escapes it, its
+     * reject rate is not higher). Off by default: an engineer reads the report and promotes.
+     */
+    autoPromote: z.boolean().default(false),
   })
   .prefault({});
 
@@ -30,7 +40,8 @@ export type ReteachConfig = z.infer<typeof reteachSchema>;
 /** A job request from the config section and the paths the daemon knows. */
 export function reteachRequest(
   cfg: ReteachConfig,
-  paths: { modelDir: string; archiveDir: string; outDir: string },
+  paths: { modelDir: string; archiveDir: string; outDir: string; teachInImages?: string },
 ): ReteachRequest {
-  return { ...paths, ...cfg };
+  const { autoPromote: _daemonOnly, teachInImages: _resolvedByCaller, ...job } = cfg;
+  return { ...paths, ...job };
 }

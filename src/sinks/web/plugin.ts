@@ -37,6 +37,7 @@ export const webSink: SinkPlugin<'web'> = {
               : undefined,
             liveFps: cfg.liveFps,
             shift,
+            control: ctx.control,
           });
         } catch (err) {
           metrics.close();

@@ -12,6 +12,8 @@ import type { WebAuthConfig } from '../../config/schema.js';
 import type { AuthHooks } from './auth.js';
 import { registerAuth } from './auth.js';
 import { registerConsoleRoutes } from './console-routes.js';
+import { registerControlRoutes } from './control-routes.js';
+import type { ControlPlane } from '../control-plane.js';
 import { consoleAssetsDir, registerConsoleStatic } from './console-static.js';
 import { registerConsoleStatus } from './console-status.js';
 import { LiveHub } from './live-hub.js';
@@ -33,6 +35,8 @@ export interface WebServerOptions {
   liveFps: number;
   /** Per-camera counts over the last hours, for the status page. */
   shift?: ShiftCounters;
+  /** Live settings, audit log and re-teach (absent: those routes are not served). */
+  control?: ControlPlane;
 }
 
 export interface WebServer {
@@ -81,6 +85,7 @@ async function registerConsole(app: FastifyInstance, o: WebServerOptions, auth: 
   const hub = new LiveHub(o.liveFps);
   const index = registerConsoleRoutes(app, { archiveDir: o.archiveDir, auth });
   app.addHook('onClose', async () => index?.close());
+  if (o.control) registerControlRoutes(app, { control: o.control, auth });
   registerConsoleStatus(app, { status: o.status, hub, index, liveFps: o.liveFps, shift: o.shift });
   await registerLiveRoutes(app, hub, o.status);
   const assets = consoleAssetsDir();
