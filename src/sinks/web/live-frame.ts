@@ -58,14 +58,9 @@ export function snapshot(r: InspectionResult, ev: PartEvidence): LiveSnapshot {
   };
 }
 
-/** The message every watching client gets for this part: built once, sent as the same string to all. */
-export function encodeLiveMessage(s: LiveSnapshot): string {
-  const r = s.result;
-  const jpg = jpeg.encode(
-    { width: s.tile.width, height: s.tile.height, data: Buffer.from(s.tile.data.buffer) },
-    JPEG_QUALITY,
-  ).data;
-  return JSON.stringify({
+/** What every live `part` message says of its verdict, with or without an image. */
+export function livePartFields(r: InspectionResult) {
+  return {
     type: 'part',
     camera: r.cameraId,
     partId: r.partId,
@@ -76,6 +71,18 @@ export function encodeLiveMessage(s: LiveSnapshot): string {
     reason: r.reason,
     score: r.score,
     threshold: r.threshold,
+  };
+}
+
+/** The message every watching client gets for this part: built once, sent as the same string to all. */
+export function encodeLiveMessage(s: LiveSnapshot): string {
+  const r = s.result;
+  const jpg = jpeg.encode(
+    { width: s.tile.width, height: s.tile.height, data: Buffer.from(s.tile.data.buffer) },
+    JPEG_QUALITY,
+  ).data;
+  return JSON.stringify({
+    ...livePartFields(r),
     blobs: r.blobs.map((b) => b.box),
     frame: s.frame,
     jpeg: Buffer.from(jpg).toString('base64'),

@@ -7,7 +7,7 @@
 import type { InspectionResult } from '../../pipeline/result.js';
 import type { PartEvidence } from '../types.js';
 import type { LiveSnapshot } from './live-frame.js';
-import { encodeLiveMessage, snapshot } from './live-frame.js';
+import { encodeLiveMessage, livePartFields, snapshot } from './live-frame.js';
 
 /** Unsent bytes a client may hold before its updates are skipped (a few tiles' worth). */
 export const MAX_BUFFERED = 512 * 1024;
@@ -170,16 +170,7 @@ export class LiveHub {
 /** A part decided without a frame (fail-safe): the verdict still shows, without an image. */
 function verdictOnly(r: InspectionResult): string {
   return JSON.stringify({
-    type: 'part',
-    camera: r.cameraId,
-    partId: r.partId,
-    seq: r.seq,
-    decideTime: r.decideTime,
-    latencyMs: r.latencyMs,
-    verdict: r.verdict,
-    reason: r.reason,
-    score: r.score,
-    threshold: r.threshold,
+    ...livePartFields(r),
     blobs: [],
     detail: r.detail ?? null,
   });
