@@ -14,7 +14,7 @@ import { ArchiveIndex } from '../src/sinks/archive/archive-index.js';
 import { ArchiveStore } from '../src/sinks/archive/archive-store.js';
 import type { StagedEntry } from '../src/sinks/archive/archive-store.js';
 import { ArchiveWriter } from '../src/sinks/archive/archive-writer.js';
-import { FramePool } from '../src/sinks/archive/frame-pool.js';
+import { FrameSlots, makeSpares } from '../src/sinks/archive/frame-slots.js';
 import { keepPolicy } from '../src/sinks/archive/keep-policy.js';
 import { computeLetterbox } from '../src/pipeline/letterbox.js';
 import { readImage } from '../src/util/image-io.js';
@@ -96,23 +96,40 @@ describe('archive keep policy', () => {
 });
 
 describe('archive writer', () => {
-  test('frame pool: copies are exact, buffers come back and are reused, at most maxFree kept', () => {
-    const pool = new FramePool(2);
+  test('frame slots: copies are exact, slots are reused once free, at most max, spares asked once per size', () => {
+    const asked: [number, number][] = [];
+    const ask = (bytes: number, count: number): number => asked.push([bytes, count]);
+    const slots = new FrameSlots(3);
     const a = new Uint8Array(300).map((_, i) => i % 251);
-    const v = pool.copy(a);
-    assert.deepEqual(v, a);
-    assert.notEqual(v.buffer, a.buffer, 'a copy, never the source buffer');
-    pool.give(v.buffer as ArrayBuffer);
+    const s1 = slots.copy(a, ask)!;
+    assert.deepEqual(s1.view, a);
+    assert.ok(
+      s1.view.buffer instanceof SharedArrayBuffer,
+      'a copy in shared memory, never the source buffer',
+    );
+    assert.deepEqual(asked, [[300, 2]], 'the worker is asked for the other slots of this size');
     const b = new Uint8Array(200).fill(7);
-    const w = pool.copy(b);
-    assert.equal(w.buffer, v.buffer, 'a returned buffer up to twice the size is reused');
-    assert.deepEqual(w, b);
-    assert.equal(pool.copy(new Uint8Array(1000)).buffer.byteLength, 1000, 'too small: a new one');
-    for (let i = 0; i < 4; i++) pool.give(new ArrayBuffer(10));
-    assert.equal(pool.size, 2);
+    const s2 = slots.copy(b, ask)!;
+    assert.notEqual(s2.id, s1.id, 'a busy slot is not reused');
+    slots.release(s1.id);
+    const s3 = slots.copy(b, ask)!;
+    assert.equal(s3.id, s1.id, 'a free slot up to twice the size is reused');
+    assert.deepEqual(s3.view, b);
+    slots.addSpares(makeSpares(1000, 4));
+    assert.deepEqual(slots.size, { total: 3, free: 1 }, 'spares beyond max are let go');
+    assert.equal(slots.copy(new Uint8Array(1000), ask)?.view.byteLength, 1000, 'a spare of that size');
+    assert.equal(slots.copy(new Uint8Array(10), ask), undefined, 'every slot busy: no copy');
+    assert.deepEqual(
+      asked,
+      [
+        [300, 2],
+        [200, 1],
+      ],
+      'asked once per new size, for the slots left',
+    );
   });
 
-  test('the worker runs at idle CPU priority, writes each part and hands its frame buffer back', async () => {
+  test('the worker runs at idle CPU priority, writes each part and hands its frame slot back', async () => {
     const dir = join(tmp, 'writer');
     const cap = captureLog();
     const writer = new ArchiveWriter(
@@ -141,7 +158,10 @@ describe('archive writer', () => {
     }
     await writer.stop();
     assert.deepEqual([writer.st.written, writer.st.dropped, writer.st.failed], [3, 0, 0]);
-    assert.ok(writer.pooledFrames >= 1, 'frame buffers came back from the worker');
+    // One slot made for the first frame and two more for the frames right behind it; the worker's spares
+    // (asked with the first) fill up to the queue depth.
+    assert.equal(writer.frameSlots.total, 4, 'frames went through shared slots, at most the queue depth');
+    assert.equal(writer.frameSlots.free, writer.frameSlots.total, 'every slot came back from the worker');
     for (const [n, data] of frames.entries())
       assert.equal(data.byteLength, W * H * 3, `frame ${n} not detached`);
     const open = cap.records().find((r) => r.msg === 'archive open');

@@ -6,6 +6,7 @@ import type { ArchiveJob, EncodeOptions } from './encode-entry.js';
 import { EncodeScratch, encodeEntry } from './encode-entry.js';
 import { entryKey } from './layout.js';
 import { ArchiveStore } from './archive-store.js';
+import { makeSpares } from './frame-slots.js';
 import type { ThreadPriority } from './thread-priority.js';
 import { lowerThreadPriority } from './thread-priority.js';
 
@@ -14,14 +15,19 @@ export interface ArchiveWorkerInit extends EncodeOptions {
   maxBytes: number;
 }
 
-export type ToArchiveWorker = { type: 'job'; job: ArchiveJob } | { type: 'stop' };
+export type ToArchiveWorker =
+  // `slot`: the shared frame slot holding the job's frame, handed back in the reply (frame-slots.ts).
+  | { type: 'job'; job: ArchiveJob; slot?: number }
+  | { type: 'spares'; bytes: number; count: number }
+  | { type: 'stop' };
 
 export type FromArchiveWorker =
   | { type: 'ready'; entries: number; bytes: number; priority: ThreadPriority }
   | { type: 'open-failed'; error: string }
-  // `frame`: the job's frame buffer, moved back for reuse (frame-pool.ts).
-  | { type: 'done'; bytes: number; totalBytes: number; frame?: ArrayBuffer }
-  | { type: 'failed'; error: string; code?: string; frame?: ArrayBuffer }
+  // `slot`: the job's frame slot, free again (frame-slots.ts).
+  | { type: 'done'; bytes: number; totalBytes: number; slot?: number }
+  | { type: 'failed'; error: string; code?: string; slot?: number }
+  | { type: 'spares'; buffers: SharedArrayBuffer[] }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; fields: Record<string, unknown>; msg: string }
   | { type: 'stopped' };
 
@@ -46,12 +52,11 @@ try {
 
 const scratch = new EncodeScratch();
 
-/** Encodes, writes and indexes one part; its frame buffer goes back to the sink either way (frame-pool.ts). */
-function write(job: ArchiveJob): void {
-  const frame = job.evidence?.image.data.buffer as ArrayBuffer | undefined;
-  const reply = (m: FromArchiveWorker): void => port.postMessage(m, frame ? [frame] : []);
+/** Encodes, writes and indexes one part; its frame slot goes back to the sink either way (frame-slots.ts). */
+function write(job: ArchiveJob, slot: number | undefined): void {
+  const reply = (m: FromArchiveWorker): void => port.postMessage(m);
   const s = store;
-  if (!s) return reply({ type: 'failed', error: 'archive not open', frame });
+  if (!s) return reply({ type: 'failed', error: 'archive not open', slot });
   try {
     const enc = encodeEntry(job, init, scratch);
     const r = job.result;
@@ -69,15 +74,16 @@ function write(job: ArchiveJob): void {
       mapFormat: enc.mapFormat,
       mapScale: enc.mapScale,
     });
-    reply({ type: 'done', bytes, totalBytes: s.totalBytes, frame });
+    reply({ type: 'done', bytes, totalBytes: s.totalBytes, slot });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    reply({ type: 'failed', error: e.message, code: e.code, frame });
+    reply({ type: 'failed', error: e.message, code: e.code, slot });
   }
 }
 
 port.on('message', (m: ToArchiveWorker) => {
-  if (m.type === 'job') write(m.job);
+  if (m.type === 'job') write(m.job, m.slot);
+  else if (m.type === 'spares') send({ type: 'spares', buffers: makeSpares(m.bytes, m.count) });
   else {
     store?.close();
     store = undefined;

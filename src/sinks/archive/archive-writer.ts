@@ -7,7 +7,7 @@ import { createLogThrottle } from '../../util/log-throttle.js';
 import { spawnWorker } from '../../util/spawn-worker.js';
 import type { ArchiveWorkerInit, FromArchiveWorker, ToArchiveWorker } from './archive-worker.js';
 import type { ArchiveJob } from './encode-entry.js';
-import { FramePool } from './frame-pool.js';
+import { FrameSlots } from './frame-slots.js';
 
 export interface ArchiveStats {
   /** Parts handed to the worker, not yet written. */
@@ -31,7 +31,7 @@ export class ArchiveWriter {
   private open = false;
   private readonly throttle;
   private drained: (() => void) | undefined;
-  private readonly frames: FramePool;
+  private readonly frames: FrameSlots;
 
   constructor(
     private readonly init: ArchiveWorkerInit,
@@ -39,7 +39,7 @@ export class ArchiveWriter {
     private readonly log: Logger,
   ) {
     this.throttle = createLogThrottle(log);
-    this.frames = new FramePool(depth);
+    this.frames = new FrameSlots(depth);
   }
 
   /** Starts the worker and opens (and repairs) the archive; a failure is logged and the daemon runs on. */
@@ -76,8 +76,8 @@ export class ArchiveWriter {
     });
   }
 
-  /** Frame buffers back from the worker, waiting for reuse. */
-  get pooledFrames(): number {
+  /** Frame slots shared with the worker: allocated, and free now. */
+  get frameSlots(): { total: number; free: number } {
     return this.frames.size;
   }
 
@@ -96,17 +96,23 @@ export class ArchiveWriter {
       );
       return;
     }
-    this.st.queued++;
-    const transfer: ArrayBuffer[] = [];
     const ev = job.evidence;
+    let slot: number | undefined;
     if (ev) {
-      // Copies moved to the worker (the frame into a pooled buffer that comes back): the source's and the
-      // engine's buffers stay theirs, other outputs may still read them.
-      ev.image = { ...ev.image, data: this.frames.copy(ev.image.data) };
-      ev.grid = ev.grid.slice();
-      transfer.push(ev.image.data.buffer as ArrayBuffer, ev.grid.buffer as ArrayBuffer);
+      // A copy into a slot shared with the worker (frame-slots.ts): the source's and the engine's buffers stay
+      // theirs, other outputs may still read them. The Δ grid is the engine's own copy (evidenceOf).
+      const s = this.frames.copy(ev.image.data, (bytes, count) =>
+        this.worker?.postMessage({ type: 'spares', bytes, count } satisfies ToArchiveWorker),
+      );
+      if (!s) {
+        this.st.dropped++;
+        return;
+      }
+      slot = s.id;
+      ev.image = { ...ev.image, data: s.view };
     }
-    this.worker.postMessage({ type: 'job', job } satisfies ToArchiveWorker, transfer);
+    this.st.queued++;
+    this.worker.postMessage({ type: 'job', job, slot } satisfies ToArchiveWorker);
   }
 
   /** Waits (bounded) for the queue to be written, then closes the archive. */
@@ -135,7 +141,7 @@ export class ArchiveWriter {
   }
 
   private onMessage(m: FromArchiveWorker): void {
-    if ((m.type === 'done' || m.type === 'failed') && m.frame) this.frames.give(m.frame);
+    if ((m.type === 'done' || m.type === 'failed') && m.slot !== undefined) this.frames.release(m.slot);
     switch (m.type) {
       case 'done':
         this.st.queued--;
@@ -150,6 +156,9 @@ export class ArchiveWriter {
           { err: m.error, failed: this.st.failed },
           'archive write failed: part not archived',
         );
+        break;
+      case 'spares':
+        this.frames.addSpares(m.buffers);
         break;
       case 'log':
         this.log[m.level](m.fields, m.msg);
