@@ -14,7 +14,14 @@
 // On a shared Linux machine the bench's session (autogroup) gets a fixed CPU share under contention, so the
 // archive's CPU comes out of the pipeline's and per-pair noise reaches ±20 %: see docs/archive.md for how the
 // numbers there were taken.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+//
+// A third arm, the archive off beside a loop that deflates 1 MiB again and again at SCHED_IDLE (a child process:
+// the archive worker's kind of work, without the archive), shows what such lowest-priority work on a spare core
+// costs this machine's pipeline. SCHED_IDLE should make that nothing; on a VM whose vCPUs share physical cores
+// (SMT siblings: caches and execution units) or whose host is busy it is not. When that arm costs as much as the
+// archive, the archive's cost is the machine's, not the archive's code.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -108,7 +115,22 @@ async function once(tmp: string, archive: boolean, run: number): Promise<Run> {
   };
 }
 
-function report(off: Run[], on: Run[], load0: number[]): void {
+/** Deflates 1 MiB of noise forever: CPU and cache work like the archive worker's PNG encoding. */
+const DEFLATE_LOOP =
+  "const z = require('node:zlib'); const b = require('node:crypto').randomBytes(1 << 20); for (;;) z.deflateSync(b);";
+
+/** Runs `fn` beside the deflate loop at SCHED_IDLE (chrt), or undefined where chrt is missing. */
+async function besideIdleBusyLoop(fn: () => Promise<Run>): Promise<Run | undefined> {
+  if (!existsSync('/usr/bin/chrt')) return undefined;
+  const loop = spawn('chrt', ['--idle', '0', process.execPath, '-e', DEFLATE_LOOP], { stdio: 'ignore' });
+  try {
+    return await fn();
+  } finally {
+    loop.kill('SIGKILL');
+  }
+}
+
+function report(off: Run[], on: Run[], idle: Run[], load0: number[]): void {
   const thr = on.map((r, i) => r.perSec / off[i].perSec);
   const lat = on.map((r, i) => r.p99 / off[i].p99);
   const line = (name: string, rs: Run[]): string =>
@@ -121,6 +143,7 @@ function report(off: Run[], on: Run[], load0: number[]): void {
   );
   console.log(line('archive off', off));
   console.log(line('keep: all  ', on));
+  if (idle.length === off.length) console.log(line('off + idle zlib', idle));
   const written = on.reduce((s, r) => s + (r.archived?.written ?? 0), 0);
   const dropped = on.reduce((s, r) => s + (r.archived?.dropped ?? 0), 0);
   console.log(
@@ -132,6 +155,12 @@ function report(off: Run[], on: Run[], load0: number[]): void {
   console.log(
     `ratio       : throughput ${median(thr).toFixed(3)} (goal ≥ 0.95), p99 ${median(lat).toFixed(3)} (goal ≤ 1.10)`,
   );
+  if (idle.length === off.length)
+    console.log(
+      `platform    : off + SCHED_IDLE deflate loop vs off: throughput ` +
+        `${median(idle.map((r, i) => r.perSec / off[i].perSec)).toFixed(3)}, p99 ` +
+        `${median(idle.map((r, i) => r.p99 / off[i].p99)).toFixed(3)} (1.0 where idle priority works as meant)`,
+    );
 }
 
 export async function run(): Promise<void> {
@@ -144,6 +173,7 @@ export async function run(): Promise<void> {
     const load0 = loadavg();
     const off: Run[] = [];
     const on: Run[] = [];
+    const idle: Run[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       if (r % 2 === 0) {
         off.push(await once(tmp, false, r));
@@ -152,8 +182,10 @@ export async function run(): Promise<void> {
         on.push(await once(tmp, true, r));
         off.push(await once(tmp, false, r));
       }
+      const beside = await besideIdleBusyLoop(() => once(tmp, false, r));
+      if (beside) idle.push(beside);
     }
-    report(off, on, load0);
+    report(off, on, idle, load0);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
