@@ -3,7 +3,8 @@
 // handshake). Large updates are broadcast until the kernel's buffers for the stalled client are full: then its
 // updates are skipped and counted, the server's own backlog for it stays bounded, the reading client gets every
 // update, and closing the server does not wait for the stalled client. The CSRF rule of the no-auth session
-// is checked on the same server.
+// is checked on the same server. With users: a live socket closes (code 4401) when the session that opened it
+// ends, at logout or evicted by a newer login; a bearer token's socket stays.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
@@ -11,7 +12,9 @@ import * as prom from 'prom-client';
 import WebSocket from 'ws';
 import { DaemonStatus } from '../src/sinks/daemon-status.js';
 import { PrometheusMetrics } from '../src/sinks/prometheus.js';
-import { MAX_BUFFERED } from '../src/sinks/web/live-hub.js';
+import { configSchema } from '../src/config/schema.js';
+import { hashPassword } from '../src/sinks/web/auth-password.js';
+import { MAX_BUFFERED, SESSION_ENDED } from '../src/sinks/web/live-hub.js';
 import type { LiveStats } from '../src/sinks/web/live-hub.js';
 import { startWebServer } from '../src/sinks/web/web-server.js';
 import { freePort } from '../src/util/net.js';
@@ -91,4 +94,78 @@ test('a client that stops reading gets updates skipped, its backlog bounded; the
   await server.app.close();
   assert.ok(Date.now() - t0 < 10000, 'close did not wait for the stalled client');
   assert.equal(server.hub.stats().clients, 0);
+});
+
+test('a live socket closes when the session that opened it ends (logout, eviction); a bearer socket stays', async (t) => {
+  const port = await freePort();
+  const status = new DaemonStatus('m', ['a']);
+  const metrics = new PrometheusMetrics(prom, status, 4);
+  process.env.PP_LIVE_TEST_TOKEN = 'live-test-token-0123456789';
+  const users = [{ name: 'vic', role: 'viewer', passwordHash: await hashPassword('viewer-pass-22', 14) }];
+  const auth = configSchema.parse({
+    web: { host: '0.0.0.0', auth: { users, tokenEnv: 'PP_LIVE_TEST_TOKEN', maxSessions: 2 } },
+  }).web.auth;
+  const server = await startWebServer({
+    host: '127.0.0.1',
+    port,
+    configDir: process.cwd(),
+    status,
+    metrics,
+    log: pino({ level: 'silent' }),
+    archiveDir: undefined,
+    liveFps: 2,
+    auth,
+  });
+  t.after(async () => {
+    await server.app.close();
+    metrics.close();
+    delete process.env.PP_LIVE_TEST_TOKEN;
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const login = async (): Promise<{ cookie: string; csrf: string }> => {
+    const r = await fetch(`${base}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'vic', password: 'viewer-pass-22' }),
+    });
+    assert.equal(r.status, 200);
+    return {
+      cookie: r.headers.get('set-cookie')!.split(';')[0],
+      csrf: ((await r.json()) as { csrfToken: string }).csrfToken,
+    };
+  };
+  /** An open live socket and the promise of its close code. */
+  const open = async (
+    headers: Record<string, string>,
+  ): Promise<{ ws: WebSocket; closed: Promise<number> }> => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/api/live`, { headers });
+    const closed = new Promise<number>((r) => ws.once('close', (code: number) => r(code)));
+    await new Promise((r, j) => {
+      ws.once('open', r);
+      ws.once('error', j);
+    });
+    return { ws, closed };
+  };
+  const within = <T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> =>
+    Promise.race([p, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms))]);
+
+  const a = await login();
+  const wsA = await open({ cookie: a.cookie });
+  const bearer = await open({ authorization: `Bearer ${process.env.PP_LIVE_TEST_TOKEN}` });
+  const out = await fetch(`${base}/api/logout`, {
+    method: 'POST',
+    headers: { cookie: a.cookie, 'x-csrf-token': a.csrf, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  assert.equal(out.status, 200);
+  assert.equal(await within(wsA.closed, 5000), SESSION_ENDED, 'logged out: its live socket is closed');
+
+  // maxSessions 2: a third login evicts the least recently used session, and with it its live view.
+  const b = await login();
+  const wsB = await open({ cookie: b.cookie });
+  await login();
+  await login();
+  assert.equal(await within(wsB.closed, 5000), SESSION_ENDED, 'evicted: its live socket is closed');
+  assert.equal(await within(bearer.closed, 1500), 'timeout', 'the bearer socket stays open');
+  bearer.ws.close();
 });

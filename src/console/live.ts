@@ -197,7 +197,13 @@ export function liveView(main: HTMLElement): () => void {
   const connect = (): void => {
     ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/live`);
     ws.onopen = () => (conn.textContent = 'live');
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
+      // 4401: the login this view was opened with ended (logout elsewhere, idle expiry): back to the login.
+      if (ev.code === 4401) {
+        conn.textContent = 'session ended';
+        if (!closed) location.reload();
+        return;
+      }
       conn.textContent = 'disconnected: retrying';
       if (!closed) setTimeout(connect, 2000);
     };

@@ -54,6 +54,12 @@ export class SessionStore {
     return { user: e.user, role: e.role, csrfToken: e.csrfToken };
   }
 
+  /** Whether the session is open and not idle-expired; unlike touch() it does not restart the idle clock. */
+  alive(id: string): boolean {
+    const e = this.byDigest.get(digest(id));
+    return e !== undefined && this.now() - e.lastSeen <= this.idleMs;
+  }
+
   end(id: string): void {
     this.byDigest.delete(digest(id));
   }

@@ -2,7 +2,7 @@
 // request is the person at the line PC, an engineer. With it: console users log in to a session cookie, and
 // machines (Prometheus, scripts) send `Authorization: Bearer <token>` and read as viewers. Every mutation
 // needs its session's CSRF token; what a route allows is `requireRole`.
-import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import type { WebAuthConfig } from '../../config/schema.js';
 import type { Logger } from '../../util/log.js';
 import { SinkConfigError } from '../types.js';
@@ -25,6 +25,11 @@ declare module 'fastify' {
 export interface AuthHooks {
   /** A preHandler: 401 when nobody is logged in, 403 when the role is too low (a viewer on an engineer route). */
   requireRole(role: Role): preHandlerHookHandler;
+  /**
+   * For a long-lived connection (the live WebSocket): whether the login it was opened with still holds. A
+   * session's ends at logout, idle expiry or eviction; a bearer token's or the loopback engineer's does not.
+   */
+  stillValid(req: FastifyRequest): () => boolean;
 }
 
 export interface AuthOptions {
@@ -69,7 +74,13 @@ export async function registerAuth(
     { users: parts?.userCount ?? 0, bearer: parts?.token !== undefined },
     cfg ? 'web auth: console users and sessions' : 'web auth: none (loopback only)',
   );
-  return { requireRole };
+  const stillValid = (req: FastifyRequest): (() => boolean) => {
+    const c = seen.get(req)?.credential;
+    const sessions = parts?.sessions;
+    if (c?.kind !== 'session' || !sessions) return () => true;
+    return () => sessions.alive(c.id);
+  };
+  return { requireRole, stillValid };
 }
 
 /** The sessions, users, login and bearer token of a configured `web.auth`; throws naming the key or file. */

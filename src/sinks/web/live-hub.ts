@@ -18,7 +18,11 @@ export interface LiveSocket {
   send(data: string): void;
   /** Drops the connection at once (no closing handshake: a stalled peer would never complete one). */
   terminate(): void;
+  close(code: number, reason: string): void;
 }
+
+/** The close code a live client gets when its login ended (logout, idle expiry): the page asks for a login. */
+export const SESSION_ENDED = 4401;
 
 /** A client that has not drained below MAX_BUFFERED for this long is disconnected (its browser reconnects). */
 export const STALLED_CLOSE_MS = 60_000;
@@ -51,7 +55,11 @@ class Client {
   stalledSince: number | null = null;
   /** null: every camera. */
   cameras: Set<string> | null = null;
-  constructor(readonly socket: LiveSocket) {}
+  constructor(
+    readonly socket: LiveSocket,
+    /** Whether the login the socket was opened with still holds. */
+    readonly valid: () => boolean,
+  ) {}
   watches(camera: string): boolean {
     return this.cameras === null || this.cameras.has(camera);
   }
@@ -72,8 +80,11 @@ export class LiveHub {
     this.minIntervalMs = 1000 / liveFps;
   }
 
-  add(socket: LiveSocket): { watch(cameras: string[] | null): void; remove(): void } {
-    const c = new Client(socket);
+  add(
+    socket: LiveSocket,
+    valid: () => boolean = () => true,
+  ): { watch(cameras: string[] | null): void; remove(): void } {
+    const c = new Client(socket, valid);
     this.clients.add(c);
     return {
       watch: (cameras) => (c.cameras = cameras === null ? null : new Set(cameras)),
@@ -122,6 +133,25 @@ export class LiveHub {
         this.clients.delete(c); // closed under us: its close handler removes it too
       }
     }
+  }
+
+  /**
+   * Closes the sockets whose login ended (logout, idle expiry, eviction): a live view must not outlive the
+   * session that opened it. Called once a second; returns how many were closed.
+   */
+  closeEnded(): number {
+    let n = 0;
+    for (const c of [...this.clients]) {
+      if (c.valid()) continue;
+      this.clients.delete(c);
+      n++;
+      try {
+        c.socket.close(SESSION_ENDED, 'session ended');
+      } catch {
+        // already closed
+      }
+    }
+    return n;
   }
 
   /** Disconnects every client at once (the server is closing: a stalled one must not hold it up). */

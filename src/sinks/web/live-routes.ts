@@ -2,6 +2,7 @@
 // send {"watch": ["a", "b"]} (or null for all, the default on connect); anything else it sends is ignored.
 import type { FastifyInstance } from 'fastify';
 import type { DaemonStatus } from '../daemon-status.js';
+import type { AuthHooks } from './auth.js';
 import type { LiveHub } from './live-hub.js';
 
 /** fps over this many one-second ticks. */
@@ -11,12 +12,13 @@ export async function registerLiveRoutes(
   app: FastifyInstance,
   hub: LiveHub,
   status: DaemonStatus,
+  auth: AuthHooks,
 ): Promise<void> {
   const { default: websocket } = await import('@fastify/websocket');
   // Clients send tiny watch lists only.
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
-  app.get('/api/live', { websocket: true }, (socket) => {
-    const client = hub.add(socket);
+  app.get('/api/live', { websocket: true }, (socket, req) => {
+    const client = hub.add(socket, auth.stillValid(req));
     socket.send(camerasMessage(status, new Map()));
     socket.on('message', (data: Buffer) => {
       try {
@@ -35,6 +37,7 @@ export async function registerLiveRoutes(
 
   const history = new Map<string, number[]>();
   const tick = setInterval(() => {
+    hub.closeEnded();
     if (hub.stats().clients > 0) hub.broadcast(camerasMessage(status, history));
     else sampleFrames(status, history);
   }, 1000);

@@ -87,7 +87,7 @@ async function registerConsole(app: FastifyInstance, o: WebServerOptions, auth: 
   app.addHook('onClose', async () => index?.close());
   if (o.control) registerControlRoutes(app, { control: o.control, auth });
   registerConsoleStatus(app, { status: o.status, hub, index, liveFps: o.liveFps, shift: o.shift });
-  await registerLiveRoutes(app, hub, o.status);
+  await registerLiveRoutes(app, hub, o.status, auth);
   const assets = consoleAssetsDir();
   if (assets) await registerConsoleStatic(app, assets);
   else o.log.warn('console pages not built (npm run build): only the API is served');
