@@ -186,7 +186,7 @@ export class CameraSet {
       losses$.next({ cameraId: id, token, reason, detail });
     const ctx = { log: clog, configDir, runId, onState, softwareTrigger$, onTriggerLost };
     return plugin.create(id, cfg as never, ctx).pipe(
-      restartOnError(id, clog, onState),
+      restartOnError(clog, onState),
       tap(() => this.delivered.add(id)),
       namePartsOf(id, runId),
       checkFrames({

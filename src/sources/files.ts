@@ -125,7 +125,7 @@ export const filesSource: SourcePlugin<'files'> = {
         if (list.length > 0) return true;
         if (!warnedEmpty) {
           warnedEmpty = true;
-          ctx.log.warn({ camera: id, path }, 'no images to replay yet: looking again every 2 s');
+          ctx.log.warn({ path }, 'no images to replay yet: looking again every 2 s');
         }
         streaming = false;
         ctx.onState('stalled', `no images at ${path}`);

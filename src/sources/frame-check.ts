@@ -15,6 +15,7 @@ export interface FrameCheckOptions {
   patch: number;
   /** What teach-in saw; undefined for bundles taught before it was recorded (then only the geometry is said). */
   profile: FrameProfile | undefined;
+  /** The camera's logger, bound to its id (so its lines carry `camera` once, not twice). */
   log: Logger;
 }
 
@@ -30,7 +31,7 @@ export function checkFrames(o: FrameCheckOptions): MonoTypeOperatorFunction<Fram
       first = false;
       const patchPx = +patchPixels(width, height, o.size, o.patch).toFixed(1);
       o.log.info(
-        { camera: o.cameraId, width, height, colour, patchPx },
+        { width, height, colour, patchPx },
         `camera ${o.cameraId}: ${width}×${height} ${colour} frames, one patch ≈ ${patchPx} px: ` +
           'defects much smaller may be missed',
       );
@@ -38,10 +39,7 @@ export function checkFrames(o: FrameCheckOptions): MonoTypeOperatorFunction<Fram
     for (const [kind, why] of Object.entries(frameMismatch(o.profile, { width, height, colour }))) {
       if (warned.has(kind)) continue;
       warned.add(kind);
-      o.log.warn(
-        { camera: o.cameraId, width, height, colour, taught: o.profile },
-        `camera ${o.cameraId}: ${why}`,
-      );
+      o.log.warn({ width, height, colour, taught: o.profile }, `camera ${o.cameraId}: ${why}`);
     }
   });
 }

@@ -5,8 +5,8 @@ import type { MonoTypeOperatorFunction } from 'rxjs';
 import type { Logger } from '../util/log.js';
 import type { Frame, SourceState } from './types.js';
 
+/** `log`: the camera's logger, bound to its id. */
 export function restartOnError(
-  id: string,
   log: Logger,
   onState: (s: SourceState, d?: string) => void,
 ): MonoTypeOperatorFunction<Frame> {
@@ -16,7 +16,7 @@ export function restartOnError(
         resetOnSuccess: true,
         delay: (err: unknown, n: number) => {
           const ms = Math.min(30000, 1000 * 2 ** (n - 1));
-          log.error({ camera: id, err, retryInMs: ms }, 'camera source failed; restarting it');
+          log.error({ err, retryInMs: ms }, 'camera source failed; restarting it');
           onState('backoff', `source failed: ${(err as Error)?.message ?? String(err)}`);
           return timer(ms);
         },
