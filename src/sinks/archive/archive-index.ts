@@ -95,7 +95,8 @@ const COLUMNS = `p.id, p.key, p.part_id AS partId, p.camera AS cameraId, p.captu
 export class ArchiveIndex {
   private readonly db: Database.Database;
 
-  constructor(file: string, opts: { readonly?: boolean } = {}) {
+  /** `busyTimeoutMs`: how long a statement waits for another connection's write lock (default 2 s: the worker). */
+  constructor(file: string, opts: { readonly?: boolean; busyTimeoutMs?: number } = {}) {
     this.db = new Database(file, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true });
     if (!opts.readonly) {
       this.db.pragma('journal_mode = WAL');
@@ -104,7 +105,7 @@ export class ArchiveIndex {
       this.db.exec(SCHEMA);
     }
     this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 2000');
+    this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 2000}`);
   }
 
   insert(e: NewEntry): number {

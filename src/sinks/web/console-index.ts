@@ -2,8 +2,10 @@
 // camera, search, neighbours for next/previous, operator labels, per-camera label counts and the what-if counts.
 // Its own connection on the event loop: WAL lets it read while the worker writes (readers never wait for the
 // writer), every list query has a LIMIT and runs on an index, so a call costs well under a millisecond on a
-// full archive. Label writes are rare single-row inserts; they may wait (busy_timeout) for the worker's
-// current insert, which is a few milliseconds. Opened lazily: the worker creates the file when it starts.
+// full archive. Label writes are rare single-row inserts; the worker may hold the write lock (an insert, a trim
+// on a slow disk), and better-sqlite3 waits synchronously, so a label never waits on the event loop for more than
+// BUSY_MS: it is tried again a little later (off the event loop's back) until LABEL_WAIT_MS, then refused as busy.
+// Opened lazily: the worker creates the file when it starts.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -56,6 +58,11 @@ export interface ScorePoint {
 /** The most recent scored parts per camera the what-if looks at, unless asked otherwise. */
 export const WHATIF_WINDOW = 5000;
 export const MAX_LIST = 500;
+/** The longest one statement may block the event loop waiting for the worker's write lock. */
+const BUSY_MS = 20;
+const RETRY_MS = 25;
+/** How long a label is tried before the request is answered 503. */
+const LABEL_WAIT_MS = 3000;
 
 const LATEST_LABEL = `(SELECT l.label FROM labels l WHERE l.part = p.id AND l.label IS NOT NULL
   ORDER BY l.time DESC, l.id DESC LIMIT 1)`;
@@ -76,10 +83,11 @@ export class ConsoleIndex {
     if (this.db) return true;
     const file = join(this.dir, INDEX_FILE);
     if (!existsSync(file)) return false;
-    this.index = new ArchiveIndex(file);
-    // A second connection for the console's own queries (ArchiveIndex keeps its connection private).
+    this.index = new ArchiveIndex(file, { busyTimeoutMs: BUSY_MS });
+    // A second connection for the console's own queries (ArchiveIndex keeps its connection private). WAL: reads
+    // do not wait for the writer.
     this.db = new Database(file, { fileMustExist: true });
-    this.db.pragma('busy_timeout = 250');
+    this.db.pragma(`busy_timeout = ${BUSY_MS}`);
     return true;
   }
 
@@ -146,9 +154,20 @@ export class ConsoleIndex {
     return this.index!.labels(id);
   }
 
-  addLabel(id: number, l: Label): void {
+  /** Stores a label; the archive worker's write lock is waited for in short steps (see the header). */
+  async addLabel(id: number, l: Label): Promise<void> {
     if (!this.open()) throw new ArchiveMissingError();
-    this.index!.addLabel(id, l);
+    const until = Date.now() + LABEL_WAIT_MS;
+    for (;;) {
+      try {
+        this.index!.addLabel(id, l);
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+        if (Date.now() >= until) throw new ArchiveBusyError();
+        await new Promise((r) => setTimeout(r, RETRY_MS));
+      }
+    }
   }
 
   /** Per camera: rejects, reviews and escapes by each part's latest label. */
@@ -216,6 +235,13 @@ export class ConsoleIndex {
     this.db?.close();
     this.index = undefined;
     this.db = undefined;
+  }
+}
+
+/** The archive stayed locked by its writer for LABEL_WAIT_MS (a very slow disk): the client may try again. */
+export class ArchiveBusyError extends Error {
+  constructor() {
+    super('the archive is busy writing (slow disk): the label was not stored, try again');
   }
 }
 

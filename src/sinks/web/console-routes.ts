@@ -10,7 +10,13 @@ import { z } from 'zod';
 import { FILES } from '../archive/layout.js';
 import type { AuthHooks } from './auth.js';
 import type { ConsoleEntry } from './console-index.js';
-import { ArchiveMissingError, ConsoleIndex, LABELS, WHATIF_WINDOW } from './console-index.js';
+import {
+  ArchiveBusyError,
+  ArchiveMissingError,
+  ConsoleIndex,
+  LABELS,
+  WHATIF_WINDOW,
+} from './console-index.js';
 
 const time = z.union([
   z.coerce.number().int().nonnegative(),
@@ -85,6 +91,8 @@ export function registerConsoleRoutes(
     if (err instanceof BadRequest) return reply.code(400).send({ error: err.message });
     if (err instanceof NotFound) return reply.code(404).send({ error: err.message });
     if (err instanceof ArchiveMissingError) return reply.code(404).send({ error: err.message });
+    if (err instanceof ArchiveBusyError)
+      return reply.code(503).header('retry-after', '1').send({ error: err.message });
     const code = (err as { statusCode?: number }).statusCode;
     if (code && code < 500) return reply.code(code).send({ error: err.message });
     app.log.error(err);
@@ -137,7 +145,7 @@ export function registerConsoleRoutes(
     const note = b.note?.trim() ? b.note.trim() : null;
     if (b.label === null && note === null) throw new BadRequest('body: give a label, a note, or both');
     // requireRole('engineer') ran first: a principal is there.
-    need().addLabel(id, { label: b.label, note, who: req.principal!.user, time: Date.now() });
+    await need().addLabel(id, { label: b.label, note, who: req.principal!.user, time: Date.now() });
     return { labels: need().labels(id) };
   });
 
