@@ -85,3 +85,58 @@ test('a label waits for the writer in short steps off the event loop, then is st
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('label counts per camera: score rejects, and each part counted once by its latest label', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pp-console-counts-'));
+  try {
+    const w = new ArchiveIndex(join(dir, INDEX_FILE));
+    const add = (n: number, camera: string, verdict: 'ok' | 'reject', reason: 'pass' | 'score' | 'timeout') =>
+      w.insert({
+        key: `k${n}`,
+        partId: `${camera}-${n}`,
+        cameraId: camera,
+        captureTime: n,
+        decideTime: n,
+        verdict,
+        reason,
+        score: reason === 'timeout' ? null : n,
+        path: `parts/d/${camera}/k${n}`,
+        bytes: 1,
+        frameFormat: null,
+        mapFormat: null,
+        mapScale: null,
+      });
+    const by = (
+      label: 'false-reject' | 'confirmed-defect' | null,
+      time: number,
+      note: string | null = null,
+    ) => ({
+      label,
+      note,
+      who: 'op',
+      time,
+    });
+    const r1 = add(1, 'a', 'reject', 'score');
+    const r2 = add(2, 'a', 'reject', 'score');
+    const r3 = add(3, 'a', 'reject', 'score');
+    add(4, 'a', 'reject', 'timeout'); // a fail-safe: not a score reject
+    const g5 = add(5, 'a', 'ok', 'pass');
+    const r6 = add(6, 'b', 'reject', 'score');
+    w.addLabel(r1, by('false-reject', 10));
+    w.addLabel(r1, by('confirmed-defect', 20)); // changed its mind: the latest counts
+    w.addLabel(r2, by('false-reject', 10));
+    w.addLabel(r2, by(null, 30, 'a note only')); // a note does not undo the label
+    w.addLabel(r3, by(null, 10, 'looked at it'));
+    w.addLabel(g5, by('confirmed-defect', 10)); // an escape
+    w.addLabel(r6, by('false-reject', 10));
+    const ix = new ConsoleIndex(dir);
+    assert.deepEqual(ix.labelCounts(), {
+      a: { rejects: 3, falseRejects: 1, confirmedRejects: 1, escapes: 1, falseRejectRate: 0.5 },
+      b: { rejects: 1, falseRejects: 1, confirmedRejects: 0, escapes: 0, falseRejectRate: 1 },
+    });
+    ix.close();
+    w.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

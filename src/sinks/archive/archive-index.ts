@@ -76,6 +76,8 @@ CREATE INDEX IF NOT EXISTS parts_part ON parts(part_id);
 CREATE INDEX IF NOT EXISTS parts_time ON parts(decide_time);
 CREATE INDEX IF NOT EXISTS parts_camera_time ON parts(camera, decide_time);
 CREATE INDEX IF NOT EXISTS parts_verdict ON parts(verdict, reason, decide_time);
+-- The console's per-camera reject counts, read off the index alone.
+CREATE INDEX IF NOT EXISTS parts_verdict_camera ON parts(verdict, reason, camera);
 CREATE TABLE IF NOT EXISTS labels (
   id INTEGER PRIMARY KEY,
   part INTEGER NOT NULL REFERENCES parts(id) ON DELETE CASCADE,

@@ -55,6 +55,14 @@ export interface ScorePoint {
   label: LabelKind | null;
 }
 
+interface LabelRow {
+  camera: string;
+  verdict: string;
+  reason: string;
+  label: LabelKind | null;
+  n: number;
+}
+
 /** The most recent scored parts per camera the what-if looks at, unless asked otherwise. */
 export const WHATIF_WINDOW = 5000;
 export const MAX_LIST = 500;
@@ -172,13 +180,24 @@ export class ConsoleIndex {
 
   /** Per camera: rejects, reviews and escapes by each part's latest label. */
   labelCounts(): Record<string, LabelCounts> {
-    const rows = this.q
+    // Two small queries instead of one pass over every part (which took 0.5 s on the event loop at 200 000
+    // entries, polled by every open status page): score rejects per camera straight off an index, and the
+    // latest label of the labelled parts only (labels are few).
+    const rejects = this.q
+      .prepare(
+        `SELECT camera, 'reject' AS verdict, 'score' AS reason, NULL AS label, COUNT(*) AS n
+         FROM parts WHERE verdict = 'reject' AND reason = 'score' GROUP BY camera`,
+      )
+      .all() as LabelRow[];
+    const labelled = this.q
       .prepare(
         `SELECT camera, verdict, reason, label, COUNT(*) AS n FROM
-           (SELECT p.camera, p.verdict, p.reason, ${LATEST_LABEL} AS label FROM parts p)
+           (SELECT p.camera, p.verdict, p.reason, ${LATEST_LABEL} AS label FROM parts p
+            WHERE p.id IN (SELECT part FROM labels WHERE label IS NOT NULL))
          GROUP BY camera, verdict, reason, label`,
       )
-      .all() as { camera: string; verdict: string; reason: string; label: LabelKind | null; n: number }[];
+      .all() as LabelRow[];
+    const rows = [...rejects, ...labelled.map((r) => ({ ...r, labelledOnly: true }))];
     const out: Record<string, LabelCounts> = {};
     for (const r of rows) {
       const c = (out[r.camera] ??= {
@@ -189,7 +208,7 @@ export class ConsoleIndex {
         falseRejectRate: null,
       });
       const scoreReject = r.verdict === 'reject' && r.reason === 'score';
-      if (scoreReject) c.rejects += r.n;
+      if (scoreReject && !('labelledOnly' in r)) c.rejects += r.n;
       if (scoreReject && r.label === 'false-reject') c.falseRejects += r.n;
       if (scoreReject && r.label === 'confirmed-defect') c.confirmedRejects += r.n;
       if (r.verdict === 'ok' && r.label === 'confirmed-defect') c.escapes += r.n;
