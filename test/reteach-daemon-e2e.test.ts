@@ -37,6 +37,7 @@ import { createLogger } from '../src/util/log.js';
 import { exitWithin, startDaemon, type Daemon } from './helpers/cli.js';
 import { freePort, startMosquitto, type Broker } from './helpers/mosquitto.js';
 import { record, type Recorder } from './helpers/mqtt.js';
+import { sparkplugHost, type SparkplugHost } from './helpers/sparkplug-host.js';
 import { tinyBundle, tinyTeacher } from './helpers/model-versions.js';
 
 const W = 128;
@@ -58,6 +59,8 @@ let firstId = '';
 let broker: Broker;
 let daemon: Daemon | undefined;
 let rec: Recorder | undefined;
+/** A Sparkplug host on the same broker: the node's Model ID must follow the promotion. */
+let spHost: SparkplugHost | undefined;
 
 /** A brighter lamp: more gain and a lift, clipped like a sensor (as in reteach.test.ts). */
 const brighter = (rgb: Uint8Array): Uint8Array => rgb.map((v) => Math.min(255, Math.round(v * 1.2 + 25)));
@@ -211,6 +214,38 @@ function liveRates(
   return { good: { before: b.good, after: a.good }, defects: { before: b.defects, after: a.defects }, line };
 }
 
+/**
+ * After the hot swap, the outputs that state the model once are told again: a late subscriber reads the new model
+ * id in the retained `<prefix>/info`, and the Sparkplug host, born with the old one, gets an NDATA of the node's
+ * `Node Info/Model ID`.
+ */
+async function swapAnnounced(host: SparkplugHost, modelId: string): Promise<void> {
+  const birth = host.of('NBIRTH').at(-1);
+  assert.equal(birth?.get('Node Info/Model ID'), firstId, 'the node was born with the first model');
+  await host.waitFor(
+    () => host.of('NDATA').some((m) => m.get('Node Info/Model ID') === modelId),
+    "the node's Model ID after the swap",
+    30_000,
+  );
+  const late = await record(broker.url, ['rt/info']);
+  try {
+    await late.waitFor(
+      () => late.on('rt/info').some((m) => (JSON.parse(m.text) as { modelId: string }).modelId === modelId),
+      'the retained info with the new model id',
+      10_000,
+    );
+    const m = late.on('rt/info')[0];
+    assert.equal(m.retain, true);
+    assert.equal(
+      (JSON.parse(m.text) as { modelId: string }).modelId,
+      modelId,
+      'the first message is the new one',
+    );
+  } finally {
+    await late.end();
+  }
+}
+
 before(async () => {
   const teacher = tinyTeacher(tmp);
   tinyBundle(teacher, join(tmp, 'b0'), 0, { reject: 1e9 });
@@ -240,6 +275,7 @@ before(async () => {
 after(async () => {
   if (daemon?.child.exitCode === null) daemon.child.kill('SIGKILL');
   await rec?.end().catch(() => undefined);
+  await spHost?.end().catch(() => undefined);
   await broker?.stop();
   rmSync(tmp, { recursive: true, force: true });
 });
@@ -252,12 +288,19 @@ describe('re-teach in the daemon', () => {
       const port = await freePort();
       const base = `http://127.0.0.1:${port}`;
       rec = await record(broker.url, ['rt/#']);
+      spHost = await sparkplugHost(broker.url, 'plant', 'reteach');
       const config = {
         cameras: { a: { type: 'files', path: lineDir, fps: 8, loop: true } },
         model: { path: models },
         inference: { device: 'cpu', threads: 1 },
         verdict: { deadlineMs: 10000 },
-        mqtt: { url: broker.url, topicPrefix: 'rt', outbox: { dir: join(tmp, 'outbox') }, commands: true },
+        mqtt: {
+          url: broker.url,
+          topicPrefix: 'rt',
+          outbox: { dir: join(tmp, 'outbox') },
+          commands: true,
+          sparkplug: { enabled: true, groupId: 'plant', edgeNodeId: 'reteach', dir: join(tmp, 'spb') },
+        },
         web: { enabled: true, host: '127.0.0.1', port },
         archive: { enabled: true, dir: join(tmp, 'archive'), keep: 'all' },
         reteach: { teachInImages: goodDir, shadowMaxParts: 30, maxArchiveImages: 10 },
@@ -447,6 +490,7 @@ describe('re-teach in the daemon', () => {
       );
       assert.equal(live.defects.before.rejects, live.defects.before.n, `defects caught before: ${live.line}`);
       assert.equal(live.defects.after.rejects, live.defects.after.n, `defects caught after: ${live.line}`);
+      await swapAnnounced(spHost, cand.modelId);
       const promotedAgain = await post('/api/reteach/promote');
       assert.equal(promotedAgain.status, 409, 'promoting the version in force again is refused');
 
