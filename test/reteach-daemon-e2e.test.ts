@@ -9,7 +9,8 @@
 // candidate version and a shadow report (the labelled false rejects pass, the confirmed defects are still caught),
 // the candidate is promoted over HTTP, and the live verdicts that follow at an MQTT subscriber carry its model id:
 // the live false-reject rate on bright good parts drops, the bright defects are still rejected (numbers in the
-// test log). The audit log holds the re-teach and the promotion with who asked. With `reteach.autoPromote` a
+// test log); a late subscriber reads the new model id in the retained `<prefix>/info`, and a Sparkplug host
+// gets the node's new Model ID. The audit log holds the re-teach and the promotion with who asked. With `reteach.autoPromote` a
 // candidate the shadow evaluation calls safe is promoted by itself. Then: re-teach is refused, with the reason,
 // on a plain bundle and without the archive (in-process daemons).
 import { after, before, describe, test } from 'node:test';
