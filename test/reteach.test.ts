@@ -30,6 +30,7 @@ import { shadowText } from '../src/teach/shadow-report.js';
 import { createLogger } from '../src/util/log.js';
 import { writeImage } from '../src/util/image-io.js';
 import { runCli } from './helpers/cli.js';
+import { captureLog } from './helpers/log-capture.js';
 
 const W = 112;
 const H = 84;
@@ -301,6 +302,29 @@ describe('re-teach job process', () => {
     assert.equal(runner.current, undefined);
     assert.equal(existsSync(out), false, 'a cancelled candidate is removed');
     assert.throws(() => process.kill(pid, 0), 'the job process is gone');
+  });
+});
+
+describe('re-teach cancelled before its process is ready', () => {
+  test('the loading process is killed at once, no other priority wrapper is tried, nothing is kept', async () => {
+    // A job that would run for ages if it started: only the cancel can end it within the test's time. The grace
+    // period is long, so a cancel that relied on the not-yet-listening process would wait; the earlier runner
+    // killed it after the grace and then started the job again under the next wrapper (seen on a loaded host).
+    for (const cancelGraceMs of [60_000, 1]) {
+      const cap = captureLog();
+      const runner = new ReteachRunner({ log: cap.log, cancelGraceMs });
+      const out = join(tmp, `early-cancel-${cancelGraceMs}`);
+      const job = runner.start({ modelDir: bundleDir, archiveDir, outDir: out, teach: { epochs: 100_000 } });
+      const pid = runner.current!.pid!;
+      assert.equal(runner.cancel(), true);
+      await assert.rejects(job.result, ReteachCancelledError);
+      assert.equal(runner.current, undefined);
+      assert.equal(existsSync(out), false, 'no candidate directory');
+      assert.throws(() => process.kill(pid, 0), 'the job process is gone');
+      const said = cap.text().join('\n');
+      assert.doesNotMatch(said, /trying the next|re-teach started/, said);
+      assert.match(said, /cancelled before its process was ready/);
+    }
   });
 });
 

@@ -219,6 +219,25 @@ describe('Sparkplug edge node state machine', () => {
     );
   });
 
+  test('a hot swap: NDATA of Node Info/Model ID (alias only) when born, nothing when unchanged or offline; births carry it', () => {
+    const n = node();
+    assert.deepEqual(n.modelChanged('model-b', 900), [], 'offline: kept for the births');
+    const [nb] = n.birth(1, 1000);
+    assert.equal(byName(nb.payload.metrics, 'Node Info/Model ID')?.value, 'model-b');
+    const alias = nb.payload.metrics.find((m) => m.name === 'Node Info/Model ID')!.alias;
+    const [m, ...rest] = n.modelChanged('model-c', 2000);
+    assert.deepEqual(rest, []);
+    assert.equal(m.type, 'NDATA');
+    assert.equal(m.topic, 'spBv1.0/plant/NDATA/line1');
+    assert.equal(m.payload.seq, 1);
+    assert.deepEqual(m.payload.metrics, [
+      { alias, timestamp: 2000, datatype: DataType.String, value: 'model-c' },
+    ]);
+    assert.deepEqual(n.modelChanged('model-c', 2100), [], 'unchanged: nothing');
+    const [again] = n.rebirth(3000);
+    assert.equal(byName(again.payload.metrics, 'Node Info/Model ID')?.value, 'model-c');
+  });
+
   test('offline: decisions wait (nothing out); after the next birth they are marked historical', () => {
     const n = node();
     n.cameraState('top', 'streaming', 0);

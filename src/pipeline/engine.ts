@@ -334,7 +334,7 @@ export class Engine {
             // The batch runs on the model in force when it closes, whatever is swapped in meanwhile.
             const lease = this.models.acquire();
             const b = prepareBatch(
-              tiles.live(jobs),
+              tiles.live(jobs, lease.use.model.modelId),
               S,
               model.resize,
               pool,

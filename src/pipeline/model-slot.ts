@@ -1,7 +1,8 @@
 // The engine's model, swappable between two batches. Each batch takes a lease on the model in force when it is
 // closed and runs on that model only; its parts' verdicts carry that model's id. A swap makes the next batch
 // take the new model; the old one is released once the last batch leased on it has come back (its runs on
-// the worker finished), never while one is in flight. So every part gets one verdict from exactly one model.
+// the worker finished), never while one is in flight. So every part gets one verdict from exactly one model (a
+// tiled frame's tiles may span two batches: tile-jobs.ts fails one that would span a swap).
 //
 // A new model must take the same input as the running one (size, patch grid, resize mode, transfer mode):
 // the batch buffers, the letterbox and the post-processing are set up for it. Anything else needs a restart.

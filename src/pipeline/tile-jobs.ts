@@ -4,7 +4,8 @@
 // (g·g floats per tile) and stitched then (tiled-inspection.ts). Bounds: a frame counts as its tile count
 // against the camera's queue (the queue holds depth × tiles-per-frame tile jobs) and its tiles fill batch slots,
 // so credits limit tiles in flight exactly as they limit frames. A frame whose tile is dropped or not usable
-// fails once (error verdict through the ledger) and its remaining tiles are skipped before inference.
+// fails once (error verdict through the ledger) and its remaining tiles are skipped before inference; so does a
+// frame whose tiles would span a hot swap (its batches leased two models): a map is stitched from one model only.
 import type { Logger } from '../util/log.js';
 import type { Image } from './image.js';
 import type { Letterbox, ResizeMode } from './letterbox.js';
@@ -27,6 +28,8 @@ export interface TiledFrame {
   received: number;
   /** Failed (a tile dropped, not usable, or its inference failed): the rest of its tiles are skipped. */
   failed: boolean;
+  /** The model its first batched tiles run on: every tile of the frame must (one map, one model). */
+  modelId?: string;
 }
 
 /** What a tile job carries besides the engine's job fields. */
@@ -105,16 +108,33 @@ export class TileJobs {
   }
 
   /**
-   * The jobs worth running: tiles of failed frames are left out, and so are those of frames whose deadline
-   * already decided them (under overload a late 143-tile frame would otherwise keep the session busy for
-   * nothing); such a frame leaves the ledger here.
+   * The jobs worth running on `modelId` (the model the batch leased): tiles of failed frames are left out, and so
+   * are those of frames whose deadline already decided them (under overload a late 143-tile frame would otherwise
+   * keep the session busy for nothing); such a frame leaves the ledger here. A frame whose earlier tiles ran on
+   * another model (a hot swap between two of its batches) fails here too, with the fail-safe verdict: its map
+   * would be stitched from two models' scores, on two scales, and judged against one model's threshold.
    */
-  live<J extends TileableJob>(jobs: J[]): J[] {
+  live<J extends TileableJob>(jobs: J[], modelId?: string): J[] {
     for (const j of jobs) {
       const frame = j.tile?.frame;
-      if (frame && !frame.failed && this.o.decided(frame.ref)) {
+      if (!frame || frame.failed) continue;
+      if (this.o.decided(frame.ref)) {
         frame.failed = true;
         this.o.fail(frame.ref, 'decided by its deadline: remaining tiles skipped');
+        continue;
+      }
+      if (modelId === undefined) continue;
+      frame.modelId ??= modelId;
+      if (frame.modelId !== modelId) {
+        frame.failed = true;
+        this.o.log.info(
+          { camera: frame.ref.cameraId, part: frame.ref.partId, from: frame.modelId, to: modelId },
+          'tiled frame spans a model swap: fail-safe verdict',
+        );
+        this.o.fail(
+          frame.ref,
+          `model swapped while its tiles ran (${frame.modelId} → ${modelId}): not stitched from two models`,
+        );
       }
     }
     return jobs.some((j) => j.tile?.frame.failed) ? jobs.filter((j) => !j.tile?.frame.failed) : jobs;

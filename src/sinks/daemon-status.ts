@@ -81,12 +81,34 @@ export class DaemonStatus {
   private engineStats: () => EngineStats | undefined = () => undefined;
   private engineInFlight: () => number = () => 0;
   private readonly batchListeners: Listener<BatchObservation>[] = [];
+  private readonly modelListeners: Listener<string | null>[] = [];
+  private inForce: string | null;
 
-  constructor(
-    public modelId: string | null,
-    cameraIds: readonly string[],
-  ) {
+  constructor(modelId: string | null, cameraIds: readonly string[]) {
+    this.inForce = modelId;
     for (const id of cameraIds) this.cams.set(id, { state: 'connecting', since: this.startTime });
+  }
+
+  /** The model in force. Set by a hot swap: the outputs that announce it once (retained info, births) listen. */
+  get modelId(): string | null {
+    return this.inForce;
+  }
+
+  set modelId(id: string | null) {
+    if (id === this.inForce) return;
+    this.inForce = id;
+    for (const l of [...this.modelListeners]) {
+      try {
+        l(id);
+      } catch {
+        // Each listener logs its own failures; one of them must not stop the others, nor the swap that set it.
+      }
+    }
+  }
+
+  /** Called with the new model id after each change; returns the unsubscribe. */
+  onModelChange(l: Listener<string | null>): () => void {
+    return addListener(this.modelListeners, l);
   }
 
   get cameraIds(): string[] {
@@ -130,10 +152,14 @@ export class DaemonStatus {
   }
 
   onBatch(l: Listener<BatchObservation>): () => void {
-    this.batchListeners.push(l);
-    return () => {
-      const i = this.batchListeners.indexOf(l);
-      if (i >= 0) this.batchListeners.splice(i, 1);
-    };
+    return addListener(this.batchListeners, l);
   }
+}
+
+function addListener<T>(list: Listener<T>[], l: Listener<T>): () => void {
+  list.push(l);
+  return () => {
+    const i = list.indexOf(l);
+    if (i >= 0) list.splice(i, 1);
+  };
 }

@@ -1,5 +1,6 @@
 // The retained state messages: `status` (online / stopped; the will says offline), `info` and each camera's
-// `state`. Not queued: only the latest value matters, and all of it is published again on every connect.
+// `state`. Not queued: only the latest value matters, and all of it is published again on every connect; `info`
+// also when a hot swap puts another model in force (a late subscriber must not read the old model id).
 //
 // A camera's state carries its frame and pairing-loss counters (issue 17: a PLC gateway sees lost frames and
 // missed triggers where it already looks). They change with every frame, so the state is not republished per
@@ -64,6 +65,13 @@ export class RetainedState {
   /** On every connect: status online, info and the last state of every camera. */
   connected(): void {
     void this.publish(this.topics.status, 'online' satisfies StatusPayload);
+    this.info();
+    for (const [cam, e] of this.states) void this.publish(this.topics.state(cam), e.payload);
+  }
+
+  /** The retained info (model id, cameras, host): on connect, and again when a hot swap changes the model. */
+  info(): void {
+    if (!this.conn.connected) return; // the next connect publishes it
     const info: InfoPayload = {
       v: 1,
       modelId: this.modelId(),
@@ -73,7 +81,6 @@ export class RetainedState {
       startTime: this.startTime,
     };
     void this.publish(this.topics.info, JSON.stringify(info));
-    for (const [cam, e] of this.states) void this.publish(this.topics.state(cam), e.payload);
   }
 
   cameraState(cameraId: string, state: SourceState, detail?: string): void {

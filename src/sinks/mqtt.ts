@@ -105,6 +105,7 @@ export function createMqttSink(cfg: Config['mqtt'], opts: MqttSinkOptions): Mqtt
   const delivery = new OutboxDelivery(conn, cfg, topics, log, throttle);
   const modelId = (): string | null => opts.status?.modelId ?? opts.modelId ?? null;
   const retained = new RetainedState(conn, topics, opts.cameras, modelId, throttle, opts.status);
+  const offModel = opts.status?.onModelChange(() => retained.info());
   const fixed = new Set(opts.cameras);
   const running = opts.status ? { has: (id: string) => opts.status!.hasCamera(id) } : fixed;
   const inbox = new TriggerInbox(conn, cfg, running, log, throttle);
@@ -188,6 +189,7 @@ export function createMqttSink(cfg: Config['mqtt'], opts: MqttSinkOptions): Mqtt
     stopPromise ??= (async () => {
       periodic?.stop();
       reteach?.stop();
+      offModel?.();
       // Without a connection there is nothing to wait for: what is left stays in the outbox for the next start.
       if (started) await delivery.drain(Date.now() + stopTimeoutMs);
       inbox.complete();

@@ -67,6 +67,10 @@ interface Running {
   status: ReteachStatus;
   child: ChildProcess;
   killTimer?: NodeJS.Timeout;
+  /** The job process said it is ready (it was sent the request). */
+  ready: boolean;
+  /** A cancel was asked: no further wrapper is tried, no request is sent. */
+  cancelled: boolean;
 }
 
 export class ReteachRunner {
@@ -84,7 +88,12 @@ export class ReteachRunner {
     if (this.running) throw new ReteachBusyError(this.current!);
     const id = randomUUID();
     const status: ReteachStatus = { id, startedAt: Date.now(), pid: undefined, wrapper: 'self' };
-    const slot: Running = { status, child: undefined as unknown as ChildProcess };
+    const slot: Running = {
+      status,
+      child: undefined as unknown as ChildProcess,
+      ready: false,
+      cancelled: false,
+    };
     this.running = slot;
     const wrappers: PriorityWrapper[] =
       this.o.priority === 'normal' ? ['normal'] : wrapperOrder().filter(available);
@@ -96,10 +105,20 @@ export class ReteachRunner {
     return { id, result, cancel: () => this.cancel() };
   }
 
-  /** Asks the job to stop; kills it after the grace period. False when none runs. */
+  /**
+   * Asks the job to stop; kills it after the grace period. A job process that is not ready yet (still loading,
+   * which at SCHED_IDLE on a busy host takes seconds) has nothing to stop gracefully: it is killed at once, and
+   * no other wrapper is tried after it. False when none runs.
+   */
   cancel(): boolean {
     const r = this.running;
     if (!r?.child) return false;
+    r.cancelled = true;
+    if (!r.ready) {
+      r.child.kill('SIGKILL');
+      this.o.log.info({ job: r.status.id }, 're-teach cancelled before its process was ready');
+      return true;
+    }
     r.child.send?.({ type: 'cancel' } satisfies ToReteachJob, () => {});
     r.killTimer ??= setTimeout(() => r.child.kill('SIGKILL'), this.o.cancelGraceMs ?? 5000);
     this.o.log.info({ job: r.status.id }, 're-teach cancel requested');
@@ -127,6 +146,8 @@ export class ReteachRunner {
     for (const w of wrappers) {
       const outcome = await this.attempt(slot, w, request, onProgress);
       if (outcome !== 'not-started') return outcome;
+      // Killed by a cancel before it was ready: that is not a wrapper that cannot start.
+      if (slot.cancelled) throw new ReteachCancelledError();
       this.o.log.warn({ wrapper: w }, 're-teach: could not start at this priority, trying the next');
     }
     throw new Error('re-teach: the job process could not be started');
@@ -144,6 +165,7 @@ export class ReteachRunner {
       env: { ...process.env, PINPOINT_RETEACH_WRAPPER: wrapper },
     });
     slot.child = child;
+    slot.ready = false;
     slot.status.pid = child.pid;
     slot.status.wrapper = wrapper;
     return new Promise((resolve, reject) => {
@@ -151,7 +173,9 @@ export class ReteachRunner {
       let settled: { result?: ReteachResult; error?: Error } | undefined;
       child.on('message', (m: FromReteachJob) => {
         if (m.type === 'ready') {
+          if (slot.cancelled) return; // killed already (cancel()); its exit settles the attempt
           ready = true;
+          slot.ready = true;
           this.o.log.info({ job: slot.status.id, pid: child.pid, wrapper }, 're-teach started');
           child.send({ type: 'start', request, logLevel: this.o.logLevel ?? 'info' } satisfies ToReteachJob);
         } else if (m.type === 'progress') {

@@ -4,7 +4,8 @@
 //
 // Rules (Sparkplug 3.0): NBIRTH has seq 0 and the bdSeq of the session's will (NDEATH); every later message of
 // the node, device messages included, takes the next seq mod 256; NDEATH carries no seq. Each camera is a
-// device: DBIRTH when it streams (after the NBIRTH), DDEATH when it stops, stalls or fails, DDATA per decision.
+// device: DBIRTH when it streams (after the NBIRTH), DDEATH when it stops, stalls or fails, DDATA per decision;
+// a hot swap's new model id goes out as an NDATA of `Node Info/Model ID`.
 // A decision for a camera whose device is dead (a part's fail-safe verdict while its camera is down) goes out
 // at node level under `Cameras/<id>/`, since no DDATA may follow a DDEATH. Data messages carry aliases only.
 import type { InspectionResult } from '../../pipeline/result.js';
@@ -42,9 +43,11 @@ export class EdgeNode {
   private readonly states = new Map<string, SourceState>();
   private readonly born = new Set<string>();
   private readonly last = new Map<string, InspectionResult>();
+  private modelId: string;
 
   constructor(private readonly o: EdgeNodeOptions) {
     this.catalog = metricCatalog(o.cameras);
+    this.modelId = o.modelId;
   }
 
   /** Births sent and the session not lost since: messages may be published. */
@@ -110,6 +113,18 @@ export class EdgeNode {
   }
 
   /**
+   * A hot swap put another model in force: `Node Info/Model ID` in an NDATA (a host keeps the value it was born
+   * with until told), and in every later NBIRTH. Nothing while offline (the next births carry it) or unchanged.
+   */
+  modelChanged(modelId: string, now: number): SpMessage[] {
+    if (modelId === this.modelId) return [];
+    this.modelId = modelId;
+    if (!this.online) return [];
+    const d = metricDef(this.catalog.node, NODE_MODEL_ID);
+    return [this.message('NDATA', now, [dataMetric(d, modelId, now, false)])];
+  }
+
+  /**
    * A decision: DDATA of its camera's device, or NDATA under `Cameras/<id>/` while the device is dead.
    * Timed at the decision; marked historical when decided before the current birth (sent from the backlog).
    * Nothing for an unknown camera or while offline (the sink keeps it in the outbox until births are out).
@@ -137,7 +152,7 @@ export class EdgeNode {
     const value = (d: MetricDef): SpMetric['value'] => {
       if (d.name === BDSEQ) return this.bdSeq;
       if (d.name === REBIRTH) return false;
-      if (d.name === NODE_MODEL_ID) return this.o.modelId;
+      if (d.name === NODE_MODEL_ID) return this.modelId;
       if (d.name === NODE_CAMERAS) return this.o.cameras.map((c) => c.id).join(',');
       const state = /^Cameras\/(.+)\/State$/.exec(d.name);
       if (state) return this.states.get(state[1]) ?? 'connecting';

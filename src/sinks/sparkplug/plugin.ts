@@ -11,9 +11,12 @@ export const sparkplugSink: SinkPlugin<'mqtt'> = {
     const cameras = Object.entries(ctx.config.cameras)
       .filter(([, c]) => c.enabled)
       .map(([id, c]) => ({ id, softwareTrigger: c.type === 'gige' && c.softwareTrigger }));
-    return createSparkplugSink(
+    const sink = createSparkplugSink(
       { ...cfg, sparkplug: { ...cfg.sparkplug, dir: resolve(ctx.configDir, cfg.sparkplug.dir) } },
       { log: ctx.log, cameras, modelId: ctx.status.modelId ?? 'unknown' },
     );
+    // A hot swap: the node's Model ID follows the model in force (the sink lives as long as the daemon).
+    ctx.status.onModelChange((id) => sink.modelChanged(id ?? 'unknown'));
+    return sink;
   },
 };

@@ -53,6 +53,8 @@ export interface SparkplugSinkStats {
 }
 
 export interface SparkplugSink extends Sink {
+  /** A hot swap put another model in force: the node's Model ID metric follows (NDATA now, later births). */
+  modelChanged(modelId: string): void;
   /** Part triggers written by a host to a camera's `Trigger` metric (hot; completes on stop()). */
   readonly triggers$: Observable<PartTrigger>;
   /** Births sent in the current session: decisions are flowing. */
@@ -281,6 +283,12 @@ export function createSparkplugSink(cfg: Config['mqtt'], opts: SparkplugSinkOpti
     send(node.cameraState(cameraId, state, Date.now()));
   }
 
+  function modelChanged(modelId: string): void {
+    if (closed) return;
+    send(node.modelChanged(modelId, Date.now()));
+    log.info({ modelId }, 'Sparkplug model id updated');
+  }
+
   async function stop(): Promise<void> {
     stopPromise ??= (async () => {
       const c = client;
@@ -318,6 +326,7 @@ export function createSparkplugSink(cfg: Config['mqtt'], opts: SparkplugSinkOpti
     start,
     result,
     cameraState,
+    modelChanged,
     stop,
     stats: () => ({
       ...st,
