@@ -119,7 +119,7 @@ test('tiling at scale 1 finds few-pixel defects that letterboxing to the same S 
   const t0 = performance.now();
   const tmp = mkdtempSync(join(tmpdir(), 'pinpoint-tiling-'));
   t.after(() => rmSync(tmp, { recursive: true, force: true }));
-  writeDevTeacher(join(tmp, 'teacher.safetensors'), { dim: 256, heads: 4, depth: 6 });
+  writeDevTeacher(join(tmp, 'teacher.safetensors'), { dim: 256, heads: 4, depth: 6, patchGain: 10 });
   const bundleFor = (name: string) => {
     const dir = join(tmp, name);
     createBundle({ teacherPath: join(tmp, 'teacher.safetensors'), outDir: dir, size: S, layers: [4, 6] });
@@ -131,7 +131,7 @@ test('tiling at scale 1 finds few-pixel defects that letterboxing to the same S 
   const tiledRun = await teachIn({
     bundleDir: tiledDir,
     images: good.map((g) => g.image),
-    options: { ...options, tiling: TILING },
+    options: { ...options, epochs: 12, tiling: TILING },
   });
   const plainDir = bundleFor('plain');
   const plainRun = await teachIn({
@@ -215,6 +215,7 @@ test('tiling at scale 1 finds few-pixel defects that letterboxing to the same S 
   const nt = Math.round(tr.rate * tr.n);
   const np = Math.round(pr.rate * pr.n);
   assert.ok(nt >= 2 * np && nt >= np + 3, `tiling found ${nt}, letterboxing ${np} of ${tr.n}: gap too small`);
+  assert.ok(nt >= 0.75 * tr.n, `tiling found ${nt} of ${tr.n} gated defects, fewer than 75 %`);
   const gatedIds = placed.flatMap((p, i) => (gated(p.d.stamp) ? [i] : []));
   const raised = gatedIds.filter((i) => ratio.tiled.get(i)! > ratio.plain.get(i)!).length;
   assert.ok(raised >= 0.75 * gatedIds.length, `tiling raised the peak for ${raised} of ${gatedIds.length}`);
