@@ -7,7 +7,7 @@
 // 2448×2048 one synthetic part takes ~12 s to render here, and its 143 tiles at S = 224 cost 4× the teacher
 // FLOPs: the same test at full size is minutes.) Dev teacher of width 256 (4 heads, 6 blocks, layers 4 and 6)
 // with patchGain 10 (src/model/dev-teacher.ts): its tokens follow their own patch, so the students learn the good
-// parts closely; tiled students train 12 epochs over the 429 tiles (1296 steps).
+// parts closely; tiled students train 12 epochs over the 429 tiles (1296 steps: at 8 epochs 8 are found).
 //
 // Defects: spots, dents, missing chunks and scratches of 8, 12, 16, 20 and 24 px, rendered by the synthetic
 // part generator on small parts and pasted (their exact mask pixels) onto good 1224×1024 parts at spaced
