@@ -220,3 +220,16 @@ describe('dev teacher', () => {
     assert.ok(std(d.posEmbed) < 0.03);
   });
 });
+
+test('dev teacher patchGain scales the patch embedding only, and a non-positive gain is refused', () => {
+  const g = makeDevTeacherWeights({ ...opts, patchGain: 10 });
+  for (let i = 0; i < w.patchWeight.length; i++)
+    assert.ok(Math.abs(g.patchWeight[i] - 10 * w.patchWeight[i]) <= 1e-5 * Math.abs(g.patchWeight[i]) + 1e-7);
+  assert.deepEqual(g.blocks[0].qkv.weight, w.blocks[0].qkv.weight);
+  assert.deepEqual(g.posEmbed, w.posEmbed);
+  for (const bad of [0, -1, Number.NaN])
+    assert.throws(
+      () => makeDevTeacherWeights({ ...opts, patchGain: bad }),
+      /patchGain must be a positive number/,
+    );
+});

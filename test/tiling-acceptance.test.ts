@@ -1,26 +1,32 @@
 // Acceptance (issue 15): tiling finds few-pixel defects that letterboxing loses.
 //
-// Scaled down to run on a loaded 2-core CI machine in about two minutes, keeping the geometry that matters:
+// Scaled down to run on a 2-core CI machine in well under a minute when quiet, keeping the geometry that matters:
 // frames of 1224×1024 with model input S = 112 are letterboxed 10.9× smaller, exactly as 2448×2048 frames
 // are at S = 224, and tiled at scale 1 into 13 × 11 = 143 tiles, exactly as 2448×2048 is at S = 224; the
 // defects keep their absolute size (8–24 px), so a tile sees them at native resolution in both cases. (At
 // 2448×2048 one synthetic part takes ~12 s to render here, and its 143 tiles at S = 224 cost 4× the teacher
-// FLOPs: the same test at full size is minutes.) Dev teacher of width 256 (4 heads, 6 blocks, layers 4 and 6).
+// FLOPs: the same test at full size is minutes.) Dev teacher of width 256 (4 heads, 6 blocks, layers 4 and 6)
+// with patchGain 10 (src/model/dev-teacher.ts): its tokens follow their own patch, so the students learn the good
+// parts closely; tiled students train 12 epochs over the 429 tiles (1296 steps: at 8 epochs 8 are found).
 //
 // Defects: spots, dents, missing chunks and scratches of 8, 12, 16, 20 and 24 px, rendered by the synthetic
 // part generator on small parts and pasted (their exact mask pixels) onto good 1224×1024 parts at spaced
 // positions on the plate. A defect is found when a blob of the calibrated pixel threshold overlaps its mask's
 // box (grown by 4 px: the map is blurred). Printed side by side per defect: found or not, and the defect's map
 // peak over the calibrated pixel threshold, tiled and letterboxed. Gated (spot/dent/missing ≥ 12 px): tiling
-// finds at least twice as many and at least 3 more than letterboxing, and raises the defect's peak/threshold
-// above letterboxing's for ≥ 75 % of them. NOT gated: the issue's ≥ 90 % found; with this random dev teacher
-// tiling finds 4 of 12 (letterboxing 1), measured both at depth 6 and at depth 12 (docs/pipeline.md, "Tiling").
+// finds at least 75 % of them, at least twice as many and at least 3 more than letterboxing, and raises the
+// defect's peak/threshold above letterboxing's for ≥ 75 % of them. Measured: tiled 9 of 12 (75 %),
+// letterboxed 1 of 12; the same 9 with teacher seed 1. The issue's ≥ 90 % is NOT reached: the two light
+// (cream) spots of 16 and 20 px peak at 0.34–0.40 of the threshold (their mean change is 23 and 32 grey levels,
+// below the grooves' own ±26), the 12-px missing chunk at 0.77; the threshold is set by the knurled boss and
+// the part's outline of the held-out good part (docs/pipeline.md, "Tiling").
+//
 // Scratches (≤ 3 px wide whatever their length) are printed, not gated. Seam: the same defect, same
 // surroundings, once centred on a tile seam and once inside a tile (the frame is cropped at two offsets so
 // only the tile grid moves, by 42 px = 3 patches, so the defect keeps its phase to the patch grid): one blob on
-// the seam at half the defect's peak, the peak within 5 % of the peak inside the tile. Measured: 0.1333 on the
-// seam, 0.1365 inside (2 %). A shift that changes the patch phase (45 px) moved the peak by 20 % (0.133 vs 0.109)
-// with or without a seam: the ViT's patch grid, not the stitching, is what is not shift-invariant.
+// the seam at half the defect's peak, the peak within 5 % of the peak inside the tile. Measured: 0.0484 on the
+// seam, 0.0490 inside (1 %). A shift that changes the patch phase (45 px) moved the peak by 20 % (0.133 vs 0.109,
+// measured at patchGain 1) with or without a seam: the ViT's patch grid, not the stitching, is what is not shift-invariant.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -119,7 +125,7 @@ test('tiling at scale 1 finds few-pixel defects that letterboxing to the same S 
   const t0 = performance.now();
   const tmp = mkdtempSync(join(tmpdir(), 'pinpoint-tiling-'));
   t.after(() => rmSync(tmp, { recursive: true, force: true }));
-  writeDevTeacher(join(tmp, 'teacher.safetensors'), { dim: 256, heads: 4, depth: 6 });
+  writeDevTeacher(join(tmp, 'teacher.safetensors'), { dim: 256, heads: 4, depth: 6, patchGain: 10 });
   const bundleFor = (name: string) => {
     const dir = join(tmp, name);
     createBundle({ teacherPath: join(tmp, 'teacher.safetensors'), outDir: dir, size: S, layers: [4, 6] });
@@ -131,7 +137,7 @@ test('tiling at scale 1 finds few-pixel defects that letterboxing to the same S 
   const tiledRun = await teachIn({
     bundleDir: tiledDir,
     images: good.map((g) => g.image),
-    options: { ...options, tiling: TILING },
+    options: { ...options, epochs: 12, tiling: TILING },
   });
   const plainDir = bundleFor('plain');
   const plainRun = await teachIn({
@@ -215,6 +221,7 @@ test('tiling at scale 1 finds few-pixel defects that letterboxing to the same S 
   const nt = Math.round(tr.rate * tr.n);
   const np = Math.round(pr.rate * pr.n);
   assert.ok(nt >= 2 * np && nt >= np + 3, `tiling found ${nt}, letterboxing ${np} of ${tr.n}: gap too small`);
+  assert.ok(nt >= 0.75 * tr.n, `tiling found ${nt} of ${tr.n} gated defects, fewer than 75 %`);
   const gatedIds = placed.flatMap((p, i) => (gated(p.d.stamp) ? [i] : []));
   const raised = gatedIds.filter((i) => ratio.tiled.get(i)! > ratio.plain.get(i)!).length;
   assert.ok(raised >= 0.75 * gatedIds.length, `tiling raised the peak for ${raised} of ${gatedIds.length}`);
