@@ -12,7 +12,7 @@ import * as prom from 'prom-client';
 import WebSocket from 'ws';
 import { DaemonStatus } from '../src/sinks/daemon-status.js';
 import { PrometheusMetrics } from '../src/sinks/prometheus.js';
-import { configSchema } from '../src/config/schema.js';
+import { configSchema, type WebAuthConfig } from '../src/config/schema.js';
 import { hashPassword } from '../src/sinks/web/auth-password.js';
 import { MAX_BUFFERED, SESSION_ENDED } from '../src/sinks/web/live-hub.js';
 import type { LiveStats } from '../src/sinks/web/live-hub.js';
@@ -22,7 +22,8 @@ import { stalledWebSocket } from './helpers/stalled-ws.js';
 
 const MESSAGE = 200 * 1024;
 
-test('a client that stops reading gets updates skipped, its backlog bounded; the reader gets all; close is not held up', async (t) => {
+/** The daemon's web server on a free loopback port, one camera 'a', live view at 2 fps. */
+async function serve(auth: WebAuthConfig | undefined) {
   const port = await freePort();
   const status = new DaemonStatus('m', ['a']);
   const metrics = new PrometheusMetrics(prom, status, 4);
@@ -35,8 +36,13 @@ test('a client that stops reading gets updates skipped, its backlog bounded; the
     log: pino({ level: 'silent' }),
     archiveDir: undefined,
     liveFps: 2,
-    auth: undefined,
+    auth,
   });
+  return { port, metrics, server };
+}
+
+test('a client that stops reading gets updates skipped, its backlog bounded; the reader gets all; close is not held up', async (t) => {
+  const { port, metrics, server } = await serve(undefined);
   const stalled = stalledWebSocket(port);
   t.after(() => {
     stalled.process.kill('SIGKILL');
@@ -97,25 +103,12 @@ test('a client that stops reading gets updates skipped, its backlog bounded; the
 });
 
 test('a live socket closes when the session that opened it ends (logout, eviction); a bearer socket stays', async (t) => {
-  const port = await freePort();
-  const status = new DaemonStatus('m', ['a']);
-  const metrics = new PrometheusMetrics(prom, status, 4);
   process.env.PP_LIVE_TEST_TOKEN = 'live-test-token-0123456789';
   const users = [{ name: 'vic', role: 'viewer', passwordHash: await hashPassword('viewer-pass-22', 14) }];
   const auth = configSchema.parse({
     web: { host: '0.0.0.0', auth: { users, tokenEnv: 'PP_LIVE_TEST_TOKEN', maxSessions: 2 } },
   }).web.auth;
-  const server = await startWebServer({
-    host: '127.0.0.1',
-    port,
-    configDir: process.cwd(),
-    status,
-    metrics,
-    log: pino({ level: 'silent' }),
-    archiveDir: undefined,
-    liveFps: 2,
-    auth,
-  });
+  const { port, metrics, server } = await serve(auth);
   t.after(async () => {
     await server.app.close();
     metrics.close();
