@@ -4,7 +4,9 @@
 // updates are skipped and counted, the server's own backlog for it stays bounded, the reading client gets every
 // update, and closing the server does not wait for the stalled client. The CSRF rule of the no-auth session
 // is checked on the same server. With users: a live socket closes (code 4401) when the session that opened it
-// ends, at logout or evicted by a newer login; a bearer token's socket stays.
+// ends, at logout or evicted by a newer login; a bearer token's socket stays. web.trustProxy: behind a trusted
+// proxy the login limit counts each client's forwarded address, and a forwarded https makes the cookie Secure;
+// without it a forged X-Forwarded-For changes nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
@@ -23,7 +25,7 @@ import { stalledWebSocket } from './helpers/stalled-ws.js';
 const MESSAGE = 200 * 1024;
 
 /** The daemon's web server on a free loopback port, one camera 'a', live view at 2 fps. */
-async function serve(auth: WebAuthConfig | undefined) {
+async function serve(auth: WebAuthConfig | undefined, trustProxy?: string[]) {
   const port = await freePort();
   const status = new DaemonStatus('m', ['a']);
   const metrics = new PrometheusMetrics(prom, status, 4);
@@ -37,6 +39,7 @@ async function serve(auth: WebAuthConfig | undefined) {
     archiveDir: undefined,
     liveFps: 2,
     auth,
+    trustProxy,
   });
   return { port, metrics, server };
 }
@@ -161,4 +164,56 @@ test('a live socket closes when the session that opened it ends (logout, evictio
   assert.equal(await within(wsB.closed, 5000), SESSION_ENDED, 'evicted: its live socket is closed');
   assert.equal(await within(bearer.closed, 1500), 'timeout', 'the bearer socket stays open');
   bearer.ws.close();
+});
+
+test('web.trustProxy: the login limit counts the forwarded client address, and only from a trusted proxy', async (t) => {
+  const users = [{ name: 'vic', role: 'viewer', passwordHash: await hashPassword('viewer-pass-22', 14) }];
+  const auth = configSchema.parse({
+    web: { host: '0.0.0.0', auth: { users, login: { maxFailures: 1, windowSec: 300 } } },
+  }).web.auth;
+  const attempt = (port: number, password: string, headers: Record<string, string>) =>
+    fetch(`http://127.0.0.1:${port}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ user: `nobody-${Math.random()}`, password }),
+    }).then((r) => r.status);
+  /** 4 failures (the address limit at maxFailures 1) from `spoofed`, then a try from `other`. */
+  const lockOut = async (port: number, spoofed: string, other: string): Promise<number> => {
+    for (let i = 0; i < 4; i++) await attempt(port, 'wrong', { 'x-forwarded-for': spoofed });
+    return attempt(port, 'wrong', { 'x-forwarded-for': other });
+  };
+
+  const behind = await serve(auth, ['127.0.0.1']);
+  t.after(async () => {
+    await behind.server.app.close();
+    behind.metrics.close();
+  });
+  assert.equal(
+    await lockOut(behind.port, '10.0.0.7', '10.0.0.8'),
+    401,
+    "behind the proxy: one client's failures do not lock out another (a wrong password, not 429)",
+  );
+  assert.equal(await attempt(behind.port, 'wrong', { 'x-forwarded-for': '10.0.0.7' }), 429, 'the guesser is');
+  const login = await fetch(`http://127.0.0.1:${behind.port}/api/login`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-for': '10.0.0.9',
+    },
+    body: JSON.stringify({ user: 'vic', password: 'viewer-pass-22' }),
+  });
+  assert.equal(login.status, 200);
+  assert.match(login.headers.get('set-cookie') ?? '', /; Secure/i, 'https at the proxy: a Secure cookie');
+
+  const direct = await serve(auth);
+  t.after(async () => {
+    await direct.server.app.close();
+    direct.metrics.close();
+  });
+  assert.equal(
+    await lockOut(direct.port, '10.0.0.7', '10.0.0.8'),
+    429,
+    'no trusted proxy: X-Forwarded-For is ignored, every try counts against the real address',
+  );
 });

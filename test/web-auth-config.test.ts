@@ -106,6 +106,22 @@ describe('web.auth in the config', () => {
     );
   });
 
+  test('web.trustProxy: IPs, CIDR ranges and proxy-addr names; anything else names the entry', () => {
+    const ok = parseConfig(
+      'web:\n  trustProxy: [127.0.0.1, "::1", 10.0.0.0/8, "fd00::/8", loopback]\n',
+      FILE,
+      {},
+    );
+    assert.deepEqual(ok.web.trustProxy, ['127.0.0.1', '::1', '10.0.0.0/8', 'fd00::/8', 'loopback']);
+    assert.deepEqual(parseConfig('web: {}\n', FILE, {}).web.trustProxy, [], 'none by default');
+    for (const bad of ['proxy.local', '10.0.0.0/33', '1.2.3.4/8/1', '*'])
+      assert.match(
+        problems(`web:\n  trustProxy: [127.0.0.1, "${bad}"]\n`),
+        /web\.trustProxy\.1: an IP address, a CIDR range/,
+        bad,
+      );
+  });
+
   test('config show / check redacts passwordHash', async () => {
     const h = await sampleHash();
     const c = parseConfig(

@@ -1,5 +1,6 @@
 // The deployment config: the one source of truth for its types, defaults and validation.
 // Every object is strict, so a mistyped key is an error rather than a silently ignored setting.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../util/image-header.js';
 import { checkFeature, withoutSoftwareTrigger } from '../sources/gige-features.js';
@@ -464,6 +465,22 @@ const webAuthSchema = z
 
 export type WebAuthConfig = z.infer<typeof webAuthSchema>;
 
+/** A reverse proxy's address: an IP, a CIDR range, or one of proxy-addr's names (loopback, uniquelocal…). */
+const proxyAddress = z
+  .string()
+  .refine(
+    (a) => {
+      if (['loopback', 'linklocal', 'uniquelocal'].includes(a)) return true;
+      const [ip, bits, ...rest] = a.split('/');
+      const v = isIP(ip);
+      if (v === 0 || rest.length > 0) return false;
+      if (bits === undefined) return true;
+      const n = Number(bits);
+      return /^\d{1,3}$/.test(bits) && n <= (v === 4 ? 32 : 128);
+    },
+    { message: "an IP address, a CIDR range (10.0.0.0/8) or 'loopback', 'linklocal', 'uniquelocal'" },
+  );
+
 /** The daemon's HTTP server: /metrics (Prometheus), /healthz, /readyz, /api/status, the console. */
 const webSchema = z
   .strictObject({
@@ -475,6 +492,12 @@ const webSchema = z
     liveFps: z.number().min(0.1).max(30).default(2),
     /** The console's status page counts parts, rejects and yield per camera over this many last hours. */
     shiftHours: z.int().min(1).max(24).default(8),
+    /**
+     * Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (the client's address for the login
+     * limit and the log, https for the cookie's Secure flag). Empty: the headers are ignored, as anyone can
+     * send them.
+     */
+    trustProxy: z.array(proxyAddress).max(64).default([]),
     auth: webAuthSchema.optional(),
   })
   .refine((w) => !w.enabled || w.auth !== undefined || isLoopback(w.host), {

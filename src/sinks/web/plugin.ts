@@ -36,6 +36,7 @@ export const webSink: SinkPlugin<'web'> = {
               ? resolve(ctx.configDir, ctx.config.archive.dir)
               : undefined,
             liveFps: cfg.liveFps,
+            trustProxy: cfg.trustProxy,
             shift,
             control: ctx.control,
           });

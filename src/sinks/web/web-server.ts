@@ -33,6 +33,8 @@ export interface WebServerOptions {
   /** The parts archive's directory when the archive runs (the console reads it). */
   archiveDir: string | undefined;
   liveFps: number;
+  /** Reverse proxies whose X-Forwarded-* headers are believed (web.trustProxy); none by default. */
+  trustProxy?: string[];
   /** Per-camera counts over the last hours, for the status page. */
   shift?: ShiftCounters;
   /** Live settings, audit log and re-teach (absent: those routes are not served). */
@@ -50,7 +52,11 @@ const STUCK_MS = 5000;
 
 export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const { default: Fastify } = await import('fastify');
-  const app = Fastify({ logger: false, forceCloseConnections: true });
+  const app = Fastify({
+    logger: false,
+    forceCloseConnections: true,
+    trustProxy: o.trustProxy?.length ? o.trustProxy : false,
+  });
   // Before any route: its hooks (who is asking, CSRF, Host/Origin checks) guard everything registered after.
   const auth = await registerAuth(app, o.auth, o.log, { configDir: o.configDir });
   let beat = Date.now();
