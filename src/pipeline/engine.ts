@@ -13,7 +13,7 @@ import type { SchedulerLike } from 'rxjs';
 import type { Logger } from '../util/log.js';
 import type { Image } from './image.js';
 import type { Letterbox, ResizeMode } from './letterbox.js';
-import type { Decision, PartEvidence } from './evidence.js';
+import type { Decision, FrameEvidence } from './evidence.js';
 import type { InspectionResult } from './result.js';
 import type { DropPolicy } from './queue.js';
 import { batchFrames } from './batcher.js';
@@ -27,7 +27,7 @@ import type { PartRef, Thresholds, VerdictSettings } from './verdict.js';
 import { inspectGrid } from './verdict.js';
 import { warmUpModel } from './warm-up-run.js';
 import { ModelSlot, type ModelLease } from './model-slot.js';
-import { TileJobs, type TileRef } from './tile-jobs.js';
+import { TileJobs, tiledEvidence, type TileRef } from './tile-jobs.js';
 import type { TilingSpec } from './tiling.js';
 
 /** Batches outstanding at once: one running on the session, one letterboxed and waiting (at the worker). */
@@ -409,9 +409,11 @@ export class Engine {
       try {
         const grid = ran.output.subarray(i * cells, (i + 1) * cells);
         if (j.tile) {
-          // evidence (frame + one Δ grid) does not describe a tiled frame: the outputs get the verdict only
           const done = tiles.receive(j, grid, settings);
-          if (done) ledger.decide(done.ref, done.inspection, undefined, modelId);
+          if (done) {
+            const ev = this.o.evidence ? tiledEvidence(done.frame, g, settings) : undefined;
+            ledger.decide(done.ref, done.inspection, ev, modelId);
+          }
           continue;
         }
         const inspection = inspectGrid(grid, g, lb, settings, this.scratchMap(lb.width, lb.height));
@@ -470,7 +472,7 @@ function evidenceOf(
   g: number,
   letterbox: Letterbox,
   s: VerdictSettings & { thresholds: Thresholds },
-): PartEvidence {
+): FrameEvidence {
   return {
     image,
     grid: grid.slice(),

@@ -9,6 +9,7 @@ import type { Logger } from '../util/log.js';
 import type { Image } from './image.js';
 import type { Letterbox, ResizeMode } from './letterbox.js';
 import { computeLetterbox } from './letterbox.js';
+import type { TiledEvidence } from './evidence.js';
 import type { DropPolicy } from './queue.js';
 import type { StitchPlan } from './stitch.js';
 import { tileInput } from './tile-input.js';
@@ -129,14 +130,14 @@ export class TileJobs {
   };
 
   /**
-   * Stores a tile's Δ grid; when it was the frame's last, returns the frame's inspection (stitched) and its
-   * grid record. Tiles of a frame that failed meanwhile are ignored.
+   * Stores a tile's Δ grid; when it was the frame's last, returns the frame's inspection (stitched) with its
+   * grid record, and the frame (for its evidence). Tiles of a frame that failed meanwhile are ignored.
    */
   receive(
     job: TileableJob,
     grid: Float32Array,
     settings: VerdictSettings & { thresholds: Thresholds },
-  ): { ref: PartRef; inspection: Inspection } | null {
+  ): { ref: PartRef; inspection: Inspection; frame: TiledFrame } | null {
     const { frame, index } = job.tile!;
     if (frame.failed) return null;
     const cells = this.o.model.grid ** 2;
@@ -151,7 +152,11 @@ export class TileJobs {
       settings,
       out,
     );
-    return { ref: frame.ref, inspection: { ...inspection, tiling: tilingRecord(frame.plan.grid) } };
+    return {
+      ref: frame.ref,
+      inspection: { ...inspection, tiling: tilingRecord(frame.plan.grid) },
+      frame,
+    };
   }
 
   private scratchMap(w: number, h: number): Float32Array {
@@ -164,4 +169,26 @@ export class TileJobs {
     }
     return m;
   }
+}
+
+/**
+ * A decided tiled frame's evidence for the outputs: the frame (the source's buffer, not copied), its tiles' Δ
+ * grids (the frame's own array, never reused: no copy either) and the tile grid, so the archive can stitch the
+ * map the verdict saw off the hot path.
+ */
+export function tiledEvidence(
+  frame: TiledFrame,
+  g: number,
+  s: VerdictSettings & { thresholds: Thresholds },
+): TiledEvidence {
+  return {
+    kind: 'tiled',
+    image: frame.image,
+    grids: frame.grids,
+    tiles: frame.plan.grid,
+    g,
+    ignore: s.ignore,
+    pixelThreshold: s.thresholds.pixel,
+    minBlobArea: s.minBlobArea,
+  };
 }

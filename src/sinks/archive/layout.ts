@@ -16,6 +16,8 @@ export const FILES = {
   mapNpy: 'map.npy',
   mapPng16: 'map.png',
   heatmap: 'heatmap.png',
+  /** How the map relates to the frame, for tiled or pooled maps (entry-map.ts). */
+  mapInfo: 'map.json',
 } as const;
 
 /** A new entry key: time-sortable and unique without coordination (decide time + 48 random bits). */

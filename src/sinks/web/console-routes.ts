@@ -1,5 +1,5 @@
 // The console's JSON API on the parts archive: recent parts and search, one part's detail (its result JSON,
-// labels, neighbours), its images, operator labels (engineers), per-camera label counts and the threshold
+// labels, neighbours, how its map relates to the frame), its images, operator labels (engineers), per-camera label counts and the threshold
 // what-if. Query strings are validated (zod) and answered 400 with the offending key; part ids are matched as
 // values, never built into paths or SQL. Files are served only from paths the index generated.
 import { createReadStream } from 'node:fs';
@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
+import type { MapInfo } from '../archive/entry-map.js';
 import { FILES } from '../archive/layout.js';
 import type { AuthHooks } from './auth.js';
 import type { ConsoleEntry } from './console-index.js';
@@ -108,13 +109,14 @@ export function registerConsoleRoutes(
     } catch {
       // removed by the size bound between the query and the read: the row's fields still answer
     }
+    const mapInfo = await readMapInfo(entryDir(e));
     const images = Object.fromEntries(
       (['frame', 'heatmap', 'map'] as const).map((k) => [
         k,
         imageFile(e, k) ? `/api/parts/${id}/${k}` : null,
       ]),
     );
-    return { entry: e, result, labels: need().labels(id), images, ...need().neighbours(e) };
+    return { entry: e, result, labels: need().labels(id), images, mapInfo, ...need().neighbours(e) };
   });
 
   app.get('/api/parts/:id/:kind', async (req, reply) => {
@@ -156,3 +158,12 @@ export function registerConsoleRoutes(
 }
 
 class NotFound extends Error {}
+
+/** map.json of a tiled or pooled map (sinks/archive/entry-map.ts); null: the map is in frame pixels. */
+async function readMapInfo(dir: string): Promise<MapInfo | null> {
+  try {
+    return JSON.parse(await readFile(join(dir, FILES.mapInfo), 'utf8')) as MapInfo;
+  } catch {
+    return null;
+  }
+}
