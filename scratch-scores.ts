@@ -1,0 +1,20 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createBundle, loadBundle } from './src/model/bundle.js';
+import { writeDevTeacher } from './src/model/dev-teacher.js';
+import { openAnomalyModel } from './src/pipeline/inference.js';
+import { syntheticParts } from './src/sources/synthetic.js';
+import { tiledFrameMap } from './src/pipeline/tiled-frame-map.js';
+import { findBlobs } from './src/pipeline/blobs.js';
+const tmp = mkdtempSync(join(tmpdir(), 'sc-'));
+const t = join(tmp, 't.safetensors'); writeDevTeacher(t, { seed: 0 });
+createBundle({ teacherPath: t, outDir: join(tmp, 'm'), size: 56 });
+const m = await openAnomalyModel(loadBundle(join(tmp, 'm')), { device: 'cpu', threads: 1 } as never);
+const gen = syntheticParts({ type: 'synthetic', width: 160, height: 120, fps: 6, defectRate: 0.5, defectSizes: [24, 40], defectKinds: ['dent', 'spot'], seed: 43, count: 8 } as never);
+let k = 0; for (const p of gen) { if (k++ >= 8) break;
+  const r = await tiledFrameMap(m as never, { width: p.width, height: p.height, channels: 3, data: p.rgb }, { scale: 1, overlap: 0.125 }, 4);
+  let max = 0; for (const v of r.map) if (v > max) max = v;
+  const sorted = Float32Array.from(r.map).sort();
+  console.log(p.defect ? 'DEF' : 'ok ', r.score.toFixed(4), 'max', max.toFixed(4), 'p50', sorted[sorted.length >> 1].toFixed(4), 'p99', sorted[Math.floor(sorted.length * 0.99)].toFixed(4), 'tiles', r.plan.grid.xs.length, r.plan.grid.ys.length);
+}
