@@ -58,6 +58,8 @@ export class TileJobs {
   private readonly plans = new TilePlans();
   /** Tiles per frame of each tiled camera's latest frame: its queue depth in tiles. */
   private readonly tilesPerFrame = new Map<string, number>();
+  /** Each tiled camera's latest frame size (a hot swap warms the incoming model at it). */
+  private readonly frameSizes = new Map<string, { width: number; height: number }>();
   /** One stitched-map buffer per frame size (read only within receive, so it can be reused). */
   private readonly scratch = new Map<string, Float32Array>();
 
@@ -77,6 +79,7 @@ export class TileJobs {
     }
     const n = tileCount(plan.grid);
     this.tilesPerFrame.set(job.ref.cameraId, n);
+    this.frameSizes.set(job.ref.cameraId, { width: job.image.width, height: job.image.height });
     const frame: TiledFrame = {
       ref: job.ref,
       image: job.image,
@@ -86,6 +89,11 @@ export class TileJobs {
       failed: false,
     };
     return Array.from({ length: n }, (_, index) => ({ ...job, tile: { frame, index } }));
+  }
+
+  /** A tiled camera's latest frame size, if it sent one. */
+  frameSize(cameraId: string): { width: number; height: number } | undefined {
+    return this.frameSizes.get(cameraId);
   }
 
   /** The batcher's queue for a camera: a tiled camera's depth counts tiles (depth frames × tiles per frame). */
