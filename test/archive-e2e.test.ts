@@ -1,13 +1,15 @@
 // Acceptance of the parts archive, /metrics and the health endpoints with real parts: `pinpoint run` as a child
 // process on synthetic cameras (one of them tiled, issue 15), a dev-teacher bundle (untrained students;
-// thresholds from the config), a real mosquitto and subscriber, real HTTP scrapes, the console's API, and the
-// archive read back from disk (SQLite index, PNG, .npy).
+// thresholds from the config), a real mosquitto and subscriber, real HTTP scrapes, the console's API and its
+// drill-down page in Chromium, and the archive read back from disk (SQLite index, PNG, .npy).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import { extract } from 'tar-stream';
 import { stringify } from 'yaml';
 import { createBundle } from '../src/model/bundle.js';
@@ -454,7 +456,7 @@ async function consoleShowsTiledPart(port: number, tiled: InspectionResult[]): P
     mapInfo: MapInfo | null;
   };
   const { publishTime: _p, ...decided } = r as InspectionResult & { publishTime: number };
-  assert.deepEqual(detail.result, decided, 'the drill-down shows the decision MQTT delivered');
+  assert.deepEqual(detail.result, decided, 'the drill-down data is the decision MQTT delivered');
   assert.deepEqual(detail.mapInfo && [detail.mapInfo.downsample, detail.mapInfo.tiled], [1, true]);
   for (const kind of ['frame', 'heatmap', 'map'] as const) {
     assert.equal(detail.images[kind], `/api/parts/${id}/${kind}`);
@@ -465,6 +467,63 @@ async function consoleShowsTiledPart(port: number, tiled: InspectionResult[]): P
       // PNG header: width and height at bytes 16..24; the frame whole, the heatmap at the map's size
       assert.deepEqual([bytes.readUInt32BE(16), bytes.readUInt32BE(20)], [FRAME.width, FRAME.height], kind);
     }
+  }
+  assert.ok(r.blobs.length > 0, 'a tiled part with blobs to show');
+  await drillDownShowsBoxes(port, r, id);
+}
+
+/**
+ * The drill-down page in Chromium: the tile grid named, and the frame canvas (frame pixels) holds magenta blob
+ * box strokes exactly around the published boxes (their union, within the 2-px stroke).
+ */
+async function drillDownShowsBoxes(port: number, r: InspectionResult, id: number): Promise<void> {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  const pid = (browser as unknown as { _process?: ChildProcess })._process?.pid;
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${port}/part/t/${encodeURIComponent(r.partId)}?id=${id}`);
+    await page.locator('#tiling').waitFor({ timeout: 30000 });
+    assert.match((await page.locator('#tiling').textContent()) ?? '', /^4 × 3 tiles of 56 px/);
+    await page.waitForFunction(
+      () => (document.getElementById('overlay-canvas') as HTMLCanvasElement).width > 0,
+    );
+    const box = await page.evaluate(() => {
+      const c = document.getElementById('overlay-canvas') as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let [x0, y0, x1, y1] = [Infinity, Infinity, -1, -1];
+      for (let y = 0; y < c.height; y++)
+        for (let x = 0; x < c.width; x++) {
+          const i = (y * c.width + x) * 4;
+          if (d[i] > 200 && d[i + 2] > 200 && d[i + 1] < 60) {
+            [x0, y0] = [Math.min(x0, x), Math.min(y0, y)];
+            [x1, y1] = [Math.max(x1, x), Math.max(y1, y)];
+          }
+        }
+      return { size: [c.width, c.height], x0, y0, x1, y1 };
+    });
+    assert.deepEqual(box.size, [FRAME.width, FRAME.height], 'the frame drawn whole, in frame pixels');
+    const want = {
+      x0: Math.min(...r.blobs.map((b) => b.box.x)),
+      y0: Math.min(...r.blobs.map((b) => b.box.y)),
+      x1: Math.max(...r.blobs.map((b) => b.box.x + b.box.width)),
+      y1: Math.max(...r.blobs.map((b) => b.box.y + b.box.height)),
+    };
+    const near = (a: number, b: number) => Math.abs(a - b) <= 2;
+    assert.ok(
+      near(box.x0, Math.max(0, want.x0 - 1)) &&
+        near(box.y0, Math.max(0, want.y0 - 1)) &&
+        near(box.x1, Math.min(FRAME.width - 1, want.x1)) &&
+        near(box.y1, Math.min(FRAME.height - 1, want.y1)),
+      `magenta strokes ${JSON.stringify(box)} around the blobs ${JSON.stringify(want)}`,
+    );
+  } finally {
+    await Promise.race([browser.close(), new Promise((res) => setTimeout(res, 5000))]).catch(() => undefined);
+    if (pid)
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
   }
 }
 
