@@ -199,6 +199,8 @@ describe('parts archive, metrics and health with pinpoint run', () => {
         'the grid recorded',
       );
     }
+    // Warmed before READY for camera t's configured frame: 12 tiles, the tiled path timed.
+    assert.match(d.output(), /"tiles":\{"t":12\},"tilePostMs":[0-9.]+[,}].*"model warmed up"/);
     await consoleShowsTiledPart(port, tiled);
     for (const cam of ['a', 'b', 't'])
       for (const verdict of ['ok', 'reject', 'error']) {

@@ -1,7 +1,7 @@
 // Archive evidence of tiled parts (issue 15) on a real tiny onnxruntime model: the engine hands the outputs
 // every tile's Δ grid, the archive stitches the map the verdict saw from them (its blobs and score are the
 // published ones, exactly), and a map over the size bound is max-pooled so that every published blob still
-// shows, with map.json saying how the map maps onto the frame.
+// shows, with map.json saying how the map maps onto the frame; the live view shows the frame and boxes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { from, lastValueFrom, toArray } from 'rxjs';
@@ -19,6 +19,7 @@ import { EncodeScratch, encodeEntry } from '../src/sinks/archive/encode-entry.js
 import type { MapInfo } from '../src/sinks/archive/entry-map.js';
 import { archiveEvidence, entryMap, mapDownsample, maxPool } from '../src/sinks/archive/entry-map.js';
 import { FILES } from '../src/sinks/archive/layout.js';
+import { encodeLiveMessage, snapshot } from '../src/sinks/web/live-frame.js';
 import { Rng } from '../src/util/random.js';
 import { tinyModel } from './helpers/tiny-model.js';
 import type { TinyModel } from './helpers/tiny-model.js';
@@ -159,6 +160,19 @@ describe('tiled parts: evidence and archived map', () => {
       if (d.result.blobs.length) assert.equal(Math.max(...pooled.map((b) => b.peak)), peak, 'peak kept');
       assert.ok(enc.files[FILES.framePng], 'the frame is kept whole');
     }
+  });
+
+  test('the live view gets a tiled part as its frame and blob boxes, without a heatmap grid', () => {
+    const d = decisions.find((x) => x.result.blobs.length > 0)!;
+    const msg = JSON.parse(encodeLiveMessage(snapshot(d.result, d.evidence!))) as Record<string, unknown>;
+    assert.deepEqual(msg.frame, { width: W, height: H });
+    assert.deepEqual(
+      msg.blobs,
+      d.result.blobs.map((b) => b.box),
+    );
+    assert.ok(typeof msg.jpeg === 'string' && msg.jpeg.length > 100);
+    assert.equal(msg.grid, undefined);
+    assert.equal(msg.verdict, d.result.verdict);
   });
 
   test('a letterboxed part within the bound gets no map.json (its map is in frame pixels)', () => {
