@@ -470,6 +470,11 @@ async function consoleShowsTiledPart(port: number, tiled: InspectionResult[]): P
       assert.deepEqual([bytes.readUInt32BE(16), bytes.readUInt32BE(20)], [FRAME.width, FRAME.height], kind);
     }
   }
+  // The strip's thumbnail: a 160×120 frame is its own (large frames get thumb.jpg).
+  const thumb = Buffer.from(
+    await (await fetch(`http://127.0.0.1:${port}/api/parts/${id}/thumb`)).arrayBuffer(),
+  );
+  assert.deepEqual([thumb.readUInt32BE(16), thumb.readUInt32BE(20)], [FRAME.width, FRAME.height], 'thumb');
   assert.ok(r.blobs.length > 0, 'a tiled part with blobs to show');
   await drillDownShowsBoxes(port, r, id);
 }

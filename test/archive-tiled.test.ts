@@ -19,6 +19,8 @@ import { EncodeScratch, encodeEntry } from '../src/sinks/archive/encode-entry.js
 import type { MapInfo } from '../src/sinks/archive/entry-map.js';
 import { archiveEvidence, entryMap, mapDownsample, maxPool } from '../src/sinks/archive/entry-map.js';
 import { FILES } from '../src/sinks/archive/layout.js';
+import { thumbnail } from '../src/sinks/archive/thumbnail.js';
+import jpeg from 'jpeg-js';
 import { encodeLiveMessage, snapshot } from '../src/sinks/web/live-frame.js';
 import { Rng } from '../src/util/random.js';
 import { tinyModel } from './helpers/tiny-model.js';
@@ -197,5 +199,22 @@ describe('tiled parts: evidence and archived map', () => {
 });
 
 type Box = Blob['box'];
+describe('thumbnails', () => {
+  test('a frame over 640 px gets a JPEG of at most 160 px a side; a smaller frame none', () => {
+    const img = (width: number, height: number) => ({
+      width,
+      height,
+      channels: 3 as const,
+      data: new Uint8Array(width * height * 3).fill(200),
+    });
+    const t = thumbnail(img(2448, 2048));
+    assert.ok(t);
+    const d = jpeg.decode(t);
+    assert.deepEqual([d.width, d.height], [153, 128]); // f = 16: ⌈2448/16⌉ × ⌈2048/16⌉
+    assert.ok(Math.abs(d.data[0] - 200) <= 2, 'block means of the frame');
+    assert.equal(thumbnail(img(640, 480)), null);
+  });
+});
+
 const inside = (a: Box, b: Box): boolean =>
   a.x >= b.x && a.y >= b.y && a.x + a.width <= b.x + b.width && a.y + a.height <= b.y + b.height;

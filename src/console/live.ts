@@ -142,7 +142,7 @@ class Tile {
               'data-part-id': p.partId,
               title: `${p.partId} ${p.verdict} ${fmtScore(p.score)}${p.label ? ` (${p.label})` : ''}`,
             },
-            p.frameFormat ? h('img', { src: `/api/parts/${p.id}/frame`, alt: '' }) : p.verdict,
+            p.frameFormat ? h('img', { src: `/api/parts/${p.id}/thumb`, alt: '' }) : p.verdict,
           ),
         ),
       ),

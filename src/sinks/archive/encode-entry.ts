@@ -1,6 +1,6 @@
 // One archive entry's files from a decided part: the result JSON, the frame (lossless PNG or JPEG), the anomaly
 // map (float32 .npy, exact; or 16-bit PNG with a scale) and a heatmap overlay for people; for a tiled or pooled
-// map, map.json (entry-map.ts). Runs in the archive worker: the map is recomputed here from the Δ grid(s)
+// map, map.json (entry-map.ts); for a frame over 640 px a side, a thumbnail (thumbnail.ts). Runs in the archive worker: the map is recomputed here from the Δ grid(s)
 // (postprocess and the stitch are deterministic, so it is the map the verdict saw), and the encoding never
 // touches the event loop that decides parts. PNG through our own encoder on
 // node:zlib (native deflate; fast-png's pure-JS deflate cost ~3× the CPU per part), JPEG through jpeg-js; not
@@ -13,6 +13,7 @@ import { encodeNpy } from '../../util/image-io.js';
 import { encodePng } from '../../util/png-encode.js';
 import { FILES } from './layout.js';
 import { entryMap, type ArchiveEvidence, type MapScratch } from './entry-map.js';
+import { thumbnail } from './thumbnail.js';
 
 /** What the sink sends the worker per kept part (structured-clone friendly). */
 export interface ArchiveJob {
@@ -93,6 +94,8 @@ export function encodeEntry(
       depth: 8,
     });
   else files[FILES.frameJpeg] = encodeJpeg(img.width, img.height, rgba(img), o.jpegQuality);
+  const thumb = thumbnail(img);
+  if (thumb) files[FILES.thumb] = thumb;
   let mapScale: number | null = null;
   if (o.mapFormat === 'npy') files[FILES.mapNpy] = encodeNpy(map, [H, W]);
   else {

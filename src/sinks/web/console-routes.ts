@@ -2,7 +2,7 @@
 // labels, neighbours, how its map relates to the frame), its images, operator labels (engineers), per-camera label counts and the threshold
 // what-if. Query strings are validated (zod) and answered 400 with the offending key; part ids are matched as
 // values, never built into paths or SQL. Files are served only from paths the index generated.
-import { createReadStream } from 'node:fs';
+import { createReadStream, type ReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -25,7 +25,7 @@ const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).optional(),
 });
 const idParams = z.strictObject({ id: z.coerce.number().int().positive() });
-const imageParams = idParams.extend({ kind: z.enum(['frame', 'heatmap', 'map']) });
+const imageParams = idParams.extend({ kind: z.enum(['frame', 'heatmap', 'map', 'thumb']) });
 const labelBody = z.strictObject({
   label: z.enum(LABELS).nullable(),
   note: z.string().max(2000).nullable().optional(),
@@ -122,13 +122,17 @@ export function registerConsoleRoutes(
   app.get('/api/parts/:id/:kind', async (req, reply) => {
     const { id, kind } = parse(imageParams, req.params, 'path');
     const e = entry(id);
-    const f = imageFile(e, kind);
+    // A thumbnail exists for large frames only (archive/thumbnail.ts): a small frame is its own.
+    const thumb = kind === 'thumb' && e.frameFormat ? await openFile(join(entryDir(e), FILES.thumb)) : null;
+    if (thumb)
+      return reply
+        .header('content-type', 'image/jpeg')
+        .header('cache-control', 'private, max-age=3600')
+        .send(thumb);
+    const f = imageFile(e, kind === 'thumb' ? 'frame' : kind);
     if (!f) throw new NotFound(`entry ${id} has no ${kind} (a fail-safe verdict without a frame)`);
-    const stream = createReadStream(join(entryDir(e), f.name));
-    await new Promise<void>((res, rej) => {
-      stream.once('open', () => res());
-      stream.once('error', () => rej(new NotFound(`entry ${id}: ${kind} is gone`)));
-    });
+    const stream = await openFile(join(entryDir(e), f.name));
+    if (!stream) throw new NotFound(`entry ${id}: ${kind} is gone`);
     return reply.header('content-type', f.type).header('cache-control', 'private, max-age=3600').send(stream);
   });
 
@@ -158,6 +162,15 @@ export function registerConsoleRoutes(
 }
 
 class NotFound extends Error {}
+
+/** An open read stream of the file, or null when it is not there. */
+async function openFile(path: string): Promise<ReadStream | null> {
+  const stream = createReadStream(path);
+  return new Promise((res) => {
+    stream.once('open', () => res(stream));
+    stream.once('error', () => res(null));
+  });
+}
 
 /** map.json of a tiled or pooled map (sinks/archive/entry-map.ts); null: the map is in frame pixels. */
 async function readMapInfo(dir: string): Promise<MapInfo | null> {
