@@ -27,10 +27,12 @@ interface EvidenceCommon {
   pixelThreshold: number;
 }
 
-/** What the sink sends the worker of a part's evidence (structured-clone friendly). */
+/**
+ * What the sink sends the worker of a part's evidence (structured-clone friendly). A tiled frame's `grid` is
+ * every tile's Δ grid, tile i at [i·g·g ..]: one name for both kinds, so the writer copies and moves either.
+ */
 export type ArchiveEvidence =
   | (EvidenceCommon & { kind?: undefined; grid: Float32Array; letterbox: Letterbox })
-  /** `grid`: every tile's Δ grid, tile i at [i·g·g ..] (one name for both kinds: the writer moves it). */
   | (EvidenceCommon & { kind: 'tiled'; grid: Float32Array; tiles: TileGrid });
 
 /** The fields of a part's evidence the worker needs (the writer copies the frame and the grid(s) it moves). */
