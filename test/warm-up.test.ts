@@ -17,6 +17,13 @@ import { tiledBatchSizes, tilesPerFrame } from '../src/pipeline/tiled-warm-up.js
 import type { EngineCamera } from '../src/pipeline/engine.js';
 import type { EngineFrame } from '../src/pipeline/engine.js';
 import { from, lastValueFrom, toArray } from 'rxjs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deadlineCheck } from '../src/cli/deadline-check.js';
+import { configSchema } from '../src/config/schema.js';
+import { writeWarmUpRecord } from '../src/pipeline/warm-up-record.js';
+import { tinyBundle, tinyTeacher } from './helpers/model-versions.js';
 import { tinyModel } from './helpers/tiny-model.js';
 import type { TinyModel } from './helpers/tiny-model.js';
 
@@ -163,6 +170,41 @@ describe('deadline feasibility', () => {
     assert.equal(at(0.5).ok, false);
     assert.match(at(0.5).message, /40\.00 inputs\/s for 71\.50 inputs\/s configured/);
     assert.equal(at(0.25).ok, true, at(0.25).message);
+  });
+});
+
+describe('doctor --config: the deadline check from the last warm-up record', () => {
+  test('a tiled synthetic camera counts as its tiles: a 5 MP frame at S = 56 cannot make 2 s', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pinpoint-warm-up-'));
+    try {
+      const bundleDir = join(dir, 'model');
+      const m = tinyBundle(tinyTeacher(dir), bundleDir, 1);
+      const cacheDir = join(dir, 'cache');
+      mkdirSync(cacheDir);
+      writeWarmUpRecord(cacheDir, {
+        modelId: m.modelId,
+        provider: 'cpu',
+        precision: 'fp32',
+        size: 56,
+        msByBatch: { '1': 5, '4': 12 },
+        tilePostMs: 0.5,
+        measuredAt: new Date().toISOString(),
+      });
+      const config = (tiling: unknown) =>
+        configSchema.parse({
+          cameras: { top: { type: 'synthetic', width: 2448, height: 2048, fps: 0.1, tiling } },
+          model: { path: bundleDir, cacheDir },
+          pipeline: { inputSize: 56, allowTilingMismatch: true },
+        });
+      // 2448×2048 in 56-px tiles overlapping by 7: 50 × 42 = 2100 tiles, 525 batches of 12 ms
+      const tiled = deadlineCheck(config({ scale: 1, overlap: 0.125 }), dir);
+      assert.equal(tiled.ok, false, tiled.detail);
+      assert.match(tiled.detail, /a lone frame of tiled camera top \(2100 tiles\) \d+ ms/);
+      const letterboxed = deadlineCheck(config('off'), dir);
+      assert.equal(letterboxed.ok, true, letterboxed.detail);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
