@@ -244,7 +244,8 @@ export async function startApp(o: AppOptions): Promise<App> {
   late.reteach = reteach;
   registerReteachCommand(control.commands, reteach);
 
-  // Every batch size the engine will run is set up before READY; the times say whether the deadline holds.
+  // Every batch size the engine will run (tiles' included) is set up before READY; the times say whether the
+  // deadline holds.
   const tWarm = performance.now();
   const warm = await engine.warmUp();
   reportWarmUp(
@@ -258,7 +259,7 @@ export async function startApp(o: AppOptions): Promise<App> {
       maxWaitMs: config.pipeline.batch.maxWaitMs,
       deadlineMs: config.verdict.deadlineMs,
       staticBatch: model.staticBatch,
-      cameras: cameras.map((c) => ({ fps: 'fps' in c.cfg ? c.cfg.fps : undefined })),
+      cameras: cameras.map((c) => ({ id: c.id, fps: 'fps' in c.cfg ? c.cfg.fps : undefined })),
       cacheDir: resolveCacheDir(bundleDir, cacheDir),
       log,
     },

@@ -43,5 +43,6 @@ export function engineCameraFor(
     triggerWindowMs: cfg.trigger.enabled ? cfg.trigger.windowMs : null,
     pairing: pairing ?? undefined,
     tiling,
+    frameSize: cfg.type === 'synthetic' ? { width: cfg.width, height: cfg.height } : undefined,
   };
 }

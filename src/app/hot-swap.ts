@@ -69,6 +69,7 @@ export function startModelControl(w: HotSwapWiring): ModelControl {
       }),
     verdicts: (m, model) => cameraVerdicts(w.config(), w.engineCameras, m, model),
     maxBatch: config.pipeline.batch.maxBatch,
+    tiledCameras: () => w.engine.tiledCameras(),
     log,
   });
   w.engine.models.onSwap((use) => {

@@ -91,12 +91,15 @@ class Tile {
       return;
     }
     const img = new Image();
-    const overlay: Overlay = {
-      grid: decodeFloats(msg.grid!),
-      g: msg.g!,
-      letterbox: msg.letterbox!,
-      pixelThreshold: msg.pixelThreshold!,
-    };
+    // A tiled frame comes without a grid: frame and blob boxes only.
+    const overlay: Overlay | null = msg.grid
+      ? {
+          grid: decodeFloats(msg.grid),
+          g: msg.g!,
+          letterbox: msg.letterbox!,
+          pixelThreshold: msg.pixelThreshold!,
+        }
+      : null;
     img.onload = () => {
       if (this.paused) return;
       this.last = { msg, img, overlay };
@@ -139,7 +142,7 @@ class Tile {
               'data-part-id': p.partId,
               title: `${p.partId} ${p.verdict} ${fmtScore(p.score)}${p.label ? ` (${p.label})` : ''}`,
             },
-            p.frameFormat ? h('img', { src: `/api/parts/${p.id}/frame`, alt: '' }) : p.verdict,
+            p.frameFormat ? h('img', { src: `/api/parts/${p.id}/thumb`, alt: '' }) : p.verdict,
           ),
         ),
       ),

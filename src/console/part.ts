@@ -1,8 +1,10 @@
 // The part drill-down (/part/<camera>/<partId>, ?id=<entry> picks one of several entries of the same part id):
-// frame, heatmap, the frame with blob boxes, the blobs table, score and thresholds, model id, reason, latency,
-// PLC part id, the operator labels with the review buttons, and previous / next of the same camera.
+// frame, heatmap, the frame with blob boxes (and close-ups of the blobs on a large frame), the blobs table,
+// score and thresholds, model id, reason, latency, PLC part id, the tile grid of a tiled camera, the operator
+// labels with the review buttons, and previous / next of the same camera.
 import { currentSession, getJson, postJson } from './api.js';
 import { fmtScore, fmtTime, h, link } from './dom.js';
+import { blobCrops } from './blob-crops.js';
 import { drawPart } from './heat.js';
 import type { Box } from './heat.js';
 
@@ -32,9 +34,12 @@ interface Detail {
     latencyMs: number;
     detail?: string;
     blobs: { box: Box; area: number; peak: number; mean: number }[];
+    tiling?: { size: number; tile: number; columns: number; rows: number };
   } | null;
   labels: Label[];
   images: { frame: string | null; heatmap: string | null; map: string | null };
+  /** A tiled or pooled map (sinks/archive/entry-map.ts); null: the map is in frame pixels. */
+  mapInfo: { width: number; height: number; downsample: number; pooling: string } | null;
   previous: number | null;
   next: number | null;
 }
@@ -98,13 +103,33 @@ function render(main: HTMLElement, d: Detail): void {
     row('latency', r ? `${r.latencyMs} ms` : '–'),
     row('decided', fmtTime(e.decideTime)),
     row('label', h('span', { id: 'label' }, e.label ?? 'none')),
+    r?.tiling
+      ? row(
+          'tiling',
+          h(
+            'span',
+            { id: 'tiling' },
+            `${r.tiling.columns} × ${r.tiling.rows} tiles of ${r.tiling.tile} px (model input ${r.tiling.size})`,
+          ),
+        )
+      : null,
   );
   const overlay = h('canvas', { class: 'part-overlay', id: 'overlay-canvas' });
+  const crops = h('div', {});
   if (d.images.frame) {
     const img = new Image();
-    img.onload = () => drawPart(overlay, img, 1, null, 0, r?.blobs.map((b) => b.box) ?? []);
+    img.onload = () => {
+      const boxes = r?.blobs.map((b) => b.box) ?? [];
+      drawPart(overlay, img, 1, null, 0, boxes);
+      crops.replaceChildren(blobCrops(img, boxes) ?? '');
+    };
     img.src = d.images.frame;
   }
+  const m = d.mapInfo;
+  const mapNote =
+    m && m.downsample > 1
+      ? ` (${m.width}×${m.height}: one pixel is the ${m.pooling} of ${m.downsample}×${m.downsample} frame pixels)`
+      : '';
   main.replaceChildren(
     h('h2', {}, `Part ${e.partId}`),
     nav,
@@ -117,16 +142,22 @@ function render(main: HTMLElement, d: Detail): void {
         d.images.frame
           ? h('figure', {}, overlay, h('figcaption', {}, 'frame with blobs'))
           : h('p', {}, 'no frame (fail-safe verdict)'),
+        crops,
         d.images.heatmap
           ? h(
               'figure',
               {},
               h('img', { src: d.images.heatmap, alt: 'heatmap' }),
-              h('figcaption', {}, 'heatmap over the frame'),
+              h('figcaption', {}, `heatmap over the frame${mapNote}`),
             )
           : '',
         d.images.map
-          ? h('p', {}, h('a', { href: d.images.map, download: `${e.partId}-map` }, 'anomaly map (raw)'))
+          ? h(
+              'p',
+              {},
+              h('a', { href: d.images.map, download: `${e.partId}-map` }, 'anomaly map (raw)'),
+              mapNote,
+            )
           : '',
       ),
       h('div', { class: 'side' }, facts, blobsTable(r?.blobs ?? []), review(d)),

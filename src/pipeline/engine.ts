@@ -13,7 +13,7 @@ import type { SchedulerLike } from 'rxjs';
 import type { Logger } from '../util/log.js';
 import type { Image } from './image.js';
 import type { Letterbox, ResizeMode } from './letterbox.js';
-import type { Decision, PartEvidence } from './evidence.js';
+import type { Decision, FrameEvidence } from './evidence.js';
 import type { InspectionResult } from './result.js';
 import type { DropPolicy } from './queue.js';
 import { batchFrames } from './batcher.js';
@@ -25,9 +25,10 @@ import type { CameraPairing, PartFrame, PartTrigger, TriggerLoss } from './trigg
 import { correlateTriggers } from './triggers.js';
 import type { PartRef, Thresholds, VerdictSettings } from './verdict.js';
 import { inspectGrid } from './verdict.js';
-import { warmUpModel } from './warm-up-run.js';
+import { warmUpModel, type WarmUpTimes } from './warm-up-run.js';
+import type { TiledCamera } from './tiled-warm-up.js';
 import { ModelSlot, type ModelLease } from './model-slot.js';
-import { TileJobs, type TileRef } from './tile-jobs.js';
+import { TileJobs, tiledEvidence, type TileRef } from './tile-jobs.js';
 import type { TilingSpec } from './tiling.js';
 
 /** Batches outstanding at once: one running on the session, one letterboxed and waiting (at the worker). */
@@ -68,6 +69,8 @@ export interface EngineCamera {
   pairing?: CameraPairing;
   /** Tiling of its frames (tile-jobs.ts); absent or null: letterboxed. */
   tiling?: TilingSpec | null;
+  /** Its frame size when the config says (synthetic cameras): what a tiled camera's warm-up plans for. */
+  frameSize?: { width: number; height: number };
 }
 
 export interface EngineOptions {
@@ -181,6 +184,8 @@ export class Engine {
   private readonly perCamera = new Map<string, CameraStats>();
   private ledger: PartLedger | null = null;
   private readonly scratch = new Map<string, Float32Array>();
+  /** The running tile jobs (they know the frame sizes seen): null before run(). */
+  private tiles: TileJobs | null = null;
   /** The model in force; a hot swap replaces it between two batches (model-slot.ts). */
   readonly models: ModelSlot;
 
@@ -199,11 +204,20 @@ export class Engine {
    * Runs dummy frames through letterbox, inference and post-processing before the first real one: loading
    * OpenCV, the session's first run and the first operator set-up block the main thread for up to a second,
    * and on a GPU every new batch size sets up kernels (cuDNN search, TensorRT engines: warm-up.ts), which
-   * would make the first parts miss their deadline. Returns the measured ms per batch size (on a GPU the
-   * second run of each size; on the CPU the only run, an upper bound).
+   * would make the first parts miss their deadline; tiled cameras add the batch sizes their tiles make and
+   * their own code path (tiled-warm-up.ts). Returns the measured times (warm-up-run.ts).
    */
-  async warmUp(): Promise<Map<number, number>> {
-    return warmUpModel(this.models.current.model, this.o.maxBatch);
+  async warmUp(): Promise<WarmUpTimes> {
+    return warmUpModel(this.models.current.model, this.o.maxBatch, this.tiledCameras());
+  }
+
+  /** The tiled cameras and their frame sizes: as seen when running (a hot swap), else as configured. */
+  tiledCameras(): TiledCamera[] {
+    const out: TiledCamera[] = [];
+    for (const [camera, c] of this.o.cameras)
+      if (c.tiling)
+        out.push({ camera, spec: c.tiling, frame: this.tiles?.frameSize(camera) ?? c.frameSize ?? null });
+    return out;
   }
 
   /** Parts in flight (admitted, not yet out of the pipeline). */
@@ -254,6 +268,7 @@ export class Engine {
         decided: (ref) => ledger.decidedEarly(ref),
         log,
       });
+      this.tiles = tiles;
       const pool = new BufferPool(CREDITS, this.o.maxBatch * S * S * 3);
 
       const admit = (f: EngineFrame): Job | null => {
@@ -409,9 +424,11 @@ export class Engine {
       try {
         const grid = ran.output.subarray(i * cells, (i + 1) * cells);
         if (j.tile) {
-          // evidence (frame + one Δ grid) does not describe a tiled frame: the outputs get the verdict only
           const done = tiles.receive(j, grid, settings);
-          if (done) ledger.decide(done.ref, done.inspection, undefined, modelId);
+          if (done) {
+            const ev = this.o.evidence ? tiledEvidence(done.frame, g, settings) : undefined;
+            ledger.decide(done.ref, done.inspection, ev, modelId);
+          }
           continue;
         }
         const inspection = inspectGrid(grid, g, lb, settings, this.scratchMap(lb.width, lb.height));
@@ -470,7 +487,7 @@ function evidenceOf(
   g: number,
   letterbox: Letterbox,
   s: VerdictSettings & { thresholds: Thresholds },
-): PartEvidence {
+): FrameEvidence {
   return {
     image,
     grid: grid.slice(),

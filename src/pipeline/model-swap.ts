@@ -10,6 +10,7 @@ import type { Logger } from '../util/log.js';
 import type { EngineModel } from './engine.js';
 import { ModelSwapError, swapIncompatibility, type ModelInUse, type ModelSlot } from './model-slot.js';
 import type { VerdictSettings } from './verdict.js';
+import type { TiledCamera } from './tiled-warm-up.js';
 import { warmUpModel } from './warm-up-run.js';
 
 export type SwappableModel = EngineModel & { release(): Promise<void> };
@@ -20,6 +21,8 @@ export interface SwapLoader {
   /** Each camera's verdict settings under this bundle's thresholds; throws when a camera would have none. */
   verdicts(manifest: Manifest, model: SwappableModel): ReadonlyMap<string, VerdictSettings>;
   maxBatch: number;
+  /** The tiled cameras and their frame sizes, to warm the incoming model for (Engine.tiledCameras). */
+  tiledCameras?(): TiledCamera[];
   log: Logger;
 }
 
@@ -64,7 +67,7 @@ export class ModelSwapper {
       const why = swapIncompatibility(before.model, model);
       if (why) throw new ModelSwapError(why);
       const verdicts = this.loader.verdicts(manifest, model);
-      await warmUpModel(model, this.loader.maxBatch);
+      await warmUpModel(model, this.loader.maxBatch, this.loader.tiledCameras?.() ?? []);
       const next: ModelInUse = { model, verdicts, version };
       const { retired } = this.slot.swap(next);
       const loadMs = Math.round(performance.now() - t0);

@@ -10,6 +10,7 @@ import type { Logger } from '../util/log.js';
 import type { Image } from './image.js';
 import type { Letterbox, ResizeMode } from './letterbox.js';
 import { computeLetterbox } from './letterbox.js';
+import type { TiledEvidence } from './evidence.js';
 import type { DropPolicy } from './queue.js';
 import type { StitchPlan } from './stitch.js';
 import { tileInput } from './tile-input.js';
@@ -60,6 +61,8 @@ export class TileJobs {
   private readonly plans = new TilePlans();
   /** Tiles per frame of each tiled camera's latest frame: its queue depth in tiles. */
   private readonly tilesPerFrame = new Map<string, number>();
+  /** Each tiled camera's latest frame size (a hot swap warms the incoming model at it). */
+  private readonly frameSizes = new Map<string, { width: number; height: number }>();
   /** One stitched-map buffer per frame size (read only within receive, so it can be reused). */
   private readonly scratch = new Map<string, Float32Array>();
 
@@ -79,6 +82,7 @@ export class TileJobs {
     }
     const n = tileCount(plan.grid);
     this.tilesPerFrame.set(job.ref.cameraId, n);
+    this.frameSizes.set(job.ref.cameraId, { width: job.image.width, height: job.image.height });
     const frame: TiledFrame = {
       ref: job.ref,
       image: job.image,
@@ -88,6 +92,11 @@ export class TileJobs {
       failed: false,
     };
     return Array.from({ length: n }, (_, index) => ({ ...job, tile: { frame, index } }));
+  }
+
+  /** A tiled camera's latest frame size, if it sent one. */
+  frameSize(cameraId: string): { width: number; height: number } | undefined {
+    return this.frameSizes.get(cameraId);
   }
 
   /** The batcher's queue for a camera: a tiled camera's depth counts tiles (depth frames × tiles per frame). */
@@ -149,14 +158,14 @@ export class TileJobs {
   };
 
   /**
-   * Stores a tile's Δ grid; when it was the frame's last, returns the frame's inspection (stitched) and its
-   * grid record. Tiles of a frame that failed meanwhile are ignored.
+   * Stores a tile's Δ grid; when it was the frame's last, returns the frame's inspection (stitched) with its
+   * grid record, and the frame (for its evidence). Tiles of a frame that failed meanwhile are ignored.
    */
   receive(
     job: TileableJob,
     grid: Float32Array,
     settings: VerdictSettings & { thresholds: Thresholds },
-  ): { ref: PartRef; inspection: Inspection } | null {
+  ): { ref: PartRef; inspection: Inspection; frame: TiledFrame } | null {
     const { frame, index } = job.tile!;
     if (frame.failed) return null;
     const cells = this.o.model.grid ** 2;
@@ -171,7 +180,11 @@ export class TileJobs {
       settings,
       out,
     );
-    return { ref: frame.ref, inspection: { ...inspection, tiling: tilingRecord(frame.plan.grid) } };
+    return {
+      ref: frame.ref,
+      inspection: { ...inspection, tiling: tilingRecord(frame.plan.grid) },
+      frame,
+    };
   }
 
   private scratchMap(w: number, h: number): Float32Array {
@@ -184,4 +197,26 @@ export class TileJobs {
     }
     return m;
   }
+}
+
+/**
+ * A decided tiled frame's evidence for the outputs: the frame (the source's buffer, not copied), its tiles' Δ
+ * grids (the frame's own array, never reused: no copy either) and the tile grid, so the archive can stitch the
+ * map the verdict saw off the hot path.
+ */
+export function tiledEvidence(
+  frame: TiledFrame,
+  g: number,
+  s: VerdictSettings & { thresholds: Thresholds },
+): TiledEvidence {
+  return {
+    kind: 'tiled',
+    image: frame.image,
+    grids: frame.grids,
+    tiles: frame.plan.grid,
+    g,
+    ignore: s.ignore,
+    pixelThreshold: s.thresholds.pixel,
+    minBlobArea: s.minBlobArea,
+  };
 }

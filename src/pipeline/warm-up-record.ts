@@ -13,6 +13,8 @@ export interface WarmUpRecord {
   size: number;
   /** ms per batch size, as measured. */
   msByBatch: Record<string, number>;
+  /** Post-processing ms per tile of a tiled frame (tiled-warm-up.ts), when a camera was tiled. */
+  tilePostMs?: number;
   measuredAt: string;
 }
 

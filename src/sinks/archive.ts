@@ -1,9 +1,11 @@
-// The parts archive as a sink: every decided part that `archive.keep` selects goes, with its frame and Δ grid,
-// to the archive worker (encoding, files, SQLite index, size bound: sinks/archive/). See docs/archive.md.
+// The parts archive as a sink: every decided part that `archive.keep` selects goes, with its frame and Δ grid
+// (a tiled frame: its tiles' Δ grids and the tile grid), to the archive worker (encoding, files, SQLite index,
+// size bound: sinks/archive/). See docs/archive.md.
 import { resolve } from 'node:path';
 import { keepPolicy } from './archive/keep-policy.js';
 import { ArchiveWriter } from './archive/archive-writer.js';
 import type { ArchiveStats } from './archive/archive-writer.js';
+import { archiveEvidence } from './archive/entry-map.js';
 import type { Sink, SinkPlugin } from './types.js';
 
 export interface ArchiveSink extends Sink {
@@ -32,17 +34,7 @@ export const archiveSink: SinkPlugin<'archive'> = {
       start: () => writer.start(),
       result(r, evidence) {
         if (!keep(r)) return;
-        writer.enqueue({
-          result: r,
-          evidence: evidence && {
-            image: evidence.image,
-            grid: evidence.grid,
-            g: evidence.g,
-            letterbox: evidence.letterbox,
-            ignore: evidence.ignore,
-            pixelThreshold: evidence.pixelThreshold,
-          },
-        });
+        writer.enqueue({ result: r, evidence: evidence && archiveEvidence(evidence) });
       },
       cameraState: () => {},
       stop: () => writer.stop(),

@@ -1,37 +1,32 @@
 // One archive entry's files from a decided part: the result JSON, the frame (lossless PNG or JPEG), the anomaly
-// map (float32 .npy, exact; or 16-bit PNG with a scale) and a heatmap overlay for people. Runs in the archive
-// worker: the map is recomputed here from the Δ grid (postprocess is deterministic, so it is the map the
-// verdict saw), and the encoding never touches the event loop that decides parts. PNG through our own encoder on
+// map (float32 .npy, exact; or 16-bit PNG with a scale) and a heatmap overlay for people; for a tiled or pooled
+// map, map.json (entry-map.ts); for a frame over 640 px a side, a thumbnail (thumbnail.ts). Runs in the archive worker: the map is recomputed here from the Δ grid(s)
+// (postprocess and the stitch are deterministic, so it is the map the verdict saw), and the encoding never
+// touches the event loop that decides parts. PNG through our own encoder on
 // node:zlib (native deflate; fast-png's pure-JS deflate cost ~3× the CPU per part), JPEG through jpeg-js; not
 // OpenCV: the OpenCV addon may be loaded by one thread of a process only (a second load in a worker breaks the
 // main thread's bindings).
 import jpeg from 'jpeg-js';
-import { postprocess } from '../../pipeline/anomaly-map.js';
-import type { Polygon } from '../../pipeline/anomaly-map.js';
 import type { Image } from '../../pipeline/image.js';
-import type { Letterbox } from '../../pipeline/letterbox.js';
 import type { InspectionResult } from '../../pipeline/result.js';
 import { encodeNpy } from '../../util/image-io.js';
 import { encodePng } from '../../util/png-encode.js';
 import { FILES } from './layout.js';
+import { entryMap, type ArchiveEvidence, type MapScratch } from './entry-map.js';
+import { thumbnail } from './thumbnail.js';
 
 /** What the sink sends the worker per kept part (structured-clone friendly). */
 export interface ArchiveJob {
   result: InspectionResult;
-  evidence?: {
-    image: Image;
-    grid: Float32Array;
-    g: number;
-    letterbox: Letterbox;
-    ignore: readonly Polygon[];
-    pixelThreshold: number;
-  };
+  evidence?: ArchiveEvidence;
 }
 
 export interface EncodeOptions {
   imageFormat: 'png' | 'jpeg';
   jpegQuality: number;
   mapFormat: 'npy' | 'png16';
+  /** The most map pixels kept (entry-map.ts); default MAP_MAX_PIXELS. */
+  mapMaxPixels?: number;
 }
 
 export interface EncodedEntry {
@@ -46,13 +41,25 @@ export interface EncodedEntry {
  * part would make the worker's collector (whose helper threads run at normal priority) free them every time.
  * Safe because every encoded file is a copy: nothing returned refers to them.
  */
-export class EncodeScratch {
+export class EncodeScratch implements MapScratch {
   private mapBuf: Float32Array = new Float32Array(0);
+  private pooledBuf: Float32Array = new Float32Array(0);
+  private frameBuf: Uint8Array = new Uint8Array(0);
   private heatBuf: Uint8Array = new Uint8Array(0);
 
   map(n: number): Float32Array {
     if (this.mapBuf.length !== n) this.mapBuf = new Float32Array(n);
     return this.mapBuf;
+  }
+
+  pooled(n: number): Float32Array {
+    if (this.pooledBuf.length !== n) this.pooledBuf = new Float32Array(n);
+    return this.pooledBuf;
+  }
+
+  frame(n: number): Uint8Array {
+    if (this.frameBuf.length !== n) this.frameBuf = new Uint8Array(n);
+    return this.frameBuf;
   }
 
   heat(n: number): Uint8Array {
@@ -74,8 +81,9 @@ export function encodeEntry(
   };
   const ev = job.evidence;
   if (!ev) return { files, frameFormat: null, mapFormat: null, mapScale: null };
-  const { width: W, height: H } = ev.letterbox;
-  const map = postprocess(ev.grid, ev.g, ev.letterbox, scratch.map(W * H), { ignore: ev.ignore }).map;
+  const { map, info, image: under } = entryMap(ev, scratch, o.mapMaxPixels);
+  const { width: W, height: H } = info;
+  if (info.tiled || info.downsample > 1) files[FILES.mapInfo] = `${JSON.stringify(info, null, 2)}\n`;
   const img = ev.image;
   if (o.imageFormat === 'png')
     files[FILES.framePng] = encodePng({
@@ -86,6 +94,8 @@ export function encodeEntry(
       depth: 8,
     });
   else files[FILES.frameJpeg] = encodeJpeg(img.width, img.height, rgba(img), o.jpegQuality);
+  const thumb = thumbnail(img);
+  if (thumb) files[FILES.thumb] = thumb;
   let mapScale: number | null = null;
   if (o.mapFormat === 'npy') files[FILES.mapNpy] = encodeNpy(map, [H, W]);
   else {
@@ -96,7 +106,7 @@ export function encodeEntry(
   files[FILES.heatmap] = encodePng({
     width: W,
     height: H,
-    data: heatmapOverlay(map, img, ev.pixelThreshold, scratch.heat(W * H * 3)),
+    data: heatmapOverlay(map, under, ev.pixelThreshold, scratch.heat(W * H * 3)),
     channels: 3,
     depth: 8,
   });

@@ -16,6 +16,10 @@ export const FILES = {
   mapNpy: 'map.npy',
   mapPng16: 'map.png',
   heatmap: 'heatmap.png',
+  /** How the map relates to the frame, for tiled or pooled maps (entry-map.ts). */
+  mapInfo: 'map.json',
+  /** A small JPEG of a frame larger than 640 px a side (thumbnail.ts). */
+  thumb: 'thumb.jpg',
 } as const;
 
 /** A new entry key: time-sortable and unique without coordination (decide time + 48 random bits). */

@@ -1,12 +1,13 @@
 // The console's JSON API on the parts archive: recent parts and search, one part's detail (its result JSON,
-// labels, neighbours), its images, operator labels (engineers), per-camera label counts and the threshold
+// labels, neighbours, how its map relates to the frame), its images, operator labels (engineers), per-camera label counts and the threshold
 // what-if. Query strings are validated (zod) and answered 400 with the offending key; part ids are matched as
 // values, never built into paths or SQL. Files are served only from paths the index generated.
-import { createReadStream } from 'node:fs';
+import { createReadStream, type ReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
+import type { MapInfo } from '../archive/entry-map.js';
 import { FILES } from '../archive/layout.js';
 import type { AuthHooks } from './auth.js';
 import type { ConsoleEntry } from './console-index.js';
@@ -30,7 +31,7 @@ const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).optional(),
 });
 const idParams = z.strictObject({ id: z.coerce.number().int().positive() });
-const imageParams = idParams.extend({ kind: z.enum(['frame', 'heatmap', 'map']) });
+const imageParams = idParams.extend({ kind: z.enum(['frame', 'heatmap', 'map', 'thumb']) });
 const labelBody = z.strictObject({
   label: z.enum(LABELS).nullable(),
   note: z.string().max(2000).nullable().optional(),
@@ -116,25 +117,30 @@ export function registerConsoleRoutes(
     } catch {
       // removed by the size bound between the query and the read: the row's fields still answer
     }
+    const mapInfo = await readMapInfo(entryDir(e));
     const images = Object.fromEntries(
       (['frame', 'heatmap', 'map'] as const).map((k) => [
         k,
         imageFile(e, k) ? `/api/parts/${id}/${k}` : null,
       ]),
     );
-    return { entry: e, result, labels: need().labels(id), images, ...need().neighbours(e) };
+    return { entry: e, result, labels: need().labels(id), images, mapInfo, ...need().neighbours(e) };
   });
 
   app.get('/api/parts/:id/:kind', async (req, reply) => {
     const { id, kind } = parse(imageParams, req.params, 'path');
     const e = entry(id);
-    const f = imageFile(e, kind);
+    // A thumbnail exists for large frames only (archive/thumbnail.ts): a small frame is its own.
+    const thumb = kind === 'thumb' && e.frameFormat ? await openFile(join(entryDir(e), FILES.thumb)) : null;
+    if (thumb)
+      return reply
+        .header('content-type', 'image/jpeg')
+        .header('cache-control', 'private, max-age=3600')
+        .send(thumb);
+    const f = imageFile(e, kind === 'thumb' ? 'frame' : kind);
     if (!f) throw new NotFound(`entry ${id} has no ${kind} (a fail-safe verdict without a frame)`);
-    const stream = createReadStream(join(entryDir(e), f.name));
-    await new Promise<void>((res, rej) => {
-      stream.once('open', () => res());
-      stream.once('error', () => rej(new NotFound(`entry ${id}: ${kind} is gone`)));
-    });
+    const stream = await openFile(join(entryDir(e), f.name));
+    if (!stream) throw new NotFound(`entry ${id}: ${kind} is gone`);
     return reply.header('content-type', f.type).header('cache-control', 'private, max-age=3600').send(stream);
   });
 
@@ -164,3 +170,21 @@ export function registerConsoleRoutes(
 }
 
 class NotFound extends Error {}
+
+/** An open read stream of the file, or null when it is not there. */
+async function openFile(path: string): Promise<ReadStream | null> {
+  const stream = createReadStream(path);
+  return new Promise((res) => {
+    stream.once('open', () => res(stream));
+    stream.once('error', () => res(null));
+  });
+}
+
+/** map.json of a tiled or pooled map (sinks/archive/entry-map.ts); null: the map is in frame pixels. */
+async function readMapInfo(dir: string): Promise<MapInfo | null> {
+  try {
+    return JSON.parse(await readFile(join(dir, FILES.mapInfo), 'utf8')) as MapInfo;
+  } catch {
+    return null;
+  }
+}

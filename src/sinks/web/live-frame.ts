@@ -1,5 +1,6 @@
 // One live-view update from a decided part: the frame shrunk to tile size and JPEG-encoded, and what the browser
-// needs to draw the overlay itself (the g×g Δ grid, the letterbox geometry, the pixel threshold, the blob boxes).
+// needs to draw the overlay itself (the g×g Δ grid, the letterbox geometry, the pixel threshold, the blob boxes;
+// a tiled frame: the blob boxes only).
 // The heatmap is drawn by the browser from the grid (a few hundred floats), so the server encodes one small JPEG
 // per shown frame and never builds the full-size map on the event loop. Pure: no I/O.
 import jpeg from 'jpeg-js';
@@ -11,15 +12,24 @@ import type { PartEvidence } from '../types.js';
 export const TILE_MAX = 480;
 const JPEG_QUALITY = 75;
 
+/** The heatmap's inputs: a letterboxed frame's Δ grid and geometry. */
+export interface LiveOverlay {
+  grid: Float32Array;
+  g: number;
+  letterbox: { side: number; left: number; top: number };
+  pixelThreshold: number;
+}
+
 /** A copy of what the encoder needs, taken synchronously while the engine's buffers are valid. */
 export interface LiveSnapshot {
   result: InspectionResult;
   /** RGBA, tile-sized. */
   tile: { width: number; height: number; data: Uint8Array };
-  grid: Float32Array;
-  g: number;
-  letterbox: { side: number; left: number; top: number };
-  pixelThreshold: number;
+  /**
+   * Absent for a tiled frame: its map is stitched from many tiles' grids, too much to rebuild per shown frame
+   * (the frame and the blob boxes are shown; the archive keeps its heatmap).
+   */
+  overlay?: LiveOverlay;
   /** The original frame's size (blob boxes are in its pixels). */
   frame: { width: number; height: number };
 }
@@ -50,10 +60,15 @@ export function snapshot(r: InspectionResult, ev: PartEvidence): LiveSnapshot {
   return {
     result: r,
     tile: shrinkToTile(ev.image),
-    grid: ev.grid.slice(),
-    g: ev.g,
-    letterbox: { side: ev.letterbox.side, left: ev.letterbox.left, top: ev.letterbox.top },
-    pixelThreshold: ev.pixelThreshold,
+    overlay:
+      ev.kind === 'tiled'
+        ? undefined
+        : {
+            grid: ev.grid.slice(),
+            g: ev.g,
+            letterbox: { side: ev.letterbox.side, left: ev.letterbox.left, top: ev.letterbox.top },
+            pixelThreshold: ev.pixelThreshold,
+          },
     frame: { width: ev.image.width, height: ev.image.height },
   };
 }
@@ -81,14 +96,17 @@ export function encodeLiveMessage(s: LiveSnapshot): string {
     { width: s.tile.width, height: s.tile.height, data: Buffer.from(s.tile.data.buffer) },
     JPEG_QUALITY,
   ).data;
+  const o = s.overlay;
   return JSON.stringify({
     ...livePartFields(r),
     blobs: r.blobs.map((b) => b.box),
     frame: s.frame,
     jpeg: Buffer.from(jpg).toString('base64'),
-    grid: Buffer.from(s.grid.buffer, s.grid.byteOffset, s.grid.byteLength).toString('base64'),
-    g: s.g,
-    letterbox: s.letterbox,
-    pixelThreshold: s.pixelThreshold,
+    ...(o && {
+      grid: Buffer.from(o.grid.buffer, o.grid.byteOffset, o.grid.byteLength).toString('base64'),
+      g: o.g,
+      letterbox: o.letterbox,
+      pixelThreshold: o.pixelThreshold,
+    }),
   });
 }
