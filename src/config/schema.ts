@@ -466,20 +466,18 @@ const webAuthSchema = z
 export type WebAuthConfig = z.infer<typeof webAuthSchema>;
 
 /** A reverse proxy's address: an IP, a CIDR range, or one of proxy-addr's names (loopback, uniquelocal…). */
-const proxyAddress = z
-  .string()
-  .refine(
-    (a) => {
-      if (['loopback', 'linklocal', 'uniquelocal'].includes(a)) return true;
-      const [ip, bits, ...rest] = a.split('/');
-      const v = isIP(ip);
-      if (v === 0 || rest.length > 0) return false;
-      if (bits === undefined) return true;
-      const n = Number(bits);
-      return /^\d{1,3}$/.test(bits) && n <= (v === 4 ? 32 : 128);
-    },
-    { message: "an IP address, a CIDR range (10.0.0.0/8) or 'loopback', 'linklocal', 'uniquelocal'" },
-  );
+const proxyAddress = z.string().refine(
+  (a) => {
+    if (['loopback', 'linklocal', 'uniquelocal'].includes(a)) return true;
+    const [ip, bits, ...rest] = a.split('/');
+    const v = isIP(ip);
+    if (v === 0 || rest.length > 0) return false;
+    if (bits === undefined) return true;
+    const n = Number(bits);
+    return /^\d{1,3}$/.test(bits) && n <= (v === 4 ? 32 : 128);
+  },
+  { message: "an IP address, a CIDR range (10.0.0.0/8) or 'loopback', 'linklocal', 'uniquelocal'" },
+);
 
 /** The daemon's HTTP server: /metrics (Prometheus), /healthz, /readyz, /api/status, the console. */
 const webSchema = z
