@@ -116,7 +116,7 @@ describe('archive writer', () => {
     assert.equal(s3.id, s1.id, 'a free slot up to twice the size is reused');
     assert.deepEqual(s3.view, b);
     slots.addSpares(makeSpares(1000, 4));
-    assert.deepEqual(slots.size, { total: 3, free: 1 }, 'spares beyond max are let go');
+    assert.deepEqual(slots.size, { total: 3, free: 1, bytes: 1500 }, 'spares beyond max are let go');
     assert.equal(slots.copy(new Uint8Array(1000), ask)?.view.byteLength, 1000, 'a spare of that size');
     assert.equal(slots.copy(new Uint8Array(10), ask), undefined, 'every slot busy: no copy');
     assert.deepEqual(
@@ -127,6 +127,31 @@ describe('archive writer', () => {
       ],
       'asked once per new size, for the slots left',
     );
+  });
+
+  test('frame slots: their bytes are bounded too (big frames), spares included; too large is never copied', () => {
+    const asked: [number, number][] = [];
+    const slots = new FrameSlots(16, 1000);
+    const a = slots.copy(new Uint8Array(400).fill(1), (b, c) => asked.push([b, c]))!;
+    assert.deepEqual(asked, [[400, 1]], 'spares only as far as the byte bound allows');
+    slots.addSpares(makeSpares(400, 3));
+    assert.deepEqual(slots.size, { total: 2, free: 1, bytes: 800 });
+    const b = slots.copy(new Uint8Array(400).fill(2), () => {})!;
+    assert.equal(
+      slots.copy(new Uint8Array(400), () => {}),
+      undefined,
+      'a third would pass 1000 bytes',
+    );
+    assert.equal(slots.fits(1001), false);
+    assert.equal(
+      slots.copy(new Uint8Array(1001), () => {}),
+      undefined,
+    );
+    slots.release(a.id);
+    slots.release(b.id);
+    const big = slots.copy(new Uint8Array(900).fill(3), () => {});
+    assert.equal(big?.view.byteLength, 900, 'free slots of another size make room');
+    assert.deepEqual(slots.size, { total: 1, free: 0, bytes: 900 });
   });
 
   test('the worker runs at idle CPU priority, writes each part and hands its frame slot back', async () => {

@@ -531,6 +531,11 @@ const archiveSchema = z
     mapFormat: z.enum(['png16', 'npy']).default('npy'),
     /** Parts waiting to be encoded and written; beyond it new ones are dropped and counted. */
     queueDepth: z.int().min(1).max(1024).default(16),
+    /**
+     * The waiting parts' frame copies in MiB at most (16 frames of 20 MP are 960 MB); beyond it new parts are
+     * dropped and counted like a full queue.
+     */
+    queueMegabytes: z.int().min(1).max(65536).default(256),
   })
   .prefault({});
 

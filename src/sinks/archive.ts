@@ -26,6 +26,7 @@ export const archiveSink: SinkPlugin<'archive'> = {
       },
       cfg.queueDepth,
       ctx.log.child({ sink: 'archive' }),
+      cfg.queueMegabytes * 1024 * 1024,
     );
     ctx.status.archive = () => writer.st;
     return {

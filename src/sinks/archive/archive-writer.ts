@@ -33,13 +33,15 @@ export class ArchiveWriter {
   private drained: (() => void) | undefined;
   private readonly frames: FrameSlots;
 
+  /** `depth`: parts waiting at most; `maxQueueBytes`: their frame copies' bytes at most. */
   constructor(
     private readonly init: ArchiveWorkerInit,
     private readonly depth: number,
     private readonly log: Logger,
+    maxQueueBytes = Infinity,
   ) {
     this.throttle = createLogThrottle(log);
-    this.frames = new FrameSlots(depth);
+    this.frames = new FrameSlots(depth, maxQueueBytes);
   }
 
   /** Starts the worker and opens (and repairs) the archive; a failure is logged and the daemon runs on. */
@@ -106,6 +108,19 @@ export class ArchiveWriter {
       );
       if (!s) {
         this.st.dropped++;
+        const n = ev.image.data.byteLength;
+        if (!this.frames.fits(n))
+          this.throttle.warn(
+            'too-large',
+            { frameMegabytes: mb(n), dropped: this.st.dropped },
+            'archive: a frame larger than archive.queueMegabytes is not archived',
+          );
+        else
+          this.throttle.warn(
+            'full',
+            { dropped: this.st.dropped, depth: this.depth },
+            'archive queue full: part not archived',
+          );
         return;
       }
       slot = s.id;

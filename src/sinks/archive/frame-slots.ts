@@ -21,11 +21,18 @@ export class FrameSlots {
   private readonly buffers = new Map<number, SharedArrayBuffer>();
   private readonly busy = new Set<number>();
   private nextId = 0;
+  private bytes = 0;
   /** Sizes the worker was asked spares for (asked once per size). */
   private readonly asked = new Set<number>();
 
-  /** `max`: slots at most (the archive queue depth: never more are in flight at once). */
-  constructor(private readonly max: number) {}
+  /**
+   * `max`: slots at most (the archive queue depth: never more are in flight at once); `maxBytes`: their total
+   * size at most (16 slots of a 20 MP frame would be 960 MB).
+   */
+  constructor(
+    private readonly max: number,
+    private readonly maxBytes = Infinity,
+  ) {}
 
   /**
    * A free slot holding a copy of `data`, or undefined when every slot is busy. `askSpares(bytes, count)` is
@@ -35,11 +42,14 @@ export class FrameSlots {
     const n = data.byteLength;
     let id = this.freeFitting(n);
     if (id === undefined) {
-      if (this.buffers.size >= this.max && !this.dropFreeUnfitting()) return undefined;
+      if (n > this.maxBytes) return undefined;
+      while (this.buffers.size >= this.max || this.bytes + n > this.maxBytes)
+        if (!this.dropFree()) return undefined;
       id = this.add(new SharedArrayBuffer(n));
       if (!this.asked.has(n)) {
         this.asked.add(n);
-        askSpares(n, this.max - this.buffers.size);
+        const count = Math.min(this.max - this.buffers.size, Math.floor((this.maxBytes - this.bytes) / n));
+        if (count > 0) askSpares(n, count);
       }
     }
     this.busy.add(id);
@@ -48,9 +58,15 @@ export class FrameSlots {
     return { id, view };
   }
 
-  /** Spares made by the worker; beyond `max` slots they are let go. */
+  /** Spares made by the worker; beyond `max` slots or `maxBytes` they are let go. */
   addSpares(buffers: SharedArrayBuffer[]): void {
-    for (const b of buffers) if (this.buffers.size < this.max) this.add(b);
+    for (const b of buffers)
+      if (this.buffers.size < this.max && this.bytes + b.byteLength <= this.maxBytes) this.add(b);
+  }
+
+  /** Whether a frame of n bytes can ever have a slot (it is larger than `maxBytes`). */
+  fits(n: number): boolean {
+    return n <= this.maxBytes;
   }
 
   /** The worker is done with a slot. */
@@ -58,14 +74,15 @@ export class FrameSlots {
     this.busy.delete(id);
   }
 
-  /** Slots allocated, and how many of them are free (for tests and status). */
-  get size(): { total: number; free: number } {
-    return { total: this.buffers.size, free: this.buffers.size - this.busy.size };
+  /** Slots allocated, how many of them are free, and their bytes (for tests and status). */
+  get size(): { total: number; free: number; bytes: number } {
+    return { total: this.buffers.size, free: this.buffers.size - this.busy.size, bytes: this.bytes };
   }
 
   private add(b: SharedArrayBuffer): number {
     const id = this.nextId++;
     this.buffers.set(id, b);
+    this.bytes += b.byteLength;
     return id;
   }
 
@@ -76,11 +93,12 @@ export class FrameSlots {
     return undefined;
   }
 
-  /** Lets a free slot of the wrong size go to make room for a new one; false when every slot is busy. */
-  private dropFreeUnfitting(): boolean {
-    for (const id of this.buffers.keys())
+  /** Lets a free slot (none fits, or copy() would have used it) go to make room; false when all are busy. */
+  private dropFree(): boolean {
+    for (const [id, b] of this.buffers)
       if (!this.busy.has(id)) {
         this.buffers.delete(id);
+        this.bytes -= b.byteLength;
         return true;
       }
     return false;
