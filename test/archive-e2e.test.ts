@@ -128,7 +128,9 @@ function parseProm(text: string): Samples {
     );
     assert.ok(m, `not Prometheus text: ${line}`);
     const v = Number(m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : m[3]);
-    assert.ok(!Number.isNaN(v) || m[3] === 'NaN', `bad value: ${line}`);
+    // NaN in any case, as Prometheus's own text parser (Go's ParseFloat) reads it: prom-client writes "Nan" for
+    // a default metric with no samples yet (nodejs_eventloop_lag_mean_seconds right after a reset).
+    assert.ok(!Number.isNaN(v) || /^nan$/i.test(m[3]), `bad value: ${line}`);
     out.set(m[1] + (m[2] ?? ''), v);
   }
   return out;

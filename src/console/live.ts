@@ -53,6 +53,9 @@ class Tile {
   private readonly strip = h('div', { class: 'strip' });
   private last: { msg: PartMsg; img: HTMLImageElement | null; overlay: Overlay | null } | null = null;
   paused = false;
+  /** Parts handed to show(), and the newest of them presented (text and picture). */
+  private shown = 0;
+  private presented = 0;
   private stripKey = '';
 
   constructor(
@@ -77,17 +80,10 @@ class Tile {
 
   show(msg: PartMsg): void {
     if (this.paused) return;
-    const ds = this.root.dataset;
-    ds.partId = msg.partId;
-    ds.verdict = msg.verdict;
-    ds.score = msg.score === null ? '' : String(msg.score);
-    ds.blobs = JSON.stringify(msg.blobs);
-    this.badge.textContent = msg.verdict === 'ok' ? 'OK' : msg.verdict === 'reject' ? 'REJECT' : 'ERROR';
-    this.badge.className = `badge v-${msg.verdict}`;
-    this.score.textContent = `${fmtScore(msg.score)} / ${fmtScore(msg.threshold)}  ${msg.latencyMs} ms`;
-    this.score.title = msg.detail ?? msg.reason;
+    const seq = ++this.shown;
     if (!msg.jpeg || !msg.frame) {
-      this.last = { msg, img: null, overlay: null };
+      this.presented = seq;
+      this.present(msg, null, null);
       return;
     }
     const img = new Image();
@@ -100,13 +96,32 @@ class Tile {
           pixelThreshold: msg.pixelThreshold!,
         }
       : null;
+    // The verdict, score and blobs are shown with their picture, in one step once it is decoded: a tile frozen
+    // in between must not show one part's verdict over the previous part's picture. A later part that decoded
+    // first wins.
     img.onload = () => {
-      if (this.paused) return;
-      this.last = { msg, img, overlay };
-      this.redraw();
-      ds.frames = String(Number(ds.frames ?? '0') + 1);
+      if (this.paused || seq < this.presented) return;
+      this.presented = seq;
+      this.present(msg, img, overlay);
     };
     img.src = `data:image/jpeg;base64,${msg.jpeg}`;
+  }
+
+  /** Verdict, score, blobs and picture of one part, together. */
+  private present(msg: PartMsg, img: HTMLImageElement | null, overlay: Overlay | null): void {
+    const ds = this.root.dataset;
+    ds.partId = msg.partId;
+    ds.verdict = msg.verdict;
+    ds.score = msg.score === null ? '' : String(msg.score);
+    ds.blobs = JSON.stringify(msg.blobs);
+    this.badge.textContent = msg.verdict === 'ok' ? 'OK' : msg.verdict === 'reject' ? 'REJECT' : 'ERROR';
+    this.badge.className = `badge v-${msg.verdict}`;
+    this.score.textContent = `${fmtScore(msg.score)} / ${fmtScore(msg.threshold)}  ${msg.latencyMs} ms`;
+    this.score.title = msg.detail ?? msg.reason;
+    this.last = { msg, img, overlay };
+    if (!img) return;
+    this.redraw();
+    ds.frames = String(Number(ds.frames ?? '0') + 1);
   }
 
   redraw(): void {
