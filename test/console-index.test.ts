@@ -86,7 +86,7 @@ test('a label waits for the writer in short steps off the event loop, then is st
   }
 });
 
-test('label counts per camera: score rejects, and each part counted once by its latest label', () => {
+test('label counts per camera (every camera in the archive): score rejects, each part counted once by its latest label', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pp-console-counts-'));
   try {
     const w = new ArchiveIndex(join(dir, INDEX_FILE));
@@ -122,6 +122,7 @@ test('label counts per camera: score rejects, and each part counted once by its 
     add(4, 'a', 'reject', 'timeout'); // a fail-safe: not a score reject
     const g5 = add(5, 'a', 'ok', 'pass');
     const r6 = add(6, 'b', 'reject', 'score');
+    add(7, 'c', 'ok', 'pass'); // a camera with nothing to count is listed with zeros
     w.addLabel(r1, by('false-reject', 10));
     w.addLabel(r1, by('confirmed-defect', 20)); // changed its mind: the latest counts
     w.addLabel(r2, by('false-reject', 10));
@@ -133,6 +134,7 @@ test('label counts per camera: score rejects, and each part counted once by its 
     assert.deepEqual(ix.labelCounts(), {
       a: { rejects: 3, falseRejects: 1, confirmedRejects: 1, escapes: 1, falseRejectRate: 0.5 },
       b: { rejects: 1, falseRejects: 1, confirmedRejects: 0, escapes: 0, falseRejectRate: 1 },
+      c: { rejects: 0, falseRejects: 0, confirmedRejects: 0, escapes: 0, falseRejectRate: null },
     });
     ix.close();
     w.close();
