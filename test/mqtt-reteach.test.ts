@@ -4,23 +4,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MIN_INTERVAL_MS, ReteachPublisher } from '../src/sinks/mqtt-reteach.js';
-import type { ReteachHandle, ReteachState } from '../src/sinks/reteach-view.js';
+import { IDLE_RETEACH, type ReteachHandle, type ReteachState } from '../src/sinks/reteach-view.js';
 
 /** A handle whose state the test sets (the real one needs a job process: the e2e test runs that). */
 function handle(): ReteachHandle & { emit(p: Partial<ReteachState>): void } {
-  let state: ReteachState = {
-    unavailable: null,
-    state: 'idle',
-    job: null,
-    by: null,
-    startedAt: null,
-    endedAt: null,
-    progress: null,
-    error: null,
-    set: null,
-    candidate: null,
-    report: null,
-  };
+  let state: ReteachState = IDLE_RETEACH;
   const fns = new Set<(s: ReteachState) => void>();
   return {
     status: () => state,

@@ -13,7 +13,7 @@ import { createStaging, publishVersion } from '../model/version-publish.js';
 import { versionDir } from '../model/versions.js';
 import { CommandError } from '../sinks/command-registry.js';
 import type { ControlPlane } from '../sinks/control-plane.js';
-import type { ReteachHandle, ReteachState } from '../sinks/reteach-view.js';
+import { IDLE_RETEACH, type ReteachHandle, type ReteachState } from '../sinks/reteach-view.js';
 import type { Polygon } from '../pipeline/anomaly-map.js';
 import { reteachRequest } from '../teach/reteach-config.js';
 import { ReteachBusyError, ReteachCancelledError, ReteachRunner } from '../teach/reteach-runner.js';
@@ -39,20 +39,6 @@ export interface ReteachControl extends ReteachHandle {
   stop(): Promise<void>;
 }
 
-const IDLE: ReteachState = {
-  unavailable: null,
-  state: 'idle',
-  job: null,
-  by: null,
-  startedAt: null,
-  endedAt: null,
-  progress: null,
-  error: null,
-  set: null,
-  candidate: null,
-  report: null,
-};
-
 /** Why re-teach cannot run with this config and model path, or null. */
 export function reteachUnavailable(config: Config, modelsDir: string | null): string | null {
   if (!modelsDir)
@@ -69,7 +55,10 @@ export function createReteachControl(w: ReteachWiring): ReteachControl {
     logLevel: w.config().logging.level,
   });
   const listeners = new Set<(s: ReteachState) => void>();
-  let state: ReteachState = { ...IDLE, unavailable: reteachUnavailable(w.config(), w.models.modelsDir) };
+  let state: ReteachState = {
+    ...IDLE_RETEACH,
+    unavailable: reteachUnavailable(w.config(), w.models.modelsDir),
+  };
   const set = (patch: Partial<ReteachState>): void => {
     state = { ...state, ...patch };
     for (const fn of listeners) {
@@ -166,7 +155,7 @@ export function createReteachControl(w: ReteachWiring): ReteachControl {
       throw new CommandError((e as Error).message);
     }
     set({
-      ...IDLE,
+      ...IDLE_RETEACH,
       unavailable: null,
       state: 'running',
       job: job.id,

@@ -45,6 +45,21 @@ export interface ReteachState {
   report: ShadowReport | null;
 }
 
+/** No job yet: the state a daemon starts in. */
+export const IDLE_RETEACH: ReteachState = {
+  unavailable: null,
+  state: 'idle',
+  job: null,
+  by: null,
+  startedAt: null,
+  endedAt: null,
+  progress: null,
+  error: null,
+  set: null,
+  candidate: null,
+  report: null,
+};
+
 /** The daemon's re-teach as the outputs may use it (ControlPlane.reteach). Errors carry a clear message. */
 export interface ReteachHandle {
   status(): ReteachState;
