@@ -7,7 +7,7 @@
 // ends, at logout or evicted by a newer login; a bearer token's socket stays. web.trustProxy: behind a trusted
 // proxy the login limit counts each client's forwarded address, and a forwarded https makes the cookie Secure;
 // without it a forged X-Forwarded-For changes nothing.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import * as prom from 'prom-client';
@@ -24,8 +24,8 @@ import { stalledWebSocket } from './helpers/stalled-ws.js';
 
 const MESSAGE = 200 * 1024;
 
-/** The daemon's web server on a free loopback port, one camera 'a', live view at 2 fps. */
-async function serve(auth: WebAuthConfig | undefined, trustProxy?: string[]) {
+/** The daemon's web server on a free loopback port, one camera 'a', live view at 2 fps; closed after the test. */
+async function serve(t: TestContext, auth: WebAuthConfig | undefined, trustProxy?: string[]) {
   const port = await freePort();
   const status = new DaemonStatus('m', ['a']);
   const metrics = new PrometheusMetrics(prom, status, 4);
@@ -41,16 +41,17 @@ async function serve(auth: WebAuthConfig | undefined, trustProxy?: string[]) {
     auth,
     trustProxy,
   });
-  return { port, metrics, server };
+  t.after(async () => {
+    if (server.app.server.listening) await server.app.close();
+    metrics.close();
+  });
+  return { port, server };
 }
 
 test('a client that stops reading gets updates skipped, its backlog bounded; the reader gets all; close is not held up', async (t) => {
-  const { port, metrics, server } = await serve(undefined);
+  const { port, server } = await serve(t, undefined);
   const stalled = stalledWebSocket(port);
-  t.after(() => {
-    stalled.process.kill('SIGKILL');
-    metrics.close();
-  });
+  t.after(() => stalled.process.kill('SIGKILL'));
   assert.match(await stalled.statusLine, / 101 /);
   const reader = new WebSocket(`ws://127.0.0.1:${port}/api/live`);
   let got = 0;
@@ -111,12 +112,8 @@ test('a live socket closes when the session that opened it ends (logout, evictio
   const auth = configSchema.parse({
     web: { host: '0.0.0.0', auth: { users, tokenEnv: 'PP_LIVE_TEST_TOKEN', maxSessions: 2 } },
   }).web.auth;
-  const { port, metrics, server } = await serve(auth);
-  t.after(async () => {
-    await server.app.close();
-    metrics.close();
-    delete process.env.PP_LIVE_TEST_TOKEN;
-  });
+  const { port } = await serve(t, auth);
+  t.after(() => delete process.env.PP_LIVE_TEST_TOKEN);
   const base = `http://127.0.0.1:${port}`;
   const login = async (): Promise<{ cookie: string; csrf: string }> => {
     const r = await fetch(`${base}/api/login`, {
@@ -183,11 +180,7 @@ test('web.trustProxy: the login limit counts the forwarded client address, and o
     return attempt(port, 'wrong', { 'x-forwarded-for': other });
   };
 
-  const behind = await serve(auth, ['127.0.0.1']);
-  t.after(async () => {
-    await behind.server.app.close();
-    behind.metrics.close();
-  });
+  const behind = await serve(t, auth, ['127.0.0.1']);
   assert.equal(
     await lockOut(behind.port, '10.0.0.7', '10.0.0.8'),
     401,
@@ -206,11 +199,7 @@ test('web.trustProxy: the login limit counts the forwarded client address, and o
   assert.equal(login.status, 200);
   assert.match(login.headers.get('set-cookie') ?? '', /; Secure/i, 'https at the proxy: a Secure cookie');
 
-  const direct = await serve(auth);
-  t.after(async () => {
-    await direct.server.app.close();
-    direct.metrics.close();
-  });
+  const direct = await serve(t, auth);
   assert.equal(
     await lockOut(direct.port, '10.0.0.7', '10.0.0.8'),
     429,
