@@ -90,12 +90,7 @@ export class ArchiveWriter {
       return;
     }
     if (this.st.queued >= this.depth) {
-      this.st.dropped++;
-      this.throttle.warn(
-        'full',
-        { dropped: this.st.dropped, depth: this.depth },
-        'archive queue full: part not archived',
-      );
+      this.dropFull();
       return;
     }
     const ev = job.evidence;
@@ -107,20 +102,14 @@ export class ArchiveWriter {
         this.worker?.postMessage({ type: 'spares', bytes, count } satisfies ToArchiveWorker),
       );
       if (!s) {
-        this.st.dropped++;
         const n = ev.image.data.byteLength;
-        if (!this.frames.fits(n))
-          this.throttle.warn(
-            'too-large',
-            { frameMegabytes: mb(n), dropped: this.st.dropped },
-            'archive: a frame larger than archive.queueMegabytes is not archived',
-          );
-        else
-          this.throttle.warn(
-            'full',
-            { dropped: this.st.dropped, depth: this.depth },
-            'archive queue full: part not archived',
-          );
+        if (this.frames.fits(n)) return this.dropFull();
+        this.st.dropped++;
+        this.throttle.warn(
+          'too-large',
+          { frameMegabytes: mb(n), dropped: this.st.dropped },
+          'archive: a frame larger than archive.queueMegabytes is not archived',
+        );
         return;
       }
       slot = s.id;
@@ -128,6 +117,16 @@ export class ArchiveWriter {
     }
     this.st.queued++;
     this.worker.postMessage({ type: 'job', job, slot } satisfies ToArchiveWorker);
+  }
+
+  /** The queue (parts or their bytes) is full: the part is dropped and counted. */
+  private dropFull(): void {
+    this.st.dropped++;
+    this.throttle.warn(
+      'full',
+      { dropped: this.st.dropped, depth: this.depth },
+      'archive queue full: part not archived',
+    );
   }
 
   /** Waits (bounded) for the queue to be written, then closes the archive. */
