@@ -208,6 +208,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     onTriggerAccepted: (t) => accepted$.next(t),
     evidence: sinks.wantsEvidence,
     onBatch: (b) => status.batch(b),
+    load: status.pipelineLoad,
   });
   status.model = {
     devTeacher: m.teacher.devTeacher,

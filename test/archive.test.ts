@@ -16,6 +16,8 @@ import type { StagedEntry } from '../src/sinks/archive/archive-store.js';
 import { ArchiveWriter } from '../src/sinks/archive/archive-writer.js';
 import { FrameSlots, makeSpares } from '../src/sinks/archive/frame-slots.js';
 import { keepPolicy } from '../src/sinks/archive/keep-policy.js';
+import { InspectionGate, type GateIo } from '../src/sinks/archive/inspection-gate.js';
+import { PipelineLoad } from '../src/pipeline/pipeline-load.js';
 import { computeLetterbox } from '../src/pipeline/letterbox.js';
 import { readImage } from '../src/util/image-io.js';
 import { captureLog } from './helpers/log-capture.js';
@@ -202,6 +204,104 @@ describe('archive writer', () => {
     } finally {
       index.close();
     }
+  });
+
+  test('the worker yields to inspection: with share 0 it writes nothing while parts are in the pipeline', async () => {
+    const load = new PipelineLoad();
+    load.set(2);
+    const writer = new ArchiveWriter(
+      {
+        dir: join(tmp, 'gated'),
+        maxBytes: 50_000_000,
+        imageFormat: 'png',
+        jpegQuality: 90,
+        mapFormat: 'npy',
+        load: load.buffer,
+        cpuWhileInspecting: 0,
+      },
+      4,
+      silent,
+    );
+    await writer.start();
+    const W = 40;
+    const H = 30;
+    for (let n = 1; n <= 3; n++)
+      writer.enqueue({
+        result: makeResult('cam1', n),
+        evidence: {
+          image: { width: W, height: H, channels: 3, data: new Uint8Array(W * H * 3).fill(n) },
+          grid: new Float32Array(16).fill(n),
+          g: 4,
+          letterbox: computeLetterbox(W, H, 56),
+          ignore: [],
+          pixelThreshold: 3,
+        },
+      });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(
+      [writer.st.written, writer.st.queued],
+      [0, 3],
+      'nothing written while inspection is busy',
+    );
+    const t0 = Date.now();
+    load.set(0); // the pipeline empties: the worker is woken at once (Atomics.notify), not at its next re-check
+    while (writer.st.written < 3 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(writer.st.written, 3, 'all written once the pipeline is empty');
+    assert.ok(Date.now() - t0 < 900, `written ${Date.now() - t0} ms after the pipeline emptied`);
+    await writer.stop();
+  });
+});
+
+/** A virtual clock; the pipeline is busy until `idleAt` (ms), then empty. Sleeping advances the clock. */
+function fakeIo(idleAt: number): GateIo & { t: number; sleeps: number[] } {
+  const io = {
+    t: 0,
+    sleeps: [] as number[],
+    now: () => io.t,
+    parts: () => (io.t < idleAt ? 3 : 0),
+    sleepWhileBusy(ms: number) {
+      io.sleeps.push(ms);
+      io.t = Math.min(io.t + ms, Math.max(io.t, idleAt)); // woken when the pipeline empties
+    },
+  };
+  return io;
+}
+
+describe('archive inspection gate', () => {
+  const work = (io: { t: number }, ms: number) => () => {
+    io.t += ms;
+    return ms;
+  };
+
+  test('while parts are in the pipeline, a share of 0.25 sleeps three times each step before the next', () => {
+    const io = fakeIo(Infinity);
+    const gate = new InspectionGate(0.25, io);
+    for (let i = 0; i < 4; i++) assert.equal(gate.step(work(io, 10)), 10);
+    assert.deepEqual(io.sleeps, [30, 30, 30], 'the first step runs at once, each later one after 30 ms');
+    assert.equal(io.t, 130);
+    assert.equal(gate.sleptMs, 90);
+  });
+
+  test('an emptying pipeline ends the sleep at once and clears what was owed', () => {
+    const io = fakeIo(25);
+    const gate = new InspectionGate(0.1, io);
+    gate.step(work(io, 10)); // owes 90 ms
+    gate.step(work(io, 10)); // woken at 25 by the empty pipeline, then runs
+    gate.step(work(io, 10)); // the pipeline is empty: nothing owed
+    assert.deepEqual(io.sleeps, [90]);
+    assert.equal(io.t, 45);
+  });
+
+  test('share 1 never sleeps; share 0 works only while the pipeline is empty', () => {
+    const busy = fakeIo(Infinity);
+    const free = new InspectionGate(1, busy);
+    for (let i = 0; i < 3; i++) free.step(work(busy, 10));
+    assert.deepEqual(busy.sleeps, []);
+    const io = fakeIo(2500);
+    const none = new InspectionGate(0, io);
+    none.step(work(io, 10));
+    assert.equal(io.t, 2510, 'the step ran only once the pipeline was empty');
+    assert.ok(io.sleeps.length >= 2, 'waits are bounded, and re-checked');
   });
 });
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { TestScheduler } from 'rxjs/testing';
 import { PartLedger } from '../src/pipeline/ledger.js';
+import { PipelineLoad } from '../src/pipeline/pipeline-load.js';
 import type { InspectionResult } from '../src/pipeline/result.js';
 import { correlateTriggers } from '../src/pipeline/triggers.js';
 import type { PartFrame, PartTrigger } from '../src/pipeline/triggers.js';
@@ -60,6 +61,35 @@ describe('PartLedger', () => {
       out.map(([t, r]) => [t, r.partId, r.verdict, r.reason, r.latencyMs]),
       [[40, 'p1', 'ok', 'pass', 40]],
     );
+  });
+
+  test('the shared load cell follows the parts in the pipeline, and a deadline verdict does not empty it', () => {
+    const s = scheduler();
+    const load = new PipelineLoad();
+    const counted = new PartLedger({
+      deadlineMs: 100,
+      failSafe: 'reject',
+      modelId: 'm',
+      publish: () => {},
+      log,
+      scheduler: s,
+      load,
+    });
+    const seen: number[] = [];
+    s.run(() => {
+      const [a, b] = [part('a', 0), part('b', 0)];
+      counted.admit(a);
+      counted.admit(b);
+      seen.push(load.parts);
+      s.schedule(() => {
+        seen.push(load.parts); // b's deadline passed: decided, but its frame is still being inspected
+        counted.decide(a, inspection);
+        seen.push(load.parts);
+        counted.fail(b, 'dropped');
+        seen.push(load.parts);
+      }, 150);
+    });
+    assert.deepEqual(seen, [2, 2, 1, 0]);
   });
 
   test('the deadline publishes the fail-safe at capture + deadlineMs; the late result is counted, not published', () => {

@@ -6,7 +6,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { decode } from 'fast-png';
 import { cv } from '../src/util/cv.js';
-import { encodePng } from '../src/util/png-encode.js';
+import { inflateSync, deflateSync } from 'node:zlib';
+import { adler32, encodePng } from '../src/util/png-encode.js';
 import type { PngFilter, PngImage } from '../src/util/png-encode.js';
 import { Rng } from '../src/util/random.js';
 
@@ -61,6 +62,31 @@ describe('encodePng', () => {
       assert.deepEqual(Array.from(got), want);
     });
   }
+
+  test('in bands of rows (one step each): both decoders read every sample, zlib checks the joined stream', () => {
+    for (const c of CASES) {
+      const img = image(53, 41, c.channels, c.depth, 3);
+      let steps = 0;
+      // ~5 rows a band, the last one short: many bands joined
+      const bandBytes = 5 * (53 * c.channels * (c.depth / 8) + 1);
+      const png = encodePng(img, { bandBytes, step: (w) => (steps++, w()) });
+      assert.ok(steps >= 9, `${c.name}: ${steps} steps`);
+      assert.deepEqual(Array.from(decode(png).data), Array.from(img.data), `${c.name}: fast-png`);
+      const mat = cv().imdecode(png, cv().IMREAD_UNCHANGED);
+      assert.equal(mat.rows * mat.cols * mat.channels, img.data.length, `${c.name}: libpng`);
+      // inflateSync verifies the Adler-32 at the stream's end: a wrong checksum throws
+      const idat = png.subarray(33 + 8, png.length - 12 - 4);
+      assert.equal(inflateSync(idat).length, img.height * (bandBytes / 5));
+    }
+  });
+
+  test('adler32, continued over pieces, equals the checksum zlib writes', () => {
+    const data = new Uint8Array(100_000).map((_, i) => (i * 131 + (i >> 7)) & 0xff);
+    const z = deflateSync(data);
+    const want = z.readUInt32BE(z.length - 4);
+    assert.equal(adler32(1, data), want);
+    assert.equal(adler32(adler32(1, data.subarray(0, 33_333)), data.subarray(33_333)), want);
+  });
 
   test('a 1×1 image and a level-0 (stored) stream decode too', () => {
     const img: PngImage = { width: 1, height: 1, channels: 3, depth: 8, data: new Uint8Array([1, 2, 3]) };

@@ -536,6 +536,12 @@ const archiveSchema = z
      * dropped and counted like a full queue.
      */
     queueMegabytes: z.int().min(1).max(65536).default(256),
+    /**
+     * The share of one CPU core the archive may use while parts are in the pipeline (0–1); between parts it
+     * works freely. Low priority alone is not enough: on a small PC (and on SMT cores) any busy core slows the
+     * inspection. 1: no limit, for a PC with cores to spare; 0: archive only between parts.
+     */
+    cpuWhileInspecting: z.number().min(0).max(1).default(0.1),
   })
   .prefault({});
 

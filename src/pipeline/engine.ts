@@ -30,6 +30,7 @@ import type { TiledCamera } from './tiled-warm-up.js';
 import { ModelSlot, type ModelLease } from './model-slot.js';
 import { TileJobs, tiledEvidence, type TileRef } from './tile-jobs.js';
 import type { TilingSpec } from './tiling.js';
+import type { PipelineLoad } from './pipeline-load.js';
 
 /** Batches outstanding at once: one running on the session, one letterboxed and waiting (at the worker). */
 export const CREDITS = 2;
@@ -91,6 +92,8 @@ export interface EngineOptions {
   evidence?: boolean;
   /** Called after each inference batch with its size and timings (for metrics; must be cheap). */
   onBatch?(b: BatchTimings): void;
+  /** Kept equal to the parts in the pipeline (pipeline-load.ts): background work yields to inspection. */
+  load?: PipelineLoad;
 }
 
 export interface BatchTimings {
@@ -257,6 +260,7 @@ export class Engine {
         publish: (result, evidence) => subscriber.next(evidence ? { result, evidence } : { result }),
         log,
         scheduler: this.o.scheduler,
+        load: this.o.load,
       });
       this.ledger = ledger;
       this.ledgerStats = ledger.stats;

@@ -11,6 +11,7 @@ import type { InspectionResult } from './result.js';
 import type { Inspection, PartRef } from './verdict.js';
 import { failSafeResult, inspectionResult } from './verdict.js';
 import type { NoFrameReason } from './triggers.js';
+import type { PipelineLoad } from './pipeline-load.js';
 
 export interface LedgerOptions {
   deadlineMs: number;
@@ -24,6 +25,8 @@ export interface LedgerOptions {
   scheduler?: SchedulerLike;
   /** How many decided part ids are remembered to refuse duplicates. */
   remember?: number;
+  /** Kept equal to the parts in the pipeline, for threads that yield to inspection (the archive). */
+  load?: PipelineLoad;
 }
 
 export interface LedgerStats {
@@ -119,6 +122,7 @@ export class PartLedger {
     }
     const entry: Entry = { ref, timer: null, decided: false };
     this.open.set(k, entry);
+    this.o.load?.set(this.open.size);
     const delay = Math.max(0, ref.captureTime + this.o.deadlineMs - this.sched.now());
     entry.timer = this.sched.schedule(() => {
       entry.timer = null;
@@ -199,6 +203,7 @@ export class PartLedger {
   close(): void {
     for (const e of this.open.values()) e.timer?.unsubscribe();
     this.open.clear();
+    this.o.load?.set(0);
   }
 
   private take(ref: PartRef): Entry | undefined {
@@ -206,6 +211,7 @@ export class PartLedger {
     const entry = this.open.get(k);
     if (!entry || entry.ref !== ref) return undefined;
     this.open.delete(k);
+    this.o.load?.set(this.open.size);
     entry.timer?.unsubscribe();
     entry.timer = null;
     return entry;

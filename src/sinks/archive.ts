@@ -23,6 +23,8 @@ export const archiveSink: SinkPlugin<'archive'> = {
         imageFormat: cfg.image.format,
         jpegQuality: cfg.image.jpegQuality,
         mapFormat: cfg.mapFormat,
+        load: ctx.status.pipelineLoad.buffer,
+        cpuWhileInspecting: cfg.cpuWhileInspecting,
       },
       cfg.queueDepth,
       ctx.log.child({ sink: 'archive' }),

@@ -3,6 +3,7 @@
 // swap or a camera going down is then seen the same way by every output.
 import { readFileSync } from 'node:fs';
 import type { EngineStats } from '../pipeline/engine.js';
+import { PipelineLoad } from '../pipeline/pipeline-load.js';
 import type { SourceState } from '../sources/types.js';
 
 export interface CameraStatus {
@@ -77,6 +78,8 @@ export class DaemonStatus {
   /** The MQTT connection and outbox, when MQTT runs (set by its sink). */
   mqtt: (() => MqttCounters) | undefined;
   model: ModelInfo | undefined;
+  /** Parts in the pipeline, in shared memory: the engine's ledger writes it, background workers yield to it. */
+  readonly pipelineLoad = new PipelineLoad();
   private readonly cams = new Map<string, CameraStatus>();
   private engineStats: () => EngineStats | undefined = () => undefined;
   private engineInFlight: () => number = () => 0;

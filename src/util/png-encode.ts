@@ -7,7 +7,13 @@
 // smallest files of none/sub/up (frame 492 KiB vs 543 up, 625 none; map 115 KiB vs 138, 347) at the same speed,
 // and levels above 2 cost more time than they save bytes. An adaptive per-row choice or Paeth would cost more JS
 // time per byte, which is what this file exists to avoid.
-import { constants, crc32, deflateSync } from 'node:zlib';
+//
+// Large images are encoded in bands of rows (~128 KiB each): every band is its own raw deflate stream ended by a
+// sync flush, and the bands joined under one zlib header and the Adler-32 of all rows make one valid zlib stream
+// (what pigz does; each band starts with an empty window, which costs well under 1 % in size here). The caller's
+// `step` runs each band, so the archive worker can pause between bands while inspection is busy
+// (inspection-gate.ts): one step is a few ms instead of the whole image's 30 ms or, at 20 MP, a second.
+import { constants, crc32, deflateRawSync, deflateSync } from 'node:zlib';
 
 export interface PngImage {
   width: number;
@@ -22,11 +28,20 @@ export interface PngImage {
 /** PNG row filter types (PNG spec §9.2) offered here; Average and Paeth are left out (see the header). */
 export type PngFilter = 'none' | 'sub' | 'up';
 
+/** Runs one piece of work and returns its result (the caller may pause around it). */
+export type Step = <T>(work: () => T) => T;
+
 export interface PngEncodeOptions {
   /** zlib level 0–9; 1–3 are fast with most of the gain (default 2). */
   level?: number;
   filter?: PngFilter;
+  /** Runs the encoding of each band of rows (see the header); default: at once. */
+  step?: Step;
+  /** Filtered bytes per band, about (default 128 KiB). */
+  bandBytes?: number;
 }
+
+const BAND_BYTES = 128 * 1024;
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const COLOUR_TYPE = { 1: 0, 2: 4, 3: 2, 4: 6 } as const;
@@ -35,16 +50,23 @@ const FILTER_CODE: Record<PngFilter, number> = { none: 0, sub: 1, up: 2 };
 /** The PNG file's bytes. Throws RangeError when the size, depth or data length do not match. */
 export function encodePng(img: PngImage, opts: PngEncodeOptions = {}): Buffer {
   checkImage(img);
-  const bytes = sampleBytes(img);
+  const step = opts.step ?? ((work) => work());
+  const bytes = step(() => sampleBytes(img));
   const stride = img.width * img.channels * (img.depth / 8);
-  const filtered = filterRows(
-    bytes,
+  const rowsPerBand = Math.max(1, Math.floor((opts.bandBytes ?? BAND_BYTES) / (stride + 1)));
+  const rows: Rows = {
+    src: bytes,
     stride,
-    img.height,
-    img.channels * (img.depth / 8),
-    opts.filter ?? 'sub',
-  );
-  const idat = deflateSync(filtered, { level: opts.level ?? 2, strategy: constants.Z_DEFAULT_STRATEGY });
+    bpp: img.channels * (img.depth / 8),
+    filter: opts.filter ?? 'sub',
+  };
+  const level = opts.level ?? 2;
+  const idat =
+    img.height <= rowsPerBand
+      ? step(() =>
+          deflateSync(filterRows(rows, 0, img.height), { level, strategy: constants.Z_DEFAULT_STRATEGY }),
+        )
+      : deflateBands(rows, img.height, rowsPerBand, level, step);
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(img.width, 0);
   ihdr.writeUInt32BE(img.height, 4);
@@ -52,6 +74,48 @@ export function encodePng(img: PngImage, opts: PngEncodeOptions = {}): Buffer {
   ihdr[9] = COLOUR_TYPE[img.channels];
   // [10..12] = compression 0 (deflate), filter method 0, interlace 0 (none): already zero
   return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/** The zlib stream of all rows, band by band (see the header): header, raw deflate bands, Adler-32. */
+function deflateBands(rows: Rows, height: number, rowsPerBand: number, level: number, step: Step): Buffer {
+  const parts: Buffer[] = [Buffer.from([0x78, 0x01])]; // deflate, 32 KiB window; FLEVEL is informative only
+  let adler = 1;
+  for (let y = 0; y < height; y += rowsPerBand) {
+    const y1 = Math.min(height, y + rowsPerBand);
+    const last = y1 === height;
+    step(() => {
+      const band = filterRows(rows, y, y1);
+      adler = adler32(adler, band);
+      parts.push(
+        deflateRawSync(band, {
+          level,
+          strategy: constants.Z_DEFAULT_STRATEGY,
+          // Not the last band: end byte-aligned without the final-block bit, so the next band can follow.
+          finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
+        }),
+      );
+    });
+  }
+  const tail = Buffer.alloc(4);
+  tail.writeUInt32BE(adler >>> 0, 0);
+  parts.push(tail);
+  return Buffer.concat(parts);
+}
+
+/** Adler-32 (RFC 1950) continued over `buf`; sums reduced every 3800 bytes so they stay small integers. */
+export function adler32(adler: number, buf: Uint8Array): number {
+  let a = adler & 0xffff;
+  let b = adler >>> 16;
+  for (let i = 0; i < buf.length;) {
+    const end = Math.min(buf.length, i + 3800);
+    for (; i < end; i++) {
+      a += buf[i];
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return ((b << 16) | a) >>> 0;
 }
 
 function checkImage(img: PngImage): void {
@@ -82,13 +146,21 @@ function sampleBytes(img: PngImage): Uint8Array {
   return out;
 }
 
-/** Rows prefixed by their filter type byte, filtered (bpp: bytes per pixel, the "Sub" distance). */
-function filterRows(src: Uint8Array, stride: number, height: number, bpp: number, filter: PngFilter): Buffer {
-  const out = Buffer.allocUnsafe(height * (stride + 1));
+/** The image's sample bytes and how its rows are filtered. bpp: bytes per pixel, the "Sub" distance. */
+interface Rows {
+  src: Uint8Array;
+  stride: number;
+  bpp: number;
+  filter: PngFilter;
+}
+
+/** Rows y0 (incl.) to y1 (excl.), each prefixed by its filter type byte, filtered. */
+function filterRows({ src, stride, bpp, filter }: Rows, y0: number, y1: number): Buffer {
+  const out = Buffer.allocUnsafe((y1 - y0) * (stride + 1));
   const code = FILTER_CODE[filter];
-  for (let y = 0; y < height; y++) {
+  for (let y = y0; y < y1; y++) {
     const s = y * stride;
-    const o = y * (stride + 1);
+    const o = (y - y0) * (stride + 1);
     // Row 0 has no row above ("Up" against zeros is "None"): written as None, which every decoder reads alike.
     const f = filter === 'up' && y === 0 ? 0 : code;
     out[o] = f;

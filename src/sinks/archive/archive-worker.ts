@@ -3,16 +3,20 @@
 // the event loop that decides parts. Messages: see ToArchiveWorker / FromArchiveWorker.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ArchiveJob, EncodeOptions } from './encode-entry.js';
-import { EncodeScratch, encodeEntry } from './encode-entry.js';
+import { EncodeScratch, encodeEntry, type Step } from './encode-entry.js';
 import { entryKey } from './layout.js';
 import { ArchiveStore } from './archive-store.js';
 import { makeSpares } from './frame-slots.js';
 import type { ThreadPriority } from './thread-priority.js';
 import { lowerThreadPriority } from './thread-priority.js';
+import { InspectionGate, sharedLoadIo } from './inspection-gate.js';
 
 export interface ArchiveWorkerInit extends EncodeOptions {
   dir: string;
   maxBytes: number;
+  /** The pipeline's load cell (PipelineLoad.buffer) and the share of a core while it is busy (inspection-gate.ts). */
+  load?: SharedArrayBuffer;
+  cpuWhileInspecting?: number;
 }
 
 export type ToArchiveWorker =
@@ -51,6 +55,11 @@ try {
 }
 
 const scratch = new EncodeScratch();
+// Without a load cell (a tool writing entries, not the daemon) there is no inspection to yield to.
+const gate = init.load
+  ? new InspectionGate(init.cpuWhileInspecting ?? 1, sharedLoadIo(init.load))
+  : undefined;
+const step: Step = gate ? (work) => gate.step(work) : (work) => work();
 
 /** Encodes, writes and indexes one part; its frame slot goes back to the sink either way (frame-slots.ts). */
 function write(job: ArchiveJob, slot: number | undefined): void {
@@ -58,22 +67,24 @@ function write(job: ArchiveJob, slot: number | undefined): void {
   const s = store;
   if (!s) return reply({ type: 'failed', error: 'archive not open', slot });
   try {
-    const enc = encodeEntry(job, init, scratch);
+    const enc = encodeEntry(job, init, scratch, step);
     const r = job.result;
-    const bytes = s.add({
-      key: entryKey(r.decideTime),
-      partId: r.partId,
-      cameraId: r.cameraId,
-      captureTime: r.captureTime,
-      decideTime: r.decideTime,
-      verdict: r.verdict,
-      reason: r.reason,
-      score: r.score,
-      files: enc.files,
-      frameFormat: enc.frameFormat,
-      mapFormat: enc.mapFormat,
-      mapScale: enc.mapScale,
-    });
+    const bytes = step(() =>
+      s.add({
+        key: entryKey(r.decideTime),
+        partId: r.partId,
+        cameraId: r.cameraId,
+        captureTime: r.captureTime,
+        decideTime: r.decideTime,
+        verdict: r.verdict,
+        reason: r.reason,
+        score: r.score,
+        files: enc.files,
+        frameFormat: enc.frameFormat,
+        mapFormat: enc.mapFormat,
+        mapScale: enc.mapScale,
+      }),
+    );
     reply({ type: 'done', bytes, totalBytes: s.totalBytes, slot });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

@@ -10,7 +10,7 @@ import jpeg from 'jpeg-js';
 import type { Image } from '../../pipeline/image.js';
 import type { InspectionResult } from '../../pipeline/result.js';
 import { encodeNpy } from '../../util/image-io.js';
-import { encodePng } from '../../util/png-encode.js';
+import { encodePng, type Step } from '../../util/png-encode.js';
 import { FILES } from './layout.js';
 import { entryMap, type ArchiveEvidence, type MapScratch } from './entry-map.js';
 import { thumbnail } from './thumbnail.js';
@@ -71,45 +71,48 @@ export class EncodeScratch implements MapScratch {
 /** Heatmap colour range: 0 → blue, 2 × the pixel threshold and above → red (the threshold sits mid-scale). */
 const HEAT_RANGE = 2;
 
+/**
+ * Runs one step of an entry's work (a PNG's band of rows, the map, the heatmap): the archive worker passes its
+ * InspectionGate's, which sleeps between steps while inspection is busy (inspection-gate.ts).
+ */
+export type { Step };
+const run: Step = (work) => work();
+
 export function encodeEntry(
   job: ArchiveJob,
   o: EncodeOptions,
   scratch: EncodeScratch = new EncodeScratch(),
+  step: Step = run,
 ): EncodedEntry {
   const files: Record<string, Uint8Array | string> = {
     [FILES.result]: `${JSON.stringify(job.result, null, 2)}\n`,
   };
   const ev = job.evidence;
   if (!ev) return { files, frameFormat: null, mapFormat: null, mapScale: null };
-  const { map, info, image: under } = entryMap(ev, scratch, o.mapMaxPixels);
+  const { map, info, image: under } = step(() => entryMap(ev, scratch, o.mapMaxPixels));
   const { width: W, height: H } = info;
   if (info.tiled || info.downsample > 1) files[FILES.mapInfo] = `${JSON.stringify(info, null, 2)}\n`;
   const img = ev.image;
   if (o.imageFormat === 'png')
-    files[FILES.framePng] = encodePng({
-      width: img.width,
-      height: img.height,
-      data: img.data,
-      channels: img.channels,
-      depth: 8,
-    });
-  else files[FILES.frameJpeg] = encodeJpeg(img.width, img.height, rgba(img), o.jpegQuality);
-  const thumb = thumbnail(img);
+    files[FILES.framePng] = encodePng(
+      { width: img.width, height: img.height, data: img.data, channels: img.channels, depth: 8 },
+      { step },
+    );
+  else files[FILES.frameJpeg] = step(() => encodeJpeg(img.width, img.height, rgba(img), o.jpegQuality));
+  const thumb = step(() => thumbnail(img));
   if (thumb) files[FILES.thumb] = thumb;
   let mapScale: number | null = null;
   if (o.mapFormat === 'npy') files[FILES.mapNpy] = encodeNpy(map, [H, W]);
   else {
     const { pixels, scale } = toUint16(map);
     mapScale = scale;
-    files[FILES.mapPng16] = encodePng({ width: W, height: H, data: pixels, channels: 1, depth: 16 });
+    files[FILES.mapPng16] = encodePng(
+      { width: W, height: H, data: pixels, channels: 1, depth: 16 },
+      { step },
+    );
   }
-  files[FILES.heatmap] = encodePng({
-    width: W,
-    height: H,
-    data: heatmapOverlay(map, under, ev.pixelThreshold, scratch.heat(W * H * 3)),
-    channels: 3,
-    depth: 8,
-  });
+  const heat = step(() => heatmapOverlay(map, under, ev.pixelThreshold, scratch.heat(W * H * 3)));
+  files[FILES.heatmap] = encodePng({ width: W, height: H, data: heat, channels: 3, depth: 8 }, { step });
   return { files, frameFormat: o.imageFormat, mapFormat: o.mapFormat, mapScale };
 }
 
