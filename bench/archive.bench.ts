@@ -38,10 +38,12 @@ import { createBundle } from '../src/model/bundle.js';
 import { writeDevTeacher } from '../src/model/dev-teacher.js';
 import type { InspectionResult } from '../src/pipeline/result.js';
 
-const PARTS = 200;
+const PARTS = 400;
 const WARM = 30;
 // ARCHIVE_BENCH_ROUNDS: fewer rounds for a quick look (the medians need the default 8).
-const ROUNDS = Number(process.env.ARCHIVE_BENCH_ROUNDS) || 8;
+const ROUNDS = Number(process.env.ARCHIVE_BENCH_ROUNDS) || 12;
+// ARCHIVE_BENCH_ARMS=all: also the archive with no gate, a paced line and the idle deflate loop (3× as long).
+const ALL_ARMS = process.env.ARCHIVE_BENCH_ARMS === 'all';
 
 interface Run {
   perSec: number;
@@ -50,7 +52,8 @@ interface Run {
   latencies: number[];
   /** Event-loop CPU ms per part over the whole run (start-up excluded). */
   loopMs: number;
-  archived?: { written: number; dropped: number };
+  /** Totals, and within the measured window: entries written and the worker's CPU as a share of a core. */
+  archived?: { written: number; dropped: number; inWindow: number; coreShare: number };
 }
 
 function quantile(xs: number[], q: number): number {
@@ -107,9 +110,20 @@ function measure(results: InspectionResult[]): { perSec: number; p99: number; la
   };
 }
 
+/** What is sampled at the start and the end of the measured window (results WARM and PARTS). */
+interface Mark {
+  t: number;
+  loopCpuMs: number;
+  archive?: { written: number; cpuSeconds: number };
+}
+
 async function once(tmp: string, arm: Arm, run: string): Promise<Run> {
   const results: InspectionResult[] = [];
-  let cpu0 = 0;
+  const marks: Mark[] = [];
+  let archived: () => Mark['archive'] = () => undefined;
+  const mark = (): void => {
+    marks.push({ t: performance.now(), loopCpuMs: threadCpuMs(), archive: archived() });
+  };
   const app = await startApp({
     config: configFor(tmp, arm, run),
     configDir: tmp,
@@ -119,21 +133,37 @@ async function once(tmp: string, arm: Arm, run: string): Promise<Run> {
         name: 'bench',
         start: async () => {},
         result: (r) => {
-          if (results.push(r) === 1) cpu0 = threadCpuMs();
+          const n = results.push(r);
+          if (n === WARM || n === PARTS) mark();
         },
         cameraState: () => {},
         stop: async () => {},
       },
     ],
   });
-  const archived = arm.archive !== 'off' ? () => app.status.archive?.() : () => undefined;
+  if (arm.archive !== 'off')
+    archived = () => {
+      const a = app.status.archive?.(); // the writer's live counters: copied
+      return a && { written: a.written, cpuSeconds: a.cpuSeconds };
+    };
   await app.done;
-  const cpuMs = threadCpuMs() - cpu0;
-  const a = archived();
+  const [m0, m1] = marks;
+  const a = app.status.archive?.();
+  const a0 = m0.archive;
+  const a1 = m1.archive;
   return {
     ...measure(results),
-    loopMs: cpuMs / results.length,
-    ...(a ? { archived: { written: a.written, dropped: a.dropped } } : {}),
+    loopMs: (m1.loopCpuMs - m0.loopCpuMs) / (PARTS - WARM),
+    ...(a && a0 && a1
+      ? {
+          archived: {
+            written: a.written,
+            dropped: a.dropped,
+            inWindow: a1.written - a0.written,
+            coreShare: (a1.cpuSeconds - a0.cpuSeconds) / ((m1.t - m0.t) / 1000),
+          },
+        }
+      : {}),
   };
 }
 
@@ -170,7 +200,11 @@ function line(name: string, rs: Run[]): string {
   return (
     `${name.padEnd(22)}: ${median(rs.map((r) => r.perSec)).toFixed(1)} parts/s, p99 capture→decide ` +
     `${pooledP99(rs).toFixed(0)} ms, event loop ${median(rs.map((r) => r.loopMs)).toFixed(1)} ms CPU/part` +
-    (rs[0]?.archived ? `; archive wrote ${written}, dropped ${dropped}` : '')
+    (rs[0]?.archived
+      ? `; archive wrote ${written}, dropped ${dropped}; in the measured windows it wrote ` +
+        `${rs.reduce((s, r) => s + (r.archived?.inWindow ?? 0), 0)} using ` +
+        `${(100 * median(rs.map((r) => r.archived?.coreShare ?? 0))).toFixed(0)} % of a core`
+      : '')
   );
 }
 
@@ -199,11 +233,14 @@ function report(runs: Record<ArmName, Run[]>, load0: number[]): void {
   );
   console.log(line('archive off', runs.off));
   console.log(line('keep: all', runs.gated));
-  console.log(line('keep: all, no gate', runs.ungated));
-  if (runs.idle.length) console.log(line('off + idle zlib loop', runs.idle));
-  console.log(line(`off, ${PACED} parts/s`, runs.pacedOff));
-  console.log(line(`keep: all, ${PACED} parts/s`, runs.pacedGated));
+  if (ALL_ARMS) {
+    console.log(line('keep: all, no gate', runs.ungated));
+    if (runs.idle.length) console.log(line('off + idle zlib loop', runs.idle));
+    console.log(line(`off, ${PACED} parts/s`, runs.pacedOff));
+    console.log(line(`keep: all, ${PACED} parts/s`, runs.pacedGated));
+  }
   console.log(ratios('keep: all vs off', runs.gated, runs.off, true));
+  if (!ALL_ARMS) return;
   console.log(ratios('no gate vs off', runs.ungated, runs.off, false));
   if (runs.idle.length)
     console.log(
@@ -228,11 +265,14 @@ export async function run(): Promise<void> {
       pacedGated: [],
       idle: [],
     };
-    const order: (keyof typeof ARMS)[] = ['off', 'gated', 'ungated', 'pacedOff', 'pacedGated'];
+    const order: (keyof typeof ARMS)[] = ALL_ARMS
+      ? ['off', 'gated', 'ungated', 'pacedOff', 'pacedGated']
+      : ['off', 'gated'];
     for (let r = 0; r < ROUNDS; r++) {
       // Odd rounds run the arms in reverse: a machine whose load drifts hurts every arm alike.
       for (const name of r % 2 === 0 ? order : [...order].reverse())
         runs[name].push(await once(tmp, ARMS[name], `${name}-${r}`));
+      if (!ALL_ARMS) continue;
       const beside = await besideIdleBusyLoop(() => once(tmp, ARMS.off, `idle-${r}`));
       if (beside) runs.idle.push(beside);
     }

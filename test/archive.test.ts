@@ -248,6 +248,7 @@ describe('archive writer', () => {
     while (writer.st.written < 3 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 10));
     assert.equal(writer.st.written, 3, 'all written once the pipeline is empty');
     assert.ok(Date.now() - t0 < 900, `written ${Date.now() - t0} ms after the pipeline emptied`);
+    assert.ok(writer.st.yieldedSeconds >= 1, `counted as yielded: ${writer.st.yieldedSeconds} s`);
     await writer.stop();
   });
 });

@@ -29,6 +29,10 @@ export interface ArchiveCounters {
   dropped: number;
   failed: number;
   bytes: number;
+  /** CPU seconds the archive's worker used (Linux; 0 elsewhere). */
+  cpuSeconds: number;
+  /** Seconds the worker waited for inspection to leave it CPU (inspection-gate.ts). */
+  yieldedSeconds: number;
 }
 
 export interface MqttCounters {

@@ -250,6 +250,15 @@ export class PrometheusMetrics {
       [{ cause: 'write_failed' }, a().failed],
     ]);
     gauge('pinpoint_archive_bytes', 'Bytes the archive holds', [], () => [[{}, a().bytes]]);
+    counter('pinpoint_archive_cpu_seconds_total', 'CPU time the archive worker used', [], () => [
+      [{}, a().cpuSeconds],
+    ]);
+    counter(
+      'pinpoint_archive_yielded_seconds_total',
+      'Time the archive worker waited for inspection to leave it CPU',
+      [],
+      () => [[{}, a().yieldedSeconds]],
+    );
   }
 }
 

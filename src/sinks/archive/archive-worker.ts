@@ -1,6 +1,7 @@
 // The archive's worker thread: owns the store (index and files), encodes and writes each kept part, trims the
 // archive to its bound. Everything slow (PNG/JPEG encoding, the map, file writes, SQLite) happens here, never on
 // the event loop that decides parts. Messages: see ToArchiveWorker / FromArchiveWorker.
+import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ArchiveJob, EncodeOptions } from './encode-entry.js';
 import { EncodeScratch, encodeEntry, type Step } from './encode-entry.js';
@@ -29,11 +30,17 @@ export type FromArchiveWorker =
   | { type: 'ready'; entries: number; bytes: number; priority: ThreadPriority }
   | { type: 'open-failed'; error: string }
   // `slot`: the job's frame slot, free again (frame-slots.ts).
-  | { type: 'done'; bytes: number; totalBytes: number; slot?: number }
-  | { type: 'failed'; error: string; code?: string; slot?: number }
+  | { type: 'done'; bytes: number; totalBytes: number; slot?: number; work: WorkerTime }
+  | { type: 'failed'; error: string; code?: string; slot?: number; work: WorkerTime }
   | { type: 'spares'; buffers: SharedArrayBuffer[] }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; fields: Record<string, unknown>; msg: string }
   | { type: 'stopped' };
+
+/** The worker's own CPU time and its waits for inspection so far, ms (for the archive's counters). */
+export interface WorkerTime {
+  cpuMs: number;
+  yieldedMs: number;
+}
 
 const port = parentPort!;
 const init = workerData as ArchiveWorkerInit;
@@ -63,7 +70,8 @@ const step: Step = gate ? (work) => gate.step(work) : (work) => work();
 
 /** Encodes, writes and indexes one part; its frame slot goes back to the sink either way (frame-slots.ts). */
 function write(job: ArchiveJob, slot: number | undefined): void {
-  const reply = (m: FromArchiveWorker): void => port.postMessage(m);
+  const reply = (m: DistributiveOmit<FromArchiveWorker & { work: WorkerTime }, 'work'>): void =>
+    port.postMessage({ ...m, work: { cpuMs: threadCpuMs(), yieldedMs: gate?.sleptMs ?? 0 } });
   const s = store;
   if (!s) return reply({ type: 'failed', error: 'archive not open', slot });
   try {
@@ -102,3 +110,16 @@ port.on('message', (m: ToArchiveWorker) => {
     port.close();
   }
 });
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** This thread's CPU time, ms (Linux /proc, in 10-ms clock ticks); 0 where unreadable. */
+function threadCpuMs(): number {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime (fields 14, 15)
+  } catch {
+    return 0;
+  }
+}

@@ -20,13 +20,25 @@ export interface ArchiveStats {
   failed: number;
   /** Bytes the archive holds. */
   bytes: number;
+  /** CPU seconds the worker used so far (Linux; 0 elsewhere). */
+  cpuSeconds: number;
+  /** Seconds the worker waited for inspection to leave it CPU (inspection-gate.ts). */
+  yieldedSeconds: number;
 }
 
 /** How long stop() waits for queued parts to be written. */
 const STOP_DRAIN_MS = 5000;
 
 export class ArchiveWriter {
-  readonly st: ArchiveStats = { queued: 0, written: 0, dropped: 0, failed: 0, bytes: 0 };
+  readonly st: ArchiveStats = {
+    queued: 0,
+    written: 0,
+    dropped: 0,
+    failed: 0,
+    bytes: 0,
+    cpuSeconds: 0,
+    yieldedSeconds: 0,
+  };
   private worker: Worker | undefined;
   private open = false;
   private readonly throttle;
@@ -155,7 +167,11 @@ export class ArchiveWriter {
   }
 
   private onMessage(m: FromArchiveWorker): void {
-    if ((m.type === 'done' || m.type === 'failed') && m.slot !== undefined) this.frames.release(m.slot);
+    if (m.type === 'done' || m.type === 'failed') {
+      if (m.slot !== undefined) this.frames.release(m.slot);
+      this.st.cpuSeconds = m.work.cpuMs / 1000;
+      this.st.yieldedSeconds = m.work.yieldedMs / 1000;
+    }
     switch (m.type) {
       case 'done':
         this.st.queued--;
