@@ -28,6 +28,9 @@ const r = spawnSync(
     '--test',
     '--test-concurrency=1',
     '--test-reporter=spec',
+    // A hung test (a service that never answers) fails with a clear message instead of eating CI's time; the
+    // slowest test takes about a minute on a 2-core machine.
+    '--test-timeout=300000',
     ...process.argv.slice(2),
     ...files,
   ],
