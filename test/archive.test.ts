@@ -264,6 +264,10 @@ function fakeIo(idleAt: number): GateIo & { t: number; sleeps: number[] } {
       io.sleeps.push(ms);
       io.t = Math.min(io.t + ms, Math.max(io.t, idleAt)); // woken when the pipeline empties
     },
+    sleepWhileEmpty(ms: number) {
+      io.sleeps.push(ms);
+      io.t += ms; // once empty it stays empty here
+    },
   };
   return io;
 }
@@ -283,14 +287,14 @@ describe('archive inspection gate', () => {
     assert.equal(gate.sleptMs, 90);
   });
 
-  test('an emptying pipeline ends the sleep at once and clears what was owed', () => {
+  test('an emptying pipeline ends the sleep at once; once it stayed empty 10 ms, nothing is owed', () => {
     const io = fakeIo(25);
     const gate = new InspectionGate(0.1, io);
     gate.step(work(io, 10)); // owes 90 ms
-    gate.step(work(io, 10)); // woken at 25 by the empty pipeline, then runs
-    gate.step(work(io, 10)); // the pipeline is empty: nothing owed
-    assert.deepEqual(io.sleeps, [90]);
-    assert.equal(io.t, 45);
+    gate.step(work(io, 10)); // woken at 25 by the empty pipeline, still empty at 35: runs
+    gate.step(work(io, 10)); // quiet: runs at once
+    assert.deepEqual(io.sleeps, [90, 10]);
+    assert.equal(io.t, 55);
   });
 
   test('share 1 never sleeps; share 0 works only while the pipeline is empty', () => {
@@ -301,7 +305,7 @@ describe('archive inspection gate', () => {
     const io = fakeIo(2500);
     const none = new InspectionGate(0, io);
     none.step(work(io, 10));
-    assert.equal(io.t, 2510, 'the step ran only once the pipeline was empty');
+    assert.equal(io.t, 2520, 'the step ran only once the pipeline had been empty for 10 ms');
     assert.ok(io.sleeps.length >= 2, 'waits are bounded, and re-checked');
   });
 });

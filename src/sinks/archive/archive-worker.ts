@@ -27,7 +27,7 @@ export type ToArchiveWorker =
   | { type: 'stop' };
 
 export type FromArchiveWorker =
-  | { type: 'ready'; entries: number; bytes: number; priority: ThreadPriority }
+  | { type: 'ready'; entries: number; bytes: number; priority: ThreadPriority; work: WorkerTime }
   | { type: 'open-failed'; error: string }
   // `slot`: the job's frame slot, free again (frame-slots.ts).
   | { type: 'done'; bytes: number; totalBytes: number; slot?: number; work: WorkerTime }
@@ -56,7 +56,13 @@ const priority = await lowerThreadPriority(log);
 let store: ArchiveStore | undefined;
 try {
   store = new ArchiveStore(init.dir, init.maxBytes, log as never);
-  send({ type: 'ready', entries: store.index.count(), bytes: store.totalBytes, priority });
+  send({
+    type: 'ready',
+    entries: store.index.count(),
+    bytes: store.totalBytes,
+    priority,
+    work: { cpuMs: threadCpuMs(), yieldedMs: 0 },
+  });
 } catch (err) {
   send({ type: 'open-failed', error: (err as Error).message });
 }

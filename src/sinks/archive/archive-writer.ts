@@ -68,6 +68,7 @@ export class ArchiveWriter {
         if (m.type === 'ready') {
           this.open = true;
           this.st.bytes = m.bytes;
+          this.st.cpuSeconds = m.work.cpuMs / 1000; // opening and repairing the archive
           this.log.info(
             { dir: this.init.dir, entries: m.entries, megabytes: mb(m.bytes), cpuPriority: m.priority },
             'archive open',

@@ -14,6 +14,8 @@ export interface GateIo {
   parts(): number;
   /** Sleeps up to `ms` or until the pipeline empties, whichever is first. */
   sleepWhileBusy(ms: number): void;
+  /** Sleeps `ms` while the pipeline stays empty (may return early when it is not). */
+  sleepWhileEmpty(ms: number): void;
 }
 
 export class InspectionGate {
@@ -21,6 +23,8 @@ export class InspectionGate {
   private owed = 0;
   /** ms slept so far (for the worker's stats). */
   sleptMs = 0;
+  /** Parts were seen in the pipeline since it was last found quiet. */
+  private wasBusy = false;
 
   /** `share`: of one core, 0–1, while parts are in the pipeline (1: no limit). */
   constructor(
@@ -33,7 +37,10 @@ export class InspectionGate {
     if (this.share < 1) this.waitForShare();
     const t0 = this.io.now();
     const out = work();
-    if (this.share < 1 && this.io.parts() > 0) this.owed += (this.io.now() - t0) * (1 / this.share - 1);
+    if (this.share < 1 && this.io.parts() > 0) {
+      this.owed += (this.io.now() - t0) * (1 / this.share - 1);
+      this.wasBusy = true;
+    }
     return out;
   }
 
@@ -41,9 +48,12 @@ export class InspectionGate {
   private waitForShare(): void {
     for (;;) {
       if (this.io.parts() === 0) {
+        if (this.wasBusy && !this.quietFor(QUIET_MS)) continue;
+        this.wasBusy = false;
         this.owed = 0; // nothing to yield to
         return;
       }
+      this.wasBusy = true;
       if (this.share > 0 && this.owed <= 0) return;
       const ms = this.share > 0 ? this.owed : MAX_IDLE_WAIT_MS;
       const t0 = this.io.now();
@@ -53,7 +63,23 @@ export class InspectionGate {
       this.owed -= slept;
     }
   }
+
+  /** Whether the pipeline stayed empty for `ms` (the sleep counts as yielded). */
+  private quietFor(ms: number): boolean {
+    const t0 = this.io.now();
+    this.io.sleepWhileEmpty(ms);
+    const slept = this.io.now() - t0;
+    this.sleptMs += slept;
+    return this.io.parts() === 0 && slept >= ms - 1; // a timer may wake a fraction early
+  }
 }
+
+/**
+ * An empty pipeline counts as idle only once it has stayed empty this long: between two parts of a saturated line
+ * it is empty for a moment too (the event loop is busy taking in the next frame: the synthetic camera renders it
+ * there), and work started in that moment would slow the next part.
+ */
+const QUIET_MS = 10;
 
 /** With share 0 the wait for an empty pipeline is re-checked this often (a missed wake-up cannot hang it). */
 const MAX_IDLE_WAIT_MS = 1000;
@@ -68,6 +94,11 @@ export function sharedLoadIo(buffer: SharedArrayBuffer): GateIo {
       const parts = Atomics.load(cell, 0);
       // Wakes on notify (the count fell to 0), on timeout, or at once if the count already changed.
       if (parts > 0) Atomics.wait(cell, 0, parts, ms);
+    },
+    // Nothing notifies when parts arrive, so this sleeps the whole `ms` (or returns at once if one is there);
+    // the caller then looks again.
+    sleepWhileEmpty(ms) {
+      Atomics.wait(cell, 0, 0, ms);
     },
   };
 }
