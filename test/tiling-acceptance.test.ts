@@ -28,7 +28,7 @@
 // at three offsets so only the tile grid moves, by 42 px = 3 patches, so the defect keeps its phase to the
 // patch grid): one blob on the seam at half the defect's peak, whose peak is within 5 % of the defect's peak
 // inside one of the two tiles and within their two peaks ±5 %. Measured: 0.0824 on the seam, 0.0812 inside
-// tile 0 (1.5 %), 0.0791 inside tile 1 (seed 1: 0.0789, 0.0781, 0.0752). The two tiles differ by up to 8 %
+// tile 0 (1.5 %), 0.0791 inside tile 1 (seed 1: 0.0789, 0.0781, 0.0752). The two tiles differ by up to 9 %
 // without any seam: the defect's peak depends on what else its tile shows (the teacher's attention context;
 // with random filters it was 1 %); a shift that changes the patch phase (45 px) moved the peak by 20 % (0.133
 // vs 0.109, measured at patchGain 1) with or without a seam: the ViT's patch grid, not the stitching, is what
