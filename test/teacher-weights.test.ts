@@ -233,3 +233,42 @@ test('dev teacher patchGain scales the patch embedding only, and a non-positive 
       /patchGain must be a positive number/,
     );
 });
+
+test("dev teacher patchFilters 'bank': orthogonal rows of RMS norm patchGain, seed-free, the rest unchanged", () => {
+  const gain = 10;
+  const b = makeDevTeacherWeights({ ...opts, patchGain: gain, patchFilters: 'bank' });
+  const r = makeDevTeacherWeights({ ...opts, patchGain: gain });
+  const n = 3 * opts.patch * opts.patch;
+  const row = (i: number) => b.patchWeight.subarray(i * n, (i + 1) * n);
+  const dot = (x: Float32Array, y: Float32Array) => x.reduce((a, v, k) => a + v * y[k], 0);
+  let sq = 0;
+  for (let i = 0; i < opts.dim; i++) {
+    sq += dot(row(i), row(i));
+    for (let j = 0; j < i; j++)
+      assert.ok(Math.abs(dot(row(i), row(j))) < 1e-4, `rows ${i} and ${j} not orthogonal`);
+  }
+  assert.ok(Math.abs(Math.sqrt(sq / opts.dim) - gain) < 1e-3);
+  // A flat grey patch excites the mean-brightness filter alone; a flat red-minus-green one the red–green one.
+  const flat = (rgb: number[]) => Float32Array.from({ length: n }, (_, k) => rgb[Math.floor(k / (n / 3))]);
+  const responses = (x: Float32Array) => Array.from({ length: opts.dim }, (_, i) => dot(row(i), x));
+  const grey = responses(flat([1, 1, 1]));
+  assert.ok(Math.abs(grey[0]) > 0.1 && grey.slice(1).every((v) => Math.abs(v) < 1e-4), String(grey));
+  const rg = responses(flat([1, -1, 0]));
+  const hit = rg.map((v, i) => (Math.abs(v) > 1e-4 ? i : -1)).filter((i) => i >= 0);
+  assert.equal(hit.length, 1);
+  assert.ok(Math.abs(rg[hit[0]]) > Math.abs(grey[0]), 'colour weighs more than the mean brightness');
+  // The bank does not depend on the seed; every other weight is the random teacher's of the same seed.
+  assert.deepEqual(
+    makeDevTeacherWeights({ ...opts, seed: 8, patchFilters: 'bank', patchGain: gain }).patchWeight,
+    b.patchWeight,
+  );
+  assert.deepEqual({ ...b, patchWeight: r.patchWeight }, r);
+  assert.throws(
+    () => makeDevTeacherWeights({ ...opts, patchFilters: 'gabor' as 'bank' }),
+    /patchFilters must be one of random, bank, got gabor/,
+  );
+  assert.throws(
+    () => makeDevTeacherWeights({ ...opts, dim: 64, patchFilters: 'bank' }),
+    /patchFilters 'bank' needs dim ≤ 3·patch² = 48, got 64/,
+  );
+});

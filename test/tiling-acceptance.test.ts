@@ -6,27 +6,33 @@
 // defects keep their absolute size (8–24 px), so a tile sees them at native resolution in both cases. (At
 // 2448×2048 one synthetic part takes ~12 s to render here, and its 143 tiles at S = 224 cost 4× the teacher
 // FLOPs: the same test at full size is minutes.) Dev teacher of width 256 (4 heads, 6 blocks, layers 4 and 6)
-// with patchGain 10 (src/model/dev-teacher.ts): its tokens follow their own patch, so the students learn the good
-// parts closely; tiled students train 12 epochs over the 429 tiles (1296 steps: at 8 epochs 8 are found).
+// with patchGain 30 and the filter bank as patch embedding (src/model/dev-teacher.ts, patch-filter-bank.ts:
+// colour-opponent and oriented-grating filters with the mean brightness weighed down, as a trained first layer;
+// random filters leave a token mostly its patch's mean brightness, so light stains barely move it); tiled
+// students train 12 epochs over the 429 tiles (1296 steps).
 //
 // Defects: spots, dents, missing chunks and scratches of 8, 12, 16, 20 and 24 px, rendered by the synthetic
 // part generator on small parts and pasted (their exact mask pixels) onto good 1224×1024 parts at spaced
 // positions on the plate. A defect is found when a blob of the calibrated pixel threshold overlaps its mask's
 // box (grown by 4 px: the map is blurred). Printed side by side per defect: found or not, and the defect's map
 // peak over the calibrated pixel threshold, tiled and letterboxed. Gated (spot/dent/missing ≥ 12 px): tiling
-// finds at least 75 % of them, at least twice as many and at least 3 more than letterboxing, and raises the
-// defect's peak/threshold above letterboxing's for ≥ 75 % of them. Measured: tiled 9 of 12 (75 %),
-// letterboxed 1 of 12; the same 9 with teacher seed 1. The issue's ≥ 90 % is NOT reached: the two light
-// (cream) spots of 16 and 20 px peak at 0.34–0.40 of the threshold (their mean change is 23 and 32 grey levels,
-// below the grooves' own ±26), the 12-px missing chunk at 0.77; the threshold is set by the knurled boss and
-// the part's outline of the held-out good part (docs/pipeline.md, "Tiling").
+// finds at least 90 % of them (the issue's goal: 11 of 12), at least twice as many and at least 3 more than
+// letterboxing, and raises the defect's peak/threshold above letterboxing's for ≥ 75 % of them. Measured:
+// tiled 11 of 12 (92 %), letterboxed 1 of 12; the weakest found at 1.15× the threshold (a 24-px missing chunk),
+// the light (cream) spots of 16 and 20 px at 1.28 and 1.40 (0.34 and 0.40 with random filters); missed: the
+// 12-px missing chunk beside the knurled boss at 0.84. Teacher seed 1: the same 11, weakest 1.21×, missing
+// 12 px at 0.90. With random filters (gain 10) 9 of 12 (docs/pipeline.md, "Tiling").
 //
 // Scratches (≤ 3 px wide whatever their length) are printed, not gated. Seam: the same defect, same
-// surroundings, once centred on a tile seam and once inside a tile (the frame is cropped at two offsets so
-// only the tile grid moves, by 42 px = 3 patches, so the defect keeps its phase to the patch grid): one blob on
-// the seam at half the defect's peak, the peak within 5 % of the peak inside the tile. Measured: 0.0484 on the
-// seam, 0.0490 inside (1 %). A shift that changes the patch phase (45 px) moved the peak by 20 % (0.133 vs 0.109,
-// measured at patchGain 1) with or without a seam: the ViT's patch grid, not the stitching, is what is not shift-invariant.
+// surroundings, centred on a tile seam and inside each of the two tiles that meet there (the frame is cropped
+// at three offsets so only the tile grid moves, by 42 px = 3 patches, so the defect keeps its phase to the
+// patch grid): one blob on the seam at half the defect's peak, whose peak is within 5 % of the defect's peak
+// inside one of the two tiles and within their two peaks ±5 %. Measured: 0.0824 on the seam, 0.0812 inside
+// tile 0 (1.5 %), 0.0791 inside tile 1 (seed 1: 0.0789, 0.0781, 0.0752). The two tiles differ by up to 9 %
+// without any seam: the defect's peak depends on what else its tile shows (the teacher's attention context;
+// with random filters it was 1 %); a shift that changes the patch phase (45 px) moved the peak by 20 % (0.133
+// vs 0.109, measured at patchGain 1) with or without a seam: the ViT's patch grid, not the stitching, is what
+// is not shift-invariant.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -125,7 +131,13 @@ test('tiling at scale 1 finds few-pixel defects that letterboxing to the same S 
   const t0 = performance.now();
   const tmp = mkdtempSync(join(tmpdir(), 'pinpoint-tiling-'));
   t.after(() => rmSync(tmp, { recursive: true, force: true }));
-  writeDevTeacher(join(tmp, 'teacher.safetensors'), { dim: 256, heads: 4, depth: 6, patchGain: 10 });
+  writeDevTeacher(join(tmp, 'teacher.safetensors'), {
+    dim: 256,
+    heads: 4,
+    depth: 6,
+    patchGain: 30,
+    patchFilters: 'bank',
+  });
   const bundleFor = (name: string) => {
     const dir = join(tmp, name);
     createBundle({ teacherPath: join(tmp, 'teacher.safetensors'), outDir: dir, size: S, layers: [4, 6] });
@@ -221,7 +233,7 @@ test('tiling at scale 1 finds few-pixel defects that letterboxing to the same S 
   const nt = Math.round(tr.rate * tr.n);
   const np = Math.round(pr.rate * pr.n);
   assert.ok(nt >= 2 * np && nt >= np + 3, `tiling found ${nt}, letterboxing ${np} of ${tr.n}: gap too small`);
-  assert.ok(nt >= 0.75 * tr.n, `tiling found ${nt} of ${tr.n} gated defects, fewer than 75 %`);
+  assert.ok(nt >= 0.9 * tr.n, `tiling found ${nt} of ${tr.n} gated defects, fewer than 90 %`);
   const gatedIds = placed.flatMap((p, i) => (gated(p.d.stamp) ? [i] : []));
   const raised = gatedIds.filter((i) => ratio.tiled.get(i)! > ratio.plain.get(i)!).length;
   assert.ok(raised >= 0.75 * gatedIds.length, `tiling raised the peak for ${raised} of ${gatedIds.length}`);
@@ -231,9 +243,11 @@ test('tiling at scale 1 finds few-pixel defects that letterboxing to the same S 
   const ch = 336;
   const grid = tileGrid(cw, ch, TILING, S); // columns at 0, 90, 179, ...: tile 0 and 1 overlap in [90, 112)
   const seamX = Math.round((grid.xs[1] + S) / 2);
-  // inside tile 1's own part [112, 179), 3 patches (42 px) right of the seam: the defect keeps its phase to
-  // tile 1's patch grid, so only the seam (and the tile border's context) differ
+  // inside tile 1's own part [112, 179), 3 patches (42 px) right of the seam, and inside tile 0's own part
+  // [0, 90), 3 patches left of it: the defect keeps its phase to the patch grid of the tiles that see it,
+  // so only the seam (and what else the tile shows: the teacher's attention context) differ
   const insideX = seamX + 42;
+  const leftX = seamX - 42;
   const { image: base, object } = goodPart(300);
   const spot = stamps.find((s) => s.kind === 'missing' && s.size === 20)!;
   const site = sites(object, W, H).find((p) => p.x >= 300 && p.x + 500 <= W && p.y >= 200 && p.y + 200 <= H)!;
@@ -259,18 +273,33 @@ test('tiling at scale 1 finds few-pixel defects that letterboxing to the same S 
   };
   const seam = await mapAt(seamX);
   const inside = await mapAt(insideX);
+  const left = await mapAt(leftX);
   const peak = (m: { data: Float32Array }) => m.data.reduce((a, v) => Math.max(a, v), 0);
   // Blobs at half the defect's own peak: the seam property does not depend on whether this random teacher's
   // calibrated threshold happens to reach this defect here.
   const level = 0.5 * peak(inside);
   const seamBlobs = findBlobs(seam, level, 1);
   const insideBlobs = findBlobs(inside, level, 1);
+  const leftBlobs = findBlobs(left, level, 1);
   process.stderr.write(
     `tiling acceptance: 20-px missing chunk centred on a seam: ${seamBlobs.length} blob(s), peak ` +
-      `${peak(seam).toFixed(4)}; inside a tile: ${insideBlobs.length} blob(s), peak ${peak(inside).toFixed(4)} ` +
+      `${peak(seam).toFixed(4)}; inside tile 1: ${insideBlobs.length} blob(s), peak ${peak(inside).toFixed(4)}; ` +
+      `inside tile 0: ${leftBlobs.length} blob(s), peak ${peak(left).toFixed(4)} ` +
       `(calibrated pixel threshold ${tiledPixel.toFixed(4)}); ${((performance.now() - t0) / 1000).toFixed(0)} s in all\n`,
   );
   assert.equal(seamBlobs.length, 1, 'one blob across the seam');
   assert.equal(insideBlobs.length, 1);
-  assert.ok(Math.abs(peak(seam) - peak(inside)) <= 0.05 * peak(inside), 'same peak ±5 %');
+  assert.equal(leftBlobs.length, 1);
+  // The seam blends tile 0's and tile 1's views of the defect: its peak is that of the defect inside one of
+  // them (±5 %), and neither doubled nor cut against both.
+  const insides = [peak(left), peak(inside)];
+  const nearest = Math.min(...insides.map((p) => Math.abs(peak(seam) - p) / p));
+  assert.ok(
+    nearest <= 0.05,
+    `seam peak ${peak(seam)} not within 5 % of a tile's own peak (${insides.join(', ')})`,
+  );
+  assert.ok(
+    peak(seam) >= 0.95 * Math.min(...insides) && peak(seam) <= 1.05 * Math.max(...insides),
+    "seam peak outside the two tiles' own peaks ±5 %",
+  );
 });

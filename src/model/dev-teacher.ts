@@ -15,11 +15,16 @@
 //     little and smoothly from good patch to good patch and the students learn the good parts closely, while
 //     a defect's patch moves the token itself. Measured on the tiling acceptance (docs/pipeline.md, "Tiling"):
 //     after 12 epochs gain 10 finds 9 of 12 defects ≥ 12 px tiled where gain 1 finds 4 (gain 3: 8).
+//   - `patchFilters` (default 'random'): 'bank' replaces the random patch filters by a fixed bank shaped like a
+//     trained first layer (colour-opponent and oriented-grating filters, the mean brightness weighed down:
+//     patch-filter-bank.ts); every other weight stays the random teacher's of the same seed. The tiling
+//     acceptance uses it at gain 30: 11 of 12 defects ≥ 12 px where random filters find 9 (docs/pipeline.md).
 import type { BlockWeights, LinearWeights, TeacherWeights } from './types.js';
 import type { TensorData } from './safetensors.js';
 import { writeSafetensors } from './safetensors.js';
 import { teacherToTensors } from './teacher-weights.js';
 import { Rng } from '../util/random.js';
+import { patchFilterBank } from './patch-filter-bank.js';
 
 export interface DevTeacherOptions {
   depth?: number;
@@ -32,7 +37,12 @@ export interface DevTeacherOptions {
   seed?: number;
   /** Scale of the patch embedding against the blocks' updates (1; see the header). */
   patchGain?: number;
+  /** Patch embedding filters: 'random' (default) or the fixed 'bank' of patch-filter-bank.ts. */
+  patchFilters?: PatchFilters;
 }
+
+export type PatchFilters = 'random' | 'bank';
+const PATCH_FILTERS: readonly PatchFilters[] = ['random', 'bank'];
 
 function normal(rng: Rng, n: number, std: number, mean = 0): Float32Array {
   const a = new Float32Array(n);
@@ -77,8 +87,19 @@ export function makeDevTeacherWeights(opts: DevTeacherOptions = {}): TeacherWeig
   if (!(Number.isFinite(patchGain) && patchGain > 0))
     throw new Error(`dev teacher: patchGain must be a positive number, got ${patchGain}`);
   if (dim % heads !== 0) throw new Error(`dev teacher: heads ${heads} must divide dim ${dim}`);
+  const patchFilters = opts.patchFilters ?? 'random';
+  if (!PATCH_FILTERS.includes(patchFilters))
+    throw new Error(
+      `dev teacher: patchFilters must be one of ${PATCH_FILTERS.join(', ')}, got ${String(patchFilters)}`,
+    );
+  if (patchFilters === 'bank' && dim > 3 * patch * patch)
+    throw new Error(
+      `dev teacher: patchFilters 'bank' needs dim ≤ 3·patch² = ${3 * patch * patch}, got ${dim}`,
+    );
   const rng = new Rng(opts.seed ?? 0);
-  const patchWeight = normal(rng, dim * 3 * patch * patch, patchGain / Math.sqrt(3 * patch * patch));
+  // The random filters are drawn either way, so a bank teacher's other weights are the random one's.
+  const randomFilters = normal(rng, dim * 3 * patch * patch, patchGain / Math.sqrt(3 * patch * patch));
+  const patchWeight = patchFilters === 'bank' ? patchFilterBank(dim, patch, patchGain) : randomFilters;
   const patchBias = normal(rng, dim, 0.02);
   const clsToken = normal(rng, dim, 0.02);
   const registerTokens = normal(rng, registers * dim, 0.02);
