@@ -9,6 +9,8 @@ import { runCli } from './helpers/cli.js';
 import { createBundle, loadBundle, readManifest, saveStudents } from '../src/model/bundle.js';
 import { intOption, layersOption } from '../src/cli/parse-options.js';
 import { openAnomalyModel } from '../src/pipeline/inference.js';
+import { makeDevTeacherWeights } from '../src/model/dev-teacher.js';
+import { readTeacher } from '../src/model/teacher-weights.js';
 import { computeLetterbox, letterbox } from '../src/pipeline/letterbox.js';
 import { postprocess } from '../src/pipeline/anomaly-map.js';
 import { readImage, readNpy, writeImage } from '../src/util/image-io.js';
@@ -50,6 +52,34 @@ describe('pinpoint model', () => {
     ]);
     assert.equal(t.code, 0, t.stderr);
     assert.match(t.stdout, /NOT a real backbone/);
+
+    // The tiling acceptance's teacher kind, from the CLI: the same weights as the library makes.
+    const bankPath = join(root, 'bank.safetensors');
+    const bank = await runCli(
+      ['model', 'dev-teacher', '--out', bankPath, '--depth', '1', '--dim', '32', '--heads', '2'].concat([
+        '--patch-filters',
+        'bank',
+        '--patch-gain',
+        '30',
+      ]),
+    );
+    assert.equal(bank.code, 0, bank.stderr);
+    assert.match(bank.stdout, /patch bank ×30/);
+    const want = makeDevTeacherWeights({ depth: 1, dim: 32, heads: 2, patchFilters: 'bank', patchGain: 30 });
+    assert.deepEqual(
+      Array.from(readTeacher(bankPath).weights.patchWeight),
+      Array.from(want.patchWeight),
+      'the CLI wrote the bank filters at gain 30',
+    );
+    for (const [args, err] of [
+      [['--patch-filters', 'fancy'], /expected random or bank, got 'fancy'/],
+      [['--patch-gain', '0'], /--patch-gain must be above 0/],
+      [['--patch-filters', 'bank', '--dim', '768', '--heads', '12'], /588 filters .* --dim 768 is too wide/],
+    ] as const) {
+      const r = await runCli(['model', 'dev-teacher', '--out', join(root, 'x.safetensors'), ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, err);
+    }
 
     const b = await runCli([
       'model',

@@ -9,7 +9,7 @@ import { SafetensorsError } from '../model/safetensors.js';
 import { WeightsError } from '../model/teacher-weights.js';
 import { CliError, EXIT } from './exit.js';
 import { registerModelVersions } from './model-versions-command.js';
-import { intOption, layersOption } from './parse-options.js';
+import { intOption, layersOption, numberOption } from './parse-options.js';
 import { registerReteach } from './reteach-command.js';
 
 export const DEV_TEACHER_WARNING =
@@ -188,24 +188,58 @@ export function registerModel(program: Command): void {
     .option('--heads <n>', 'attention heads (must divide --dim)', intOption(1, 256), 4)
     .option('--registers <n>', 'register tokens', intOption(0, 64), 4)
     .option('--seed <n>', 'random seed', intOption(0), 0)
+    .option(
+      '--patch-gain <x>',
+      'scale of the patch embedding against the blocks (docs/pipeline.md)',
+      numberOption,
+      1,
+    )
+    .option(
+      '--patch-filters <kind>',
+      "patch filters: 'random', or 'bank' (shaped like a trained first layer)",
+      'random',
+    )
     .action(
-      userErrors(
-        (o: { out: string; depth: number; dim: number; heads: number; registers: number; seed: number }) => {
-          if (o.dim % o.heads !== 0)
-            throw new CliError(`--heads ${o.heads} does not divide --dim ${o.dim}`, EXIT.usage);
-          writeDevTeacher(o.out, {
-            depth: o.depth,
-            dim: o.dim,
-            heads: o.heads,
-            registers: o.registers,
-            seed: o.seed,
-          });
-          process.stdout.write(
-            `wrote ${resolve(o.out)}: dev teacher, ${o.depth} blocks, width ${o.dim}, ${o.heads} heads, ` +
-              `${o.registers} registers, seed ${o.seed} (Hugging Face layout)\n` +
-              `${DEV_TEACHER_WARNING}\n`,
+      userErrors((o: DevTeacherCliOptions) => {
+        if (o.dim % o.heads !== 0)
+          throw new CliError(`--heads ${o.heads} does not divide --dim ${o.dim}`, EXIT.usage);
+        if (!(o.patchGain > 0))
+          throw new CliError(`--patch-gain must be above 0, got ${o.patchGain}`, EXIT.usage);
+        if (o.patchFilters !== 'random' && o.patchFilters !== 'bank')
+          throw new CliError(`--patch-filters: expected random or bank, got '${o.patchFilters}'`, EXIT.usage);
+        if (o.patchFilters === 'bank' && o.dim > BANK_MAX_DIM)
+          throw new CliError(
+            `--patch-filters bank has ${BANK_MAX_DIM} filters (3 colours × 14×14 pixels): --dim ${o.dim} is too wide`,
+            EXIT.usage,
           );
-        },
-      ),
+        writeDevTeacher(o.out, {
+          depth: o.depth,
+          dim: o.dim,
+          heads: o.heads,
+          registers: o.registers,
+          seed: o.seed,
+          patchGain: o.patchGain,
+          patchFilters: o.patchFilters,
+        });
+        process.stdout.write(
+          `wrote ${resolve(o.out)}: dev teacher, ${o.depth} blocks, width ${o.dim}, ${o.heads} heads, ` +
+            `${o.registers} registers, seed ${o.seed}, patch ${o.patchFilters} ×${o.patchGain} (Hugging Face layout)\n` +
+            `${DEV_TEACHER_WARNING}\n`,
+        );
+      }),
     );
+}
+
+/** The bank's filters are orthogonal over a 14×14 RGB patch: at most 3·14² of them. */
+const BANK_MAX_DIM = 3 * 14 * 14;
+
+interface DevTeacherCliOptions {
+  out: string;
+  depth: number;
+  dim: number;
+  heads: number;
+  registers: number;
+  seed: number;
+  patchGain: number;
+  patchFilters: string;
 }
