@@ -194,7 +194,9 @@ describe('archive: kill -9 of pinpoint run while it archives', () => {
       inference: { device: 'cpu', threads: 1 },
       verdict: { rejectThreshold: 2.14, pixelThreshold: 2.13, minBlobArea: 4 },
       mqtt: { enabled: false },
-      archive: { enabled: true, dir: archiveDir, keep: 'all', maxMegabytes: 1 },
+      // No yielding to inspection (tested in archive.test.ts): the worker writes as fast as it can, so that
+      // kills land inside writes and every round quickly sees a new entry.
+      archive: { enabled: true, dir: archiveDir, keep: 'all', maxMegabytes: 1, cpuWhileInspecting: 1 },
       logging: { level: 'info', pretty: 'never' },
     };
     writeFileSync(configFile, stringify(config));
