@@ -1,7 +1,7 @@
 // The archive worker's manners: it works freely while no part is in the pipeline and, while parts are, uses at
 // most a set share of a core. Between two steps of its work (encode the frame, the map, the heatmap, write)
-// it sleeps in proportion to the step it just did, and wakes at once when the pipeline empties
-// (pipeline-load.ts notifies). Why not only the lowest thread priority (thread-priority.ts): measured on a
+// it sleeps in proportion to the step it just did; it wakes when the pipeline empties (pipeline-load.ts
+// notifies) and goes on freely once it has stayed empty for QUIET_MS. Why not only the lowest thread priority (thread-priority.ts): measured on a
 // 2-vCPU VM, a SCHED_IDLE deflate loop on the spare vCPU still cost the pipeline 6 % of its throughput and 20 %
 // on p99 latency (shared physical core, caches, memory bandwidth); work the kernel cannot see as competing
 // still competes. The sleep is in this worker thread only (Atomics.wait); the event loop never waits on it.
@@ -38,7 +38,7 @@ export class InspectionGate {
     const t0 = this.io.now();
     const out = work();
     if (this.share < 1 && this.io.parts() > 0) {
-      this.owed += (this.io.now() - t0) * (1 / this.share - 1);
+      if (this.share > 0) this.owed += (this.io.now() - t0) * (1 / this.share - 1); // share 0: waits for quiet
       this.wasBusy = true;
     }
     return out;
