@@ -38,6 +38,7 @@ import { configSchema } from '../src/config/schema.js';
 import { createBundle } from '../src/model/bundle.js';
 import { writeDevTeacher } from '../src/model/dev-teacher.js';
 import type { InspectionResult } from '../src/pipeline/result.js';
+import { statCpuMs } from '../src/util/proc-stat.js';
 
 const PARTS = 400;
 const WARM = 30;
@@ -63,12 +64,8 @@ function quantile(xs: number[], q: number): number {
 }
 const median = (xs: number[]): number => quantile(xs, 0.5);
 
-/** CPU time of the calling thread so far, ms (Linux /proc; clock ticks of 10 ms). */
-function threadCpuMs(): number {
-  const stat = readFileSync('/proc/thread-self/stat', 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
+/** CPU time of the calling thread so far, ms (Linux /proc). */
+const threadCpuMs = (): number => statCpuMs(readFileSync('/proc/thread-self/stat', 'utf8'));
 
 /** An arm: the archive off, gated (the default share) or with no gate; the camera's pace. */
 interface Arm {

@@ -31,6 +31,7 @@ import { createRtspSource } from '../src/sources/rtsp.js';
 import type { Frame, SourceContext, SourceState } from '../src/sources/types.js';
 import { startFakeCamera } from '../test/helpers/fake-camera.js';
 import { startRtspServer } from '../test/helpers/rtsp-server.js';
+import { statCpuMs } from '../src/util/proc-stat.js';
 
 const W = 1280;
 const H = 1024;
@@ -41,10 +42,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.timeOrigin + performance.now();
 
 function cpuTicks(pid: number): number {
-  // Fields after the ")" of the command name: state is field 3, utime 14, stime 15.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]);
+  return statCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8')) / 10;
 }
 
 function pct(xs: number[], p: number): number {

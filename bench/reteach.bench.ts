@@ -24,6 +24,7 @@ import { ReteachRunner } from '../src/teach/reteach-runner.js';
 import { teachIn } from '../src/teach/teach-in.js';
 import { teachInSetOf } from '../src/teach/teach-in-set.js';
 import { readImage, writeImage } from '../src/util/image-io.js';
+import { statCpuMs } from '../src/util/proc-stat.js';
 
 const S = Number(process.env.BENCH_SIZE ?? 224);
 const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 8);
@@ -112,9 +113,7 @@ function summary(name: string, p: Phase): string {
 function procCpu(pid: number | undefined): number {
   if (pid === undefined) return 0;
   try {
-    const t = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = t.slice(t.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
+    return statCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8')) / 1000;
   } catch {
     return 0;
   }

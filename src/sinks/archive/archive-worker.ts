@@ -11,6 +11,7 @@ import { makeSpares } from './frame-slots.js';
 import type { ThreadPriority } from './thread-priority.js';
 import { lowerThreadPriority } from './thread-priority.js';
 import { InspectionGate, sharedLoadIo } from './inspection-gate.js';
+import { statCpuMs } from '../../util/proc-stat.js';
 
 export interface ArchiveWorkerInit extends EncodeOptions {
   dir: string;
@@ -119,12 +120,10 @@ port.on('message', (m: ToArchiveWorker) => {
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-/** This thread's CPU time, ms (Linux /proc, in 10-ms clock ticks); 0 where unreadable. */
+/** This thread's CPU time, ms (Linux /proc); 0 where unreadable. */
 function threadCpuMs(): number {
   try {
-    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime (fields 14, 15)
+    return statCpuMs(readFileSync('/proc/thread-self/stat', 'utf8'));
   } catch {
     return 0;
   }

@@ -9,6 +9,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
+import { statFields } from '../../util/proc-stat.js';
 
 /** What the thread got: SCHED_IDLE, nice 19, or nothing could be changed. */
 export type ThreadPriority = 'idle' | 'nice19' | 'normal';
@@ -58,8 +59,7 @@ function chrtIdle(tid: number): Promise<string | null> {
 export function policyOf(tid: number): number | null {
   try {
     const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[38]); // field 41 overall; fields[0] is field 3 (state)
+    return Number(statFields(stat)[41 - 3]);
   } catch {
     return null;
   }
