@@ -30,6 +30,8 @@ export type PngFilter = 'none' | 'sub' | 'up';
 
 /** Runs one piece of work and returns its result (the caller may pause around it). */
 export type Step = <T>(work: () => T) => T;
+/** The step that just runs the work. */
+export const runNow: Step = (work) => work();
 
 export interface PngEncodeOptions {
   /** zlib level 0–9; 1–3 are fast with most of the gain (default 2). */
@@ -50,7 +52,7 @@ const FILTER_CODE: Record<PngFilter, number> = { none: 0, sub: 1, up: 2 };
 /** The PNG file's bytes. Throws RangeError when the size, depth or data length do not match. */
 export function encodePng(img: PngImage, opts: PngEncodeOptions = {}): Buffer {
   checkImage(img);
-  const step = opts.step ?? ((work) => work());
+  const step = opts.step ?? runNow;
   const bytes = step(() => sampleBytes(img));
   const stride = img.width * img.channels * (img.depth / 8);
   const rowsPerBand = Math.max(1, Math.floor((opts.bandBytes ?? BAND_BYTES) / (stride + 1)));

@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ArchiveJob, EncodeOptions } from './encode-entry.js';
-import { EncodeScratch, encodeEntry, type Step } from './encode-entry.js';
+import { EncodeScratch, encodeEntry } from './encode-entry.js';
+import { runNow, type Step } from '../../util/png-encode.js';
 import { entryKey } from './layout.js';
 import { ArchiveStore } from './archive-store.js';
 import { makeSpares } from './frame-slots.js';
@@ -62,7 +63,7 @@ try {
     entries: store.index.count(),
     bytes: store.totalBytes,
     priority,
-    work: { cpuMs: threadCpuMs(), yieldedMs: 0 },
+    work: { cpuMs: threadCpuMs(), yieldedMs: 0 }, // before the gate exists: nothing yielded yet
   });
 } catch (err) {
   send({ type: 'open-failed', error: (err as Error).message });
@@ -73,14 +74,13 @@ const scratch = new EncodeScratch();
 const gate = init.load
   ? new InspectionGate(init.cpuWhileInspecting ?? 1, sharedLoadIo(init.load))
   : undefined;
-const step: Step = gate ? (work) => gate.step(work) : (work) => work();
+const step: Step = gate ? (work) => gate.step(work) : runNow;
 
 /** Encodes, writes and indexes one part; its frame slot goes back to the sink either way (frame-slots.ts). */
 function write(job: ArchiveJob, slot: number | undefined): void {
-  const reply = (m: DistributiveOmit<FromArchiveWorker & { work: WorkerTime }, 'work'>): void =>
-    port.postMessage({ ...m, work: { cpuMs: threadCpuMs(), yieldedMs: gate?.sleptMs ?? 0 } });
+  const reply = (m: FromArchiveWorker): void => port.postMessage(m);
   const s = store;
-  if (!s) return reply({ type: 'failed', error: 'archive not open', slot });
+  if (!s) return reply({ type: 'failed', error: 'archive not open', slot, work: workerTime() });
   try {
     const enc = encodeEntry(job, init, scratch, step);
     const r = job.result;
@@ -100,10 +100,10 @@ function write(job: ArchiveJob, slot: number | undefined): void {
         mapScale: enc.mapScale,
       }),
     );
-    reply({ type: 'done', bytes, totalBytes: s.totalBytes, slot });
+    reply({ type: 'done', bytes, totalBytes: s.totalBytes, slot, work: workerTime() });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    reply({ type: 'failed', error: e.message, code: e.code, slot });
+    reply({ type: 'failed', error: e.message, code: e.code, slot, work: workerTime() });
   }
 }
 
@@ -118,7 +118,9 @@ port.on('message', (m: ToArchiveWorker) => {
   }
 });
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+function workerTime(): WorkerTime {
+  return { cpuMs: threadCpuMs(), yieldedMs: gate?.sleptMs ?? 0 };
+}
 
 /** This thread's CPU time, ms (Linux /proc); 0 where unreadable. */
 function threadCpuMs(): number {

@@ -10,7 +10,7 @@ import jpeg from 'jpeg-js';
 import type { Image } from '../../pipeline/image.js';
 import type { InspectionResult } from '../../pipeline/result.js';
 import { encodeNpy } from '../../util/image-io.js';
-import { encodePng, type Step } from '../../util/png-encode.js';
+import { encodePng, runNow, type Step } from '../../util/png-encode.js';
 import { FILES } from './layout.js';
 import { entryMap, type ArchiveEvidence, type MapScratch } from './entry-map.js';
 import { thumbnail } from './thumbnail.js';
@@ -71,18 +71,15 @@ export class EncodeScratch implements MapScratch {
 /** Heatmap colour range: 0 → blue, 2 × the pixel threshold and above → red (the threshold sits mid-scale). */
 const HEAT_RANGE = 2;
 
-/**
- * Runs one step of an entry's work (a PNG's band of rows, the map, the heatmap): the archive worker passes its
- * InspectionGate's, which sleeps between steps while inspection is busy (inspection-gate.ts).
- */
-export type { Step };
-const run: Step = (work) => work();
-
 export function encodeEntry(
   job: ArchiveJob,
   o: EncodeOptions,
   scratch: EncodeScratch = new EncodeScratch(),
-  step: Step = run,
+  /**
+   * Runs each step of the entry's work (the map, each band of rows of a PNG, the heatmap): the archive worker
+   * passes its InspectionGate's, which sleeps between steps while inspection is busy (inspection-gate.ts).
+   */
+  step: Step = runNow,
 ): EncodedEntry {
   const files: Record<string, Uint8Array | string> = {
     [FILES.result]: `${JSON.stringify(job.result, null, 2)}\n`,
