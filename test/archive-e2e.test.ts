@@ -1,7 +1,8 @@
 // Acceptance of the parts archive, /metrics and the health endpoints with real parts: `pinpoint run` as a child
 // process on synthetic cameras (one of them tiled, issue 15), a dev-teacher bundle (untrained students;
-// thresholds from the config), a real mosquitto and subscriber, real HTTP scrapes, the console's API and its
-// drill-down page in Chromium, and the archive read back from disk (SQLite index, PNG, .npy).
+// thresholds from the config), a real mosquitto and subscriber, real HTTP scrapes, the console's API, its
+// drill-down page and the tiled camera's live heatmap in Chromium, and the archive read back from disk (SQLite
+// index, PNG, .npy).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -9,7 +10,8 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
+import WebSocket from 'ws';
 import { extract } from 'tar-stream';
 import { stringify } from 'yaml';
 import { createBundle } from '../src/model/bundle.js';
@@ -525,6 +527,7 @@ async function drillDownShowsBoxes(port: number, r: InspectionResult, id: number
         near(box.y1, Math.min(FRAME.height - 1, want.y1)),
       `magenta strokes ${JSON.stringify(box)} around the blobs ${JSON.stringify(want)}`,
     );
+    await liveShowsTiledHeatmap(page, port);
   } finally {
     await Promise.race([browser.close(), new Promise((res) => setTimeout(res, 5000))]).catch(() => undefined);
     if (pid)
@@ -534,6 +537,69 @@ async function drillDownShowsBoxes(port: number, r: InspectionResult, id: number
         // already gone
       }
   }
+}
+
+/** The console's jet colour map (0 → dark blue, 2 × the pixel threshold → dark red), written out again. */
+function jet(t: number): number[] {
+  const c = (v: number) => Math.min(1, Math.max(0, v));
+  const t4 = 4 * c(t);
+  return [1.5 - Math.abs(t4 - 3), 1.5 - Math.abs(t4 - 2), 1.5 - Math.abs(t4 - 1)].map((v) => 255 * c(v));
+}
+
+/**
+ * The live view of the finished run: tile t shows camera t's latest part as soon as the page connects (the
+ * hub keeps it for clients that join later), with the heatmap of its tiles' blended grid over the whole frame.
+ * The message a WebSocket client gets is the reference: at opacity 1, each grid cell's centre on the canvas
+ * has the cell's colour (within what the browser's smoothing mixes in from the neighbours).
+ */
+async function liveShowsTiledHeatmap(page: Page, port: number): Promise<void> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/api/live`);
+  const msg = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    ws.on('message', (d: Buffer) => {
+      const m = JSON.parse(d.toString()) as Record<string, unknown>;
+      if (m.type === 'part' && m.camera === 't') resolve(m);
+    });
+    ws.on('error', reject);
+    setTimeout(() => reject(new Error('no latest part of camera t on connect')), 10000);
+  }).finally(() => ws.close());
+  const grid = new Float32Array(Uint8Array.from(Buffer.from(msg.grid as string, 'base64')).buffer);
+  const [cols, rows] = [msg.gridCols as number, msg.gridRows as number];
+  const gridBox = msg.gridBox as { x: number; y: number; width: number; height: number };
+  assert.deepEqual([cols, rows, gridBox.x, gridBox.y], [12, 9, 0, 0], '160×120 in 14-px patches');
+  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.waitForFunction((id) => {
+    const tile = document.querySelector<HTMLElement>('.tile[data-camera="t"]');
+    return tile?.dataset.partId === id && Number(tile?.dataset.frames ?? '0') >= 1;
+  }, msg.partId);
+  await page.locator('#opacity').fill('1');
+  const { width, data } = await page.evaluate(() => {
+    const c = document.querySelector<HTMLCanvasElement>('.tile[data-camera="t"] canvas')!;
+    return { width: c.width, data: [...c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data] };
+  });
+  assert.equal(width, FRAME.width, 'a 160-px frame is its own live tile');
+  const cell = gridBox.width / cols;
+  // The blob boxes are stroked over the heatmap (2 px): a cell centre within 3 px of a box edge is not checked.
+  const boxes = msg.blobs as { x: number; y: number; width: number; height: number }[];
+  const near = (v: number, edge: number) => Math.abs(v - edge) <= 3;
+  const onStroke = (x: number, y: number) =>
+    boxes.some(
+      (b) =>
+        ((near(x, b.x) || near(x, b.x + b.width)) && y >= b.y - 3 && y <= b.y + b.height + 3) ||
+        ((near(y, b.y) || near(y, b.y + b.height)) && x >= b.x - 3 && x <= b.x + b.width + 3),
+    );
+  let worst = 0;
+  let checked = 0;
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) {
+      const [x, y] = [Math.floor((c + 0.5) * cell), Math.floor((r + 0.5) * cell)];
+      if (x >= FRAME.width || y >= FRAME.height || onStroke(x, y)) continue;
+      const want = jet(grid[r * cols + c] / (2 * (msg.pixelThreshold as number)));
+      const i = (y * FRAME.width + x) * 4;
+      for (let k = 0; k < 3; k++) worst = Math.max(worst, Math.abs(data[i + k] - want[k]));
+      checked++;
+    }
+  assert.ok(checked >= 60, `${checked} of the 108 cell centres off the box strokes`);
+  assert.ok(worst <= 16, `heatmap cell centres within ${worst} of their cells' colours`);
 }
 
 async function tarNames(file: string): Promise<Map<string, string>> {

@@ -1,7 +1,8 @@
 // Archive evidence of tiled parts (issue 15) on a real tiny onnxruntime model: the engine hands the outputs
 // every tile's Δ grid, the archive stitches the map the verdict saw from them (its blobs and score are the
 // published ones, exactly), and a map over the size bound is max-pooled so that every published blob still
-// shows, with map.json saying how the map maps onto the frame; the live view shows the frame and boxes.
+// shows, with map.json saying how the map maps onto the frame; the live view gets the frame, the boxes and the
+// tiles' grids blended over the frame.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { from, lastValueFrom, toArray } from 'rxjs';
@@ -21,7 +22,8 @@ import { archiveEvidence, entryMap, mapDownsample, maxPool } from '../src/sinks/
 import { FILES } from '../src/sinks/archive/layout.js';
 import { thumbnail } from '../src/sinks/archive/thumbnail.js';
 import jpeg from 'jpeg-js';
-import { encodeLiveMessage, snapshot } from '../src/sinks/web/live-frame.js';
+import { LIVE_GRID_MAX, encodeLiveMessage, snapshot } from '../src/sinks/web/live-frame.js';
+import { stitchedGrid } from '../src/pipeline/stitched-grid.js';
 import { Rng } from '../src/util/random.js';
 import { tinyModel } from './helpers/tiny-model.js';
 import type { TinyModel } from './helpers/tiny-model.js';
@@ -164,17 +166,36 @@ describe('tiled parts: evidence and archived map', () => {
     }
   });
 
-  test('the live view gets a tiled part as its frame and blob boxes, without a heatmap grid', () => {
+  test('the live view gets a tiled part as its frame, blob boxes and the tiles grids blended over the frame', () => {
     const d = decisions.find((x) => x.result.blobs.length > 0)!;
-    const msg = JSON.parse(encodeLiveMessage(snapshot(d.result, d.evidence!))) as Record<string, unknown>;
+    const ev = d.evidence!;
+    assert.ok(ev.kind === 'tiled');
+    const msg = JSON.parse(encodeLiveMessage(snapshot(d.result, ev))) as Record<string, unknown>;
     assert.deepEqual(msg.frame, { width: W, height: H });
     assert.deepEqual(
       msg.blobs,
       d.result.blobs.map((b) => b.box),
     );
     assert.ok(typeof msg.jpeg === 'string' && msg.jpeg.length > 100);
-    assert.equal(msg.grid, undefined);
     assert.equal(msg.verdict, d.result.verdict);
+    const want = stitchedGrid(ev.grids, ev.g, ev.tiles, LIVE_GRID_MAX);
+    const grid = new Float32Array(Uint8Array.from(Buffer.from(msg.grid as string, 'base64')).buffer);
+    assert.deepEqual([...grid], [...want.values]);
+    // 200×150 at 14 px a patch: 15 × 11 cells over the whole frame (the last ones reach past it)
+    assert.deepEqual([msg.gridCols, msg.gridRows], [15, 11]);
+    assert.deepEqual(msg.gridBox, { x: 0, y: 0, width: 15 * 14, height: 11 * 14 });
+    assert.equal(msg.pixelThreshold, ev.pixelThreshold);
+    // The blended raw Δ is hot where the map (the same Δ upsampled, blurred and stitched) gave the top blob.
+    const top = d.result.blobs[0].box;
+    let hot = -Infinity;
+    for (let r = 0; r < 11; r++)
+      for (let c = 0; c < 15; c++) {
+        const [x, y] = [(c + 0.5) * 14, (r + 0.5) * 14];
+        const near =
+          x > top.x - 14 && x < top.x + top.width + 14 && y > top.y - 14 && y < top.y + top.height + 14;
+        if (near) hot = Math.max(hot, grid[r * 15 + c]);
+      }
+    assert.ok(hot > ev.pixelThreshold, `near the top blob: ${hot} vs pixel threshold ${ev.pixelThreshold}`);
   });
 
   test('a letterboxed part within the bound gets no map.json (its map is in frame pixels)', () => {

@@ -21,13 +21,24 @@ import type { LiveStats } from '../src/sinks/web/live-hub.js';
 import { startWebServer } from '../src/sinks/web/web-server.js';
 import { freePort } from '../src/util/net.js';
 import { stalledWebSocket } from './helpers/stalled-ws.js';
+import { computeLetterbox } from '../src/pipeline/letterbox.js';
+import type { InspectionResult } from '../src/pipeline/result.js';
+import { stitchedGrid } from '../src/pipeline/stitched-grid.js';
+import { tileCount, tileGrid } from '../src/pipeline/tiling.js';
+import type { PartEvidence } from '../src/sinks/types.js';
+import { LIVE_GRID_MAX } from '../src/sinks/web/live-frame.js';
 
 const MESSAGE = 200 * 1024;
 
 /** The daemon's web server on a free loopback port, one camera 'a', live view at 2 fps; closed after the test. */
-async function serve(t: TestContext, auth: WebAuthConfig | undefined, trustProxy?: string[]) {
+async function serve(
+  t: TestContext,
+  auth: WebAuthConfig | undefined,
+  trustProxy?: string[],
+  cameras = ['a'],
+) {
   const port = await freePort();
-  const status = new DaemonStatus('m', ['a']);
+  const status = new DaemonStatus('m', cameras);
   const metrics = new PrometheusMetrics(prom, status, 4);
   const server = await startWebServer({
     host: '127.0.0.1',
@@ -45,7 +56,7 @@ async function serve(t: TestContext, auth: WebAuthConfig | undefined, trustProxy
     if (server.app.server.listening) await server.app.close();
     metrics.close();
   });
-  return { port, server };
+  return { port, server, status };
 }
 
 test('a client that stops reading gets updates skipped, its backlog bounded; the reader gets all; close is not held up', async (t) => {
@@ -205,4 +216,94 @@ test('web.trustProxy: the login limit counts the forwarded client address, and o
     429,
     'no trusted proxy: X-Forwarded-For is ignored, every try counts against the real address',
   );
+});
+
+function part(cameraId: string, partId: string): InspectionResult {
+  const now = Date.now();
+  return {
+    version: 1,
+    cameraId,
+    partId,
+    seq: 1,
+    captureTime: now - 20,
+    decideTime: now,
+    latencyMs: 20,
+    score: 1,
+    threshold: 2,
+    pixelThreshold: 0.5,
+    verdict: 'ok',
+    reason: 'pass',
+    blobs: [],
+    modelId: 'm',
+  };
+}
+
+const ramp = (n: number) => Float32Array.from({ length: n }, (_, i) => (i % 17) / 16);
+
+/** The part messages a new live client gets within `ms` of connecting. */
+async function joinAndRead(port: number, ms: number): Promise<Record<string, Record<string, unknown>>> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/api/live`);
+  const parts: Record<string, Record<string, unknown>> = {};
+  ws.on('message', (d: Buffer) => {
+    const m = JSON.parse(d.toString()) as Record<string, unknown>;
+    if (m.type === 'part') parts[m.camera as string] = m;
+  });
+  await new Promise((r) => ws.once('open', r));
+  await new Promise((r) => setTimeout(r, ms));
+  ws.close();
+  return parts;
+}
+
+test("a client that joins gets each camera's latest part at once (a tiled one with its blended grid), encoded once; a removed camera's is not sent", async (t) => {
+  const { port, server, status } = await serve(t, undefined, undefined, ['a', 't']);
+  const hub = server.hub;
+  const small = { width: 64, height: 48, channels: 1 as const, data: new Uint8Array(64 * 48).fill(90) };
+  const letterboxed = (): PartEvidence => ({
+    image: small,
+    grid: ramp(16),
+    g: 4,
+    letterbox: computeLetterbox(64, 48, 56),
+    ignore: [],
+    pixelThreshold: 0.5,
+    minBlobArea: 1,
+  });
+  const tiles = tileGrid(200, 150, { scale: 1, overlap: 0.125 }, 56);
+  const tiled: PartEvidence = {
+    kind: 'tiled',
+    image: { width: 200, height: 150, channels: 3, data: new Uint8Array(200 * 150 * 3).fill(40) },
+    grids: ramp(tileCount(tiles) * 16),
+    tiles,
+    g: 4,
+    ignore: [],
+    pixelThreshold: 0.5,
+    minBlobArea: 1,
+  };
+  // Nobody watches yet: the latest part of each camera is kept (at most liveFps = 2 a second per camera).
+  hub.offer(part('a', 'A-1'), letterboxed());
+  hub.offer(part('a', 'A-2'), letterboxed()); // within 500 ms of A-1: not an update
+  hub.offer(part('t', 'T-1'), tiled);
+  await new Promise((r) => setTimeout(r, 520));
+  hub.offer(part('a', 'A-3'), letterboxed());
+  assert.equal(hub.stats().encoded, 0, 'nothing encoded while nobody watches');
+
+  const first = await joinAndRead(port, 300);
+  assert.deepEqual(Object.keys(first).sort(), ['a', 't']);
+  assert.equal(first.a.partId, 'A-3');
+  const lb = computeLetterbox(64, 48, 56);
+  assert.deepEqual(first.a.gridBox, { x: 0 - lb.left, y: 0 - lb.top, width: lb.side, height: lb.side });
+  assert.deepEqual([first.a.gridCols, first.a.gridRows], [4, 4]);
+  assert.equal(first.t.partId, 'T-1');
+  const want = stitchedGrid(tiled.grids, 4, tiles, LIVE_GRID_MAX);
+  const grid = new Float32Array(Uint8Array.from(Buffer.from(first.t.grid as string, 'base64')).buffer);
+  assert.deepEqual([...grid], [...want.values]);
+  assert.deepEqual([first.t.gridCols, first.t.gridRows], [want.cols, want.rows]);
+  assert.deepEqual(first.t.frame, { width: 200, height: 150 });
+
+  const second = await joinAndRead(port, 300);
+  assert.deepEqual([second.a.partId, second.t.partId], ['A-3', 'T-1']);
+  assert.equal(hub.stats().encoded, 2, 'each latest part encoded once, whoever joins');
+
+  status.removeCamera('t'); // a config reload removed it
+  const third = await joinAndRead(port, 300);
+  assert.deepEqual(Object.keys(third), ['a']);
 });

@@ -1,5 +1,5 @@
-// Drawing a part on a canvas: the frame, the anomaly heatmap from the model's g×g Δ grid (the browser upsamples
-// it: the server sends a few hundred floats instead of a full-size image) and the blob boxes. Colours: "jet",
+// Drawing a part on a canvas: the frame, the anomaly heatmap from a grid of raw Δ values (the browser upsamples
+// it: the server sends a few thousand floats instead of a full-size image) and the blob boxes. Colours: "jet",
 // 0 → blue and 2 × the pixel threshold → red, like the archive's heatmap.png.
 export interface Box {
   x: number;
@@ -10,8 +10,10 @@ export interface Box {
 
 export interface Overlay {
   grid: Float32Array;
-  g: number;
-  letterbox: { side: number; left: number; top: number };
+  cols: number;
+  rows: number;
+  /** Where the grid lies, frame pixels: a letterbox square reaches past the frame, a tiled frame's covers it. */
+  box: Box;
   pixelThreshold: number;
 }
 
@@ -31,10 +33,10 @@ export function jet(t: number): [number, number, number] {
 
 function gridCanvas(o: Overlay): HTMLCanvasElement {
   const c = document.createElement('canvas');
-  c.width = o.g;
-  c.height = o.g;
+  c.width = o.cols;
+  c.height = o.rows;
   const ctx = c.getContext('2d')!;
-  const img = ctx.createImageData(o.g, o.g);
+  const img = ctx.createImageData(o.cols, o.rows);
   const k = 1 / (2 * o.pixelThreshold);
   for (let i = 0; i < o.grid.length; i++) {
     const [r, g, b] = jet(o.grid[i] * k);
@@ -61,8 +63,8 @@ export function drawPart(
     ctx.save();
     ctx.globalAlpha = opacity;
     ctx.imageSmoothingEnabled = true;
-    const lb = overlay.letterbox;
-    ctx.drawImage(gridCanvas(overlay), -lb.left * scale, -lb.top * scale, lb.side * scale, lb.side * scale);
+    const b = overlay.box;
+    ctx.drawImage(gridCanvas(overlay), b.x * scale, b.y * scale, b.width * scale, b.height * scale);
     ctx.restore();
   }
   ctx.strokeStyle = BOX_COLOUR;

@@ -19,8 +19,9 @@ interface PartMsg {
   frame?: { width: number; height: number };
   jpeg?: string;
   grid?: string;
-  g?: number;
-  letterbox?: Overlay['letterbox'];
+  gridCols?: number;
+  gridRows?: number;
+  gridBox?: Box;
   pixelThreshold?: number;
   detail?: string | null;
 }
@@ -87,12 +88,12 @@ class Tile {
       return;
     }
     const img = new Image();
-    // A tiled frame comes without a grid: frame and blob boxes only.
     const overlay: Overlay | null = msg.grid
       ? {
           grid: decodeFloats(msg.grid),
-          g: msg.g!,
-          letterbox: msg.letterbox!,
+          cols: msg.gridCols!,
+          rows: msg.gridRows!,
+          box: msg.gridBox!,
           pixelThreshold: msg.pixelThreshold!,
         }
       : null;

@@ -1,22 +1,32 @@
 // One live-view update from a decided part: the frame shrunk to tile size and JPEG-encoded, and what the browser
-// needs to draw the overlay itself (the g×g Δ grid, the letterbox geometry, the pixel threshold, the blob boxes;
-// a tiled frame: the blob boxes only).
-// The heatmap is drawn by the browser from the grid (a few hundred floats), so the server encodes one small JPEG
+// needs to draw the overlay itself: a grid of raw Δ values, where it lies on the frame, the pixel threshold and
+// the blob boxes. A letterboxed frame's grid is the model's g×g grid over the letterbox square; a tiled frame's
+// is its tiles' grids blended at patch resolution (pipeline/stitched-grid.ts) over the whole frame.
+// The heatmap is drawn by the browser from the grid (a few thousand floats), so the server encodes one small JPEG
 // per shown frame and never builds the full-size map on the event loop. Pure: no I/O.
 import jpeg from 'jpeg-js';
 import type { Image } from '../../pipeline/image.js';
 import type { InspectionResult } from '../../pipeline/result.js';
+import { stitchedGrid } from '../../pipeline/stitched-grid.js';
 import type { PartEvidence } from '../types.js';
 
 /** The live tile's longest side, px: enough for a monitor tile, cheap to encode (~2–4 ms with jpeg-js). */
 export const TILE_MAX = 480;
 const JPEG_QUALITY = 75;
 
-/** The heatmap's inputs: a letterboxed frame's Δ grid and geometry. */
+/**
+ * Cells per side of a tiled frame's live grid, at most: 4 screen pixels a cell on a TILE_MAX tile, ≤ 58 KB of
+ * floats. A 2448×2048 frame at scale 1 has 175 × 147 patches: pooled by 2 to 88 × 74.
+ */
+export const LIVE_GRID_MAX = 120;
+
+/** The heatmap's inputs: a grid of raw Δ values and the rectangle (frame pixels) it is drawn over. */
 export interface LiveOverlay {
   grid: Float32Array;
-  g: number;
-  letterbox: { side: number; left: number; top: number };
+  cols: number;
+  rows: number;
+  /** A letterbox square reaches past the frame on two sides; a tiled frame's grid covers it (and a little more). */
+  box: { x: number; y: number; width: number; height: number };
   pixelThreshold: number;
 }
 
@@ -25,11 +35,7 @@ export interface LiveSnapshot {
   result: InspectionResult;
   /** RGBA, tile-sized. */
   tile: { width: number; height: number; data: Uint8Array };
-  /**
-   * Absent for a tiled frame: its map is stitched from many tiles' grids, too much to rebuild per shown frame
-   * (the frame and the blob boxes are shown; the archive keeps its heatmap).
-   */
-  overlay?: LiveOverlay;
+  overlay: LiveOverlay;
   /** The original frame's size (blob boxes are in its pixels). */
   frame: { width: number; height: number };
 }
@@ -60,16 +66,30 @@ export function snapshot(r: InspectionResult, ev: PartEvidence): LiveSnapshot {
   return {
     result: r,
     tile: shrinkToTile(ev.image),
-    overlay:
-      ev.kind === 'tiled'
-        ? undefined
-        : {
-            grid: ev.grid.slice(),
-            g: ev.g,
-            letterbox: { side: ev.letterbox.side, left: ev.letterbox.left, top: ev.letterbox.top },
-            pixelThreshold: ev.pixelThreshold,
-          },
+    overlay: liveOverlay(ev),
     frame: { width: ev.image.width, height: ev.image.height },
+  };
+}
+
+/** The grid copied (a letterboxed frame's is the engine's buffer) or blended (a tiled frame's tiles). */
+export function liveOverlay(ev: PartEvidence): LiveOverlay {
+  if (ev.kind === 'tiled') {
+    const s = stitchedGrid(ev.grids, ev.g, ev.tiles, LIVE_GRID_MAX);
+    return {
+      grid: s.values,
+      cols: s.cols,
+      rows: s.rows,
+      box: { x: 0, y: 0, width: s.cols * s.cell, height: s.rows * s.cell },
+      pixelThreshold: ev.pixelThreshold,
+    };
+  }
+  const lb = ev.letterbox;
+  return {
+    grid: ev.grid.slice(),
+    cols: ev.g,
+    rows: ev.g,
+    box: { x: -lb.left, y: -lb.top, width: lb.side, height: lb.side },
+    pixelThreshold: ev.pixelThreshold,
   };
 }
 
@@ -102,11 +122,10 @@ export function encodeLiveMessage(s: LiveSnapshot): string {
     blobs: r.blobs.map((b) => b.box),
     frame: s.frame,
     jpeg: Buffer.from(jpg).toString('base64'),
-    ...(o && {
-      grid: Buffer.from(o.grid.buffer, o.grid.byteOffset, o.grid.byteLength).toString('base64'),
-      g: o.g,
-      letterbox: o.letterbox,
-      pixelThreshold: o.pixelThreshold,
-    }),
+    grid: Buffer.from(o.grid.buffer, o.grid.byteOffset, o.grid.byteLength).toString('base64'),
+    gridCols: o.cols,
+    gridRows: o.rows,
+    gridBox: o.box,
+    pixelThreshold: o.pixelThreshold,
   });
 }

@@ -1,6 +1,8 @@
-// The live view's fan-out: at most `liveFps` updates per camera, built only for cameras someone watches, encoded
-// once per part (after the sink's result() has returned, on a later tick) and sent as the same string to every
-// watching client. A client whose socket does not drain (a hung or slow browser) gets updates skipped while it
+// The live view's fan-out: at most `liveFps` updates per camera, encoded once per part (after the sink's result()
+// has returned, on a later tick) and sent as the same string to every watching client. Each camera's latest
+// update is kept (its tile-sized snapshot, encoded only when someone watches) and sent to a client as it connects
+// or starts watching, so a console opened on a slow line shows every camera's last part at once, not a blank
+// tile until the next part comes. A client whose socket does not drain (a hung or slow browser) gets updates skipped while it
 // holds more than MAX_BUFFERED bytes unsent; the skips are counted. So the server holds at most about
 // MAX_BUFFERED + one message per client (on top of the kernel's socket buffer), nothing here ever waits for a
 // browser, and a client stalled for STALLED_CLOSE_MS is disconnected.
@@ -65,10 +67,14 @@ class Client {
   }
 }
 
+type LivePart = LiveSnapshot | InspectionResult;
+
 export class LiveHub {
   private readonly clients = new Set<Client>();
   private readonly lastShown = new Map<string, number>();
-  private readonly pending = new Map<string, LiveSnapshot | InspectionResult>();
+  /** Each camera's latest update, and its message once encoded (for clients that join later). */
+  private readonly latest = new Map<string, { part: LivePart; message?: string }>();
+  private readonly pending = new Map<string, LivePart>();
   private scheduled = false;
   private encoded = 0;
   private sent = 0;
@@ -76,7 +82,11 @@ export class LiveHub {
   private dropped = 0;
   private readonly minIntervalMs: number;
 
-  constructor(liveFps: number) {
+  constructor(
+    liveFps: number,
+    /** Whether a camera is still configured: a removed one's latest part is not sent to clients that join. */
+    private readonly current: (camera: string) => boolean = () => true,
+  ) {
     this.minIntervalMs = 1000 / liveFps;
   }
 
@@ -86,10 +96,38 @@ export class LiveHub {
   ): { watch(cameras: string[] | null): void; remove(): void } {
     const c = new Client(socket, valid);
     this.clients.add(c);
+    this.greet(c);
     return {
-      watch: (cameras) => (c.cameras = cameras === null ? null : new Set(cameras)),
+      watch: (cameras) => {
+        const before = new Set([...this.latest.keys()].filter((k) => c.watches(k)));
+        c.cameras = cameras === null ? null : new Set(cameras);
+        this.greet(c, before);
+      },
       remove: () => this.clients.delete(c),
     };
+  }
+
+  /**
+   * Sends a client the latest update of each camera it watches (but not of those in `seen`). A camera with an
+   * update pending gets it with the next flush instead: sent now as well, the client would get it twice.
+   */
+  private greet(c: Client, seen: ReadonlySet<string> = new Set()): void {
+    for (const [camera, entry] of this.latest) {
+      if (seen.has(camera) || !c.watches(camera) || this.pending.has(camera)) continue;
+      if (!this.current(camera)) {
+        this.latest.delete(camera);
+        continue;
+      }
+      this.deliver(c, this.encode(entry));
+    }
+  }
+
+  private encode(entry: { part: LivePart; message?: string }): string {
+    if (entry.message === undefined) {
+      entry.message = 'tile' in entry.part ? encodeLiveMessage(entry.part) : verdictOnly(entry.part);
+      this.encoded++;
+    }
+    return entry.message;
   }
 
   watched(camera: string): boolean {
@@ -97,15 +135,20 @@ export class LiveHub {
     return false;
   }
 
-  /** From the sink's result(): cheap unless someone watches and the camera's rate allows an update. */
+  /**
+   * From the sink's result(): at most `liveFps` times a second per camera a tile-sized snapshot (~1 ms, whoever
+   * watches: it is what a client joining later is shown), encoded only when someone watches.
+   */
   offer(r: InspectionResult, ev: PartEvidence | undefined): void {
-    if (this.clients.size === 0 || !this.watched(r.cameraId)) return;
     const now = performance.now();
     const last = this.lastShown.get(r.cameraId);
     if (last !== undefined && now - last < this.minIntervalMs) return;
     this.lastShown.set(r.cameraId, now);
     // The engine's buffers are valid only during result(): shrink and copy now, encode later.
-    this.pending.set(r.cameraId, ev ? snapshot(r, ev) : r);
+    const part = ev ? snapshot(r, ev) : r;
+    this.latest.set(r.cameraId, { part });
+    if (this.clients.size === 0 || !this.watched(r.cameraId)) return;
+    this.pending.set(r.cameraId, part);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -114,24 +157,26 @@ export class LiveHub {
 
   /** A small message to every client (camera states, fps): skipped like any other for a client that lags. */
   broadcast(message: string, camera?: string): void {
-    for (const c of this.clients) {
-      if (camera !== undefined && !c.watches(camera)) continue;
-      if (c.socket.bufferedAmount > MAX_BUFFERED) {
-        c.skipped++;
-        this.skipped++;
-        const now = performance.now();
-        c.stalledSince ??= now;
-        if (now - c.stalledSince > STALLED_CLOSE_MS) this.drop(c);
-        continue;
-      }
-      c.stalledSince = null;
-      try {
-        c.socket.send(message);
-        c.sent++;
-        this.sent++;
-      } catch {
-        this.clients.delete(c); // closed under us: its close handler removes it too
-      }
+    for (const c of this.clients) if (camera === undefined || c.watches(camera)) this.deliver(c, message);
+  }
+
+  /** One message to one client, or a skip (counted) while it holds more than MAX_BUFFERED unsent. */
+  private deliver(c: Client, message: string): void {
+    if (c.socket.bufferedAmount > MAX_BUFFERED) {
+      c.skipped++;
+      this.skipped++;
+      const now = performance.now();
+      c.stalledSince ??= now;
+      if (now - c.stalledSince > STALLED_CLOSE_MS) this.drop(c);
+      return;
+    }
+    c.stalledSince = null;
+    try {
+      c.socket.send(message);
+      c.sent++;
+      this.sent++;
+    } catch {
+      this.clients.delete(c); // closed under us: its close handler removes it too
     }
   }
 
@@ -188,10 +233,12 @@ export class LiveHub {
 
   private flush(): void {
     this.scheduled = false;
-    for (const [camera, s] of this.pending) {
+    for (const [camera, part] of this.pending) {
       this.pending.delete(camera);
-      const message = 'tile' in s ? encodeLiveMessage(s) : verdictOnly(s);
-      this.encoded++;
+      const latest = this.latest.get(camera);
+      // Encoded once for the clients now and the ones that join later (unless a newer part, which nobody
+      // watched, has taken its place meanwhile).
+      const message = this.encode(latest?.part === part ? latest : { part });
       this.broadcast(message, camera);
     }
   }

@@ -18,8 +18,9 @@ export async function registerLiveRoutes(
   // Clients send tiny watch lists only.
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   app.get('/api/live', { websocket: true }, (socket, req) => {
-    const client = hub.add(socket, auth.stillValid(req));
+    // The cameras first: the latest parts that add() sends go to their tiles.
     socket.send(camerasMessage(status, new Map()));
+    const client = hub.add(socket, auth.stillValid(req));
     socket.on('message', (data: Buffer) => {
       try {
         const m = JSON.parse(data.toString()) as { watch?: unknown };

@@ -88,7 +88,8 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
 
 /** The operator console: session/CSRF, archive API, live WebSocket, status, pages. */
 async function registerConsole(app: FastifyInstance, o: WebServerOptions, auth: AuthHooks): Promise<LiveHub> {
-  const hub = new LiveHub(o.liveFps);
+  // A camera removed by a config reload is not shown to clients that join later.
+  const hub = new LiveHub(o.liveFps, (camera) => o.status.cameraIds.includes(camera));
   const index = registerConsoleRoutes(app, { archiveDir: o.archiveDir, auth });
   app.addHook('onClose', async () => index?.close());
   if (o.control) registerControlRoutes(app, { control: o.control, auth });
