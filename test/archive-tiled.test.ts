@@ -166,11 +166,11 @@ describe('tiled parts: evidence and archived map', () => {
     }
   });
 
-  test('the live view gets a tiled part as its frame, blob boxes and the tiles grids blended over the frame', () => {
+  test('the live view gets a tiled part as its frame, blob boxes and the tiles grids blended over the frame', async () => {
     const d = decisions.find((x) => x.result.blobs.length > 0)!;
     const ev = d.evidence!;
     assert.ok(ev.kind === 'tiled');
-    const msg = JSON.parse(encodeLiveMessage(snapshot(d.result, ev))) as Record<string, unknown>;
+    const msg = JSON.parse(await encodeLiveMessage(snapshot(d.result, ev))) as Record<string, unknown>;
     assert.deepEqual(msg.frame, { width: W, height: H });
     assert.deepEqual(
       msg.blobs,

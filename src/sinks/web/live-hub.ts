@@ -1,11 +1,11 @@
-// The live view's fan-out: at most `liveFps` updates per camera, encoded once per part (after the sink's result()
-// has returned, on a later tick) and sent as the same string to every watching client. Each camera's latest
+// The live view's fan-out: at most `liveFps` updates per camera, each encoded once (its JPEG in libuv's thread
+// pool, never on the event loop) and sent as the same string to every watching client. Each camera's latest
 // update is kept (its tile-sized snapshot, encoded only when someone watches) and sent to a client as it connects
 // or starts watching, so a console opened on a slow line shows every camera's last part at once, not a blank
-// tile until the next part comes. A client whose socket does not drain (a hung or slow browser) gets updates skipped while it
-// holds more than MAX_BUFFERED bytes unsent; the skips are counted. So the server holds at most about
-// MAX_BUFFERED + one message per client (on top of the kernel's socket buffer), nothing here ever waits for a
-// browser, and a client stalled for STALLED_CLOSE_MS is disconnected.
+// tile until the next part comes. A client whose socket does not drain (a hung or slow browser) gets updates
+// skipped while it holds more than MAX_BUFFERED bytes unsent; the skips are counted. So the server holds at most
+// about MAX_BUFFERED + one message per client (on top of the kernel's socket buffer), nothing here ever waits for
+// a browser, and a client stalled for STALLED_CLOSE_MS is disconnected.
 import type { InspectionResult } from '../../pipeline/result.js';
 import type { PartEvidence } from '../types.js';
 import type { LiveSnapshot } from './live-frame.js';
@@ -57,6 +57,8 @@ class Client {
   stalledSince: number | null = null;
   /** null: every camera. */
   cameras: Set<string> | null = null;
+  /** Per camera, the number of the latest update this client was sent (or skipped): each goes to it once. */
+  readonly shown = new Map<string, number>();
   constructor(
     readonly socket: LiveSocket,
     /** Whether the login the socket was opened with still holds. */
@@ -69,13 +71,21 @@ class Client {
 
 type LivePart = LiveSnapshot | InspectionResult;
 
+/** A camera's latest update: numbered in the order offered, its message once encoded. */
+interface LiveEntry {
+  n: number;
+  part: LivePart;
+  message?: string;
+}
+
 export class LiveHub {
   private readonly clients = new Set<Client>();
   private readonly lastShown = new Map<string, number>();
-  /** Each camera's latest update, and its message once encoded (for clients that join later). */
-  private readonly latest = new Map<string, { part: LivePart; message?: string }>();
-  private readonly pending = new Map<string, LivePart>();
-  private scheduled = false;
+  /** Each camera's latest update (what a client that joins is sent first). */
+  private readonly latest = new Map<string, LiveEntry>();
+  /** Cameras whose latest update is being encoded: one at a time per camera, so they go out in order. */
+  private readonly encoding = new Set<string>();
+  private entries = 0;
   private encoded = 0;
   private sent = 0;
   private skipped = 0;
@@ -96,38 +106,14 @@ export class LiveHub {
   ): { watch(cameras: string[] | null): void; remove(): void } {
     const c = new Client(socket, valid);
     this.clients.add(c);
-    this.greet(c);
+    this.showLatest();
     return {
       watch: (cameras) => {
-        const before = new Set([...this.latest.keys()].filter((k) => c.watches(k)));
         c.cameras = cameras === null ? null : new Set(cameras);
-        this.greet(c, before);
+        this.showLatest();
       },
       remove: () => this.clients.delete(c),
     };
-  }
-
-  /**
-   * Sends a client the latest update of each camera it watches (but not of those in `seen`). A camera with an
-   * update pending gets it with the next flush instead: sent now as well, the client would get it twice.
-   */
-  private greet(c: Client, seen: ReadonlySet<string> = new Set()): void {
-    for (const [camera, entry] of this.latest) {
-      if (seen.has(camera) || !c.watches(camera) || this.pending.has(camera)) continue;
-      if (!this.current(camera)) {
-        this.latest.delete(camera);
-        continue;
-      }
-      this.deliver(c, this.encode(entry));
-    }
-  }
-
-  private encode(entry: { part: LivePart; message?: string }): string {
-    if (entry.message === undefined) {
-      entry.message = 'tile' in entry.part ? encodeLiveMessage(entry.part) : verdictOnly(entry.part);
-      this.encoded++;
-    }
-    return entry.message;
   }
 
   watched(camera: string): boolean {
@@ -145,13 +131,50 @@ export class LiveHub {
     if (last !== undefined && now - last < this.minIntervalMs) return;
     this.lastShown.set(r.cameraId, now);
     // The engine's buffers are valid only during result(): shrink and copy now, encode later.
-    const part = ev ? snapshot(r, ev) : r;
-    this.latest.set(r.cameraId, { part });
-    if (this.clients.size === 0 || !this.watched(r.cameraId)) return;
-    this.pending.set(r.cameraId, part);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
+    this.latest.set(r.cameraId, { n: ++this.entries, part: ev ? snapshot(r, ev) : r });
+    if (this.watched(r.cameraId)) this.show(r.cameraId);
+  }
+
+  /** Every camera's latest update to the clients that watch it and have not had it (a client joined). */
+  private showLatest(): void {
+    for (const camera of [...this.latest.keys()]) {
+      if (this.current(camera)) this.show(camera);
+      else this.latest.delete(camera); // removed by a config reload
+    }
+  }
+
+  /**
+   * The camera's latest update to every client that watches it and has not had it, encoded first (in the
+   * thread pool) unless it is. While one is being encoded the next waits, then the newest goes out: a camera
+   * faster than its encoding skips updates instead of queueing them.
+   */
+  private show(camera: string): void {
+    const entry = this.latest.get(camera);
+    if (!entry || this.encoding.has(camera)) return;
+    if (entry.message !== undefined) return this.fanOut(camera, entry);
+    if ('tile' in entry.part) {
+      this.encoding.add(camera);
+      encodeLiveMessage(entry.part)
+        .then((m) => (entry.message = m))
+        .catch(() => (entry.message = verdictOnly((entry.part as LiveSnapshot).result)))
+        .finally(() => {
+          this.encoding.delete(camera);
+          this.encoded++;
+          this.fanOut(camera, entry);
+          if (this.latest.get(camera) !== entry) this.show(camera);
+        });
+      return;
+    }
+    entry.message = verdictOnly(entry.part);
+    this.encoded++;
+    this.fanOut(camera, entry);
+  }
+
+  private fanOut(camera: string, entry: LiveEntry): void {
+    for (const c of this.clients) {
+      if (!c.watches(camera) || (c.shown.get(camera) ?? 0) >= entry.n) continue;
+      c.shown.set(camera, entry.n);
+      this.deliver(c, entry.message!);
     }
   }
 
@@ -229,18 +252,6 @@ export class LiveHub {
       maxBuffered: Math.max(0, ...perClient.map((c) => c.bufferedAmount)),
       perClient,
     };
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    for (const [camera, part] of this.pending) {
-      this.pending.delete(camera);
-      const latest = this.latest.get(camera);
-      // Encoded once for the clients now and the ones that join later (unless a newer part, which nobody
-      // watched, has taken its place meanwhile).
-      const message = this.encode(latest?.part === part ? latest : { part });
-      this.broadcast(message, camera);
-    }
   }
 }
 
