@@ -161,7 +161,7 @@ export class LiveHub {
           this.encoding.delete(camera);
           this.encoded++;
           this.fanOut(camera, entry);
-          if (this.latest.get(camera) !== entry) this.show(camera);
+          if (this.latest.get(camera) !== entry && this.watched(camera)) this.show(camera);
         });
       return;
     }
