@@ -155,8 +155,9 @@ test('features are applied and read back; camera killed â†’ stalled, restarted â
     const killedAt = Date.now();
     await until(() => states.some((s) => s.state === 'stalled'), stall + 3000, 'stalled');
     const stalledAt = states.find((s) => s.state === 'stalled')!.at;
-    // The last frame left at most one frame period (50 ms at 20 fps) before the kill.
-    assert.ok(stalledAt - killedAt <= stall + 100, `stalled ${stalledAt - killedAt} ms after the kill`);
+    // The last frame left at most one frame period (50 ms at 20 fps) before the kill; the rest of the margin is
+    // for timers firing late on a loaded 2-core CI machine.
+    assert.ok(stalledAt - killedAt <= stall + 250, `stalled ${stalledAt - killedAt} ms after the kill`);
 
     await sleep(1500); // a few failed reconnects while the camera is away
     const framesBefore = frames;

@@ -124,7 +124,8 @@ test('camera killed: a trigger without a frame → stalled within stallTimeoutMs
     await s.until(() => s.states.some((x) => x.state === 'stalled'), stall + 2000, 'stalled');
     const stalled = s.states.find((x) => x.state === 'stalled')!;
     assert.match(stalled.detail ?? '', /no frame \d+ ms after a trigger/);
-    assert.ok(stalled.at - firedAt <= stall + 200, `stalled ${stalled.at - firedAt} ms after the trigger`);
+    // stall + a margin for timers firing late on a loaded 2-core CI machine
+    assert.ok(stalled.at - firedAt <= stall + 300, `stalled ${stalled.at - firedAt} ms after the trigger`);
     // While the camera is away: triggers are dropped (counted), not queued for later.
     s.fire.next();
 
