@@ -83,6 +83,8 @@ export interface EngineOptions {
   maxWaitMs: number;
   deadlineMs: number;
   failSafe: 'reject' | 'ok';
+  /** How long after a hot swap a tiled frame part-way through may finish on the outgoing model (tile-jobs.ts). */
+  swapDeferMs?: number;
   log: Logger;
   /** Clock and timers; its clock must be the frames' capture-time clock (Date.now by default). */
   scheduler?: SchedulerLike;
@@ -270,6 +272,7 @@ export class Engine {
         tiling: (id) => cameras.get(id)?.tiling ?? null,
         fail: (ref, detail) => ledger.fail(ref, detail),
         decided: (ref) => ledger.decidedEarly(ref),
+        swapDeferMs: this.o.swapDeferMs,
         log,
       });
       this.tiles = tiles;
@@ -350,10 +353,11 @@ export class Engine {
           map((jobs) => {
             for (const j of jobs) this.statsOf(j.ref.cameraId).queued--;
             const t0 = performance.now();
-            // The batch runs on the model in force when it closes, whatever is swapped in meanwhile.
-            const lease = this.models.acquire();
+            // The batch runs on the model in force when it closes, whatever is swapped in meanwhile (or, just
+            // after a swap, on the outgoing one when it holds tiles of a frame started there: tile-jobs.ts).
+            const lease = tiles.batchLease(jobs, this.models.acquire());
             const b = prepareBatch(
-              tiles.live(jobs, lease.use.model.modelId),
+              tiles.live(jobs, lease),
               S,
               model.resize,
               pool,
@@ -385,6 +389,7 @@ export class Engine {
         });
       return () => {
         sub.unsubscribe();
+        tiles.close();
         ledger.close();
         credit$.complete();
       };

@@ -1,8 +1,9 @@
 // The engine's model, swappable between two batches. Each batch takes a lease on the model in force when it is
 // closed and runs on that model only; its parts' verdicts carry that model's id. A swap makes the next batch
-// take the new model; the old one is released once the last batch leased on it has come back (its runs on
-// the worker finished), never while one is in flight. So every part gets one verdict from exactly one model (a
-// tiled frame's tiles may span two batches: tile-jobs.ts fails one that would span a swap).
+// take the new model; the old one is released once the last lease on it is returned (its batches' runs on the
+// worker finished), never while one is out. So every part gets one verdict from exactly one model. A tiled
+// frame's tiles may span two batches: the frame holds a lease on its first batch's model until its last tile
+// ran, and for a short while after a swap a batch with such a frame's tiles runs on that model (tile-jobs.ts).
 //
 // A new model must take the same input as the running one (size, patch grid, resize mode, transfer mode):
 // the batch buffers, the letterbox and the post-processing are set up for it. Anything else needs a restart.
@@ -21,6 +22,10 @@ export interface ModelLease {
   readonly use: ModelInUse;
   /** Returns the lease (idempotent); the last one of a swapped-out model releases it. */
   release(): void;
+  /** Another lease on the same model, returned on its own. */
+  again(): ModelLease;
+  /** ms since this model was swapped out; null while it is in force. */
+  retiredMs(): number | null;
 }
 
 export class ModelSwapError extends Error {
@@ -45,6 +50,8 @@ interface Entry {
   use: ModelInUse;
   leases: number;
   retired: boolean;
+  /** performance.now() when it was swapped out. */
+  retiredAt?: number;
   released?: Promise<void>;
   onReleased?: () => void;
 }
@@ -67,7 +74,10 @@ export class ModelSlot {
 
   /** A batch takes the model in force now; it must release the lease when its run has come back. */
   acquire(): ModelLease {
-    const e = this.entry;
+    return this.leaseOn(this.entry);
+  }
+
+  private leaseOn(e: Entry): ModelLease {
     e.leases++;
     let done = false;
     return {
@@ -78,6 +88,8 @@ export class ModelSlot {
         e.leases--;
         this.releaseIfIdle(e);
       },
+      again: () => this.leaseOn(e),
+      retiredMs: () => (e.retiredAt === undefined ? null : performance.now() - e.retiredAt),
     };
   }
 
@@ -91,6 +103,7 @@ export class ModelSlot {
     const old = this.entry;
     this.entry = { use: next, leases: 0, retired: false };
     old.retired = true;
+    old.retiredAt = performance.now();
     const retired = new Promise<void>((r) => (old.onReleased = r));
     this.releaseIfIdle(old);
     for (const l of this.listeners) l(next);

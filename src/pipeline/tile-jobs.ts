@@ -4,11 +4,16 @@
 // (g·g floats per tile) and stitched then (tiled-inspection.ts). Bounds: a frame counts as its tile count
 // against the camera's queue (the queue holds depth × tiles-per-frame tile jobs) and its tiles fill batch slots,
 // so credits limit tiles in flight exactly as they limit frames. A frame whose tile is dropped or not usable
-// fails once (error verdict through the ledger) and its remaining tiles are skipped before inference; so does a
-// frame whose tiles would span a hot swap (its batches leased two models): a map is stitched from one model only.
+// fails once (error verdict through the ledger) and its remaining tiles are skipped before inference.
+// A map is stitched from one model only: a frame holds a lease on the model its first tiles ran on until its
+// last tile ran, and for up to `swapDeferMs` after a hot swap a batch holding tiles of such a frame runs on that
+// model (batchLease), so a frame in flight at a swap is finished by the model it started on. Only a frame still
+// part-way after that (a line saturated for the whole while) spans two models: it fails with the fail-safe
+// verdict, its remaining tiles not run.
 import type { Logger } from '../util/log.js';
 import type { Image } from './image.js';
 import type { Letterbox, ResizeMode } from './letterbox.js';
+import type { ModelLease } from './model-slot.js';
 import { computeLetterbox } from './letterbox.js';
 import type { TiledEvidence } from './evidence.js';
 import type { DropPolicy } from './queue.js';
@@ -29,9 +34,12 @@ export interface TiledFrame {
   received: number;
   /** Failed (a tile dropped, not usable, or its inference failed): the rest of its tiles are skipped. */
   failed: boolean;
-  /** The model its first batched tiles run on: every tile of the frame must (one map, one model). */
-  modelId?: string;
+  /** The model its first batched tiles ran on, held until its last tile ran: every tile must (one map, one model). */
+  lease?: ModelLease;
 }
+
+/** How long after a hot swap a tiled frame part-way through may still finish on the outgoing model. */
+export const SWAP_DEFER_MS = 2000;
 
 /** What a tile job carries besides the engine's job fields. */
 export interface TileRef {
@@ -54,6 +62,8 @@ export interface TileJobsOptions {
   fail(ref: PartRef, detail: string): void;
   /** Whether a part in flight was already decided by its deadline (its remaining tiles are not worth running). */
   decided(ref: PartRef): boolean;
+  /** See SWAP_DEFER_MS (0: a frame in flight at a swap fails at once). */
+  swapDeferMs?: number;
   log: Logger;
 }
 
@@ -65,6 +75,8 @@ export class TileJobs {
   private readonly frameSizes = new Map<string, { width: number; height: number }>();
   /** One stitched-map buffer per frame size (read only within receive, so it can be reused). */
   private readonly scratch = new Map<string, Float32Array>();
+  /** Frames holding a model lease (part-way through): returned at close. */
+  private readonly holding = new Set<TiledFrame>();
 
   constructor(private readonly o: TileJobsOptions) {}
 
@@ -112,41 +124,75 @@ export class TileJobs {
   firstLoss(job: TileableJob): boolean {
     const frame = job.tile!.frame;
     if (frame.failed) return false;
-    frame.failed = true;
+    this.settle(frame, true);
     return true;
   }
 
   /**
-   * The jobs worth running on `modelId` (the model the batch leased): tiles of failed frames are left out, and so
-   * are those of frames whose deadline already decided them (under overload a late 143-tile frame would otherwise
-   * keep the session busy for nothing); such a frame leaves the ledger here. A frame whose earlier tiles ran on
-   * another model (a hot swap between two of its batches) fails here too, with the fail-safe verdict: its map
-   * would be stitched from two models' scores, on two scales, and judged against one model's threshold.
+   * The lease a batch of `jobs` runs on: `current` (the model in force), unless a frame among them started on a
+   * model swapped out less than swapDeferMs ago: then that model (current is returned).
    */
-  live<J extends TileableJob>(jobs: J[], modelId?: string): J[] {
+  batchLease(jobs: readonly TileableJob[], current: ModelLease): ModelLease {
+    const defer = this.o.swapDeferMs ?? SWAP_DEFER_MS;
+    for (const j of jobs) {
+      const held = j.tile?.frame.failed ? undefined : j.tile?.frame.lease;
+      if (!held || held.use.model === current.use.model) continue;
+      const since = held.retiredMs();
+      if (since === null || since >= defer) continue;
+      current.release();
+      return held.again();
+    }
+    return current;
+  }
+
+  /**
+   * The jobs worth running on the batch's lease: tiles of failed frames are left out, and so are those of frames
+   * whose deadline already decided them (under overload a late 143-tile frame would otherwise keep the session
+   * busy for nothing); such a frame leaves the ledger here. A frame's first batch gives it its model (a lease it
+   * holds until its last tile ran); a frame whose earlier tiles ran on another model fails here, with the
+   * fail-safe verdict: its map would be stitched from two models' scores, on two scales, and judged against one
+   * model's threshold (batchLease keeps that to frames still part-way swapDeferMs after a swap).
+   */
+  live<J extends TileableJob>(jobs: J[], lease?: ModelLease): J[] {
     for (const j of jobs) {
       const frame = j.tile?.frame;
       if (!frame || frame.failed) continue;
       if (this.o.decided(frame.ref)) {
-        frame.failed = true;
+        this.settle(frame, true);
         this.o.fail(frame.ref, 'decided by its deadline: remaining tiles skipped');
         continue;
       }
-      if (modelId === undefined) continue;
-      frame.modelId ??= modelId;
-      if (frame.modelId !== modelId) {
-        frame.failed = true;
+      if (lease === undefined) continue;
+      if (!frame.lease) {
+        frame.lease = lease.again();
+        this.holding.add(frame);
+      }
+      const [from, to] = [frame.lease.use.model.modelId, lease.use.model.modelId];
+      if (frame.lease.use.model !== lease.use.model) {
+        this.settle(frame, true);
         this.o.log.info(
-          { camera: frame.ref.cameraId, part: frame.ref.partId, from: frame.modelId, to: modelId },
+          { camera: frame.ref.cameraId, part: frame.ref.partId, from, to },
           'tiled frame spans a model swap: fail-safe verdict',
         );
         this.o.fail(
           frame.ref,
-          `model swapped while its tiles ran (${frame.modelId} → ${modelId}): not stitched from two models`,
+          `model swapped while its tiles ran (${from} → ${to}): not stitched from two models`,
         );
       }
     }
     return jobs.some((j) => j.tile?.frame.failed) ? jobs.filter((j) => !j.tile?.frame.failed) : jobs;
+  }
+
+  /** Returns every lease a frame part-way through holds (the engine stops). */
+  close(): void {
+    for (const f of [...this.holding]) this.settle(f, true);
+  }
+
+  /** A frame is done (its last tile in) or failed: its model lease goes back. */
+  private settle(frame: TiledFrame, failed: boolean): void {
+    if (failed) frame.failed = true;
+    frame.lease?.release();
+    this.holding.delete(frame);
   }
 
   /** Writes a tile job's model input into `out` (prepareBatch's fill); null for a whole frame (letterboxed). */
@@ -171,6 +217,7 @@ export class TileJobs {
     const cells = this.o.model.grid ** 2;
     frame.grids.set(grid, index * cells);
     if (++frame.received < tileCount(frame.plan.grid)) return null;
+    this.settle(frame, false);
     const { frameWidth: W, frameHeight: H } = frame.plan.grid;
     const out = this.scratchMap(W, H);
     const { map: _map, ...inspection } = inspectTiles(
