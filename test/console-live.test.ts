@@ -278,17 +278,18 @@ test("a client that joins gets each camera's latest part at once (a tiled one wi
     pixelThreshold: 0.5,
     minBlobArea: 1,
   };
-  // Nobody watches yet: the latest part of each camera is kept (at most liveFps = 2 a second per camera).
+  // Nobody watches yet: the latest part of each camera is kept, at most once a second (UNWATCHED_INTERVAL_MS;
+  // liveFps = 2 would allow every 500 ms).
+  const t0 = performance.now();
   hub.offer(part('a', 'A-1'), letterboxed());
-  hub.offer(part('a', 'A-2'), letterboxed()); // within 500 ms of A-1: not an update
   hub.offer(part('t', 'T-1'), tiled);
   await new Promise((r) => setTimeout(r, 520));
-  hub.offer(part('a', 'A-3'), letterboxed());
+  hub.offer(part('a', 'A-2'), letterboxed()); // within a second of A-1: not kept
   assert.equal(hub.stats().encoded, 0, 'nothing encoded while nobody watches');
 
   const first = await joinAndRead(port, 300);
   assert.deepEqual(Object.keys(first).sort(), ['a', 't']);
-  assert.equal(first.a.partId, 'A-3');
+  assert.equal(first.a.partId, 'A-1');
   const lb = computeLetterbox(64, 48, 56);
   assert.deepEqual(first.a.gridBox, { x: 0 - lb.left, y: 0 - lb.top, width: lb.side, height: lb.side });
   assert.deepEqual([first.a.gridCols, first.a.gridRows], [4, 4]);
@@ -298,12 +299,18 @@ test("a client that joins gets each camera's latest part at once (a tiled one wi
   assert.deepEqual([...grid], [...want.values]);
   assert.deepEqual([first.t.gridCols, first.t.gridRows], [want.cols, want.rows]);
   assert.deepEqual(first.t.frame, { width: 200, height: 150 });
+  assert.equal(hub.stats().encoded, 2, 'encoded for the client that joined');
 
+  await new Promise((r) => setTimeout(r, Math.max(0, t0 + 1050 - performance.now())));
+  hub.offer(part('a', 'A-3'), letterboxed()); // a second after A-1, nobody watching: kept, not encoded
+  assert.equal(hub.stats().encoded, 2);
   const second = await joinAndRead(port, 300);
   assert.deepEqual([second.a.partId, second.t.partId], ['A-3', 'T-1']);
-  assert.equal(hub.stats().encoded, 2, 'each latest part encoded once, whoever joins');
+  const third = await joinAndRead(port, 300);
+  assert.deepEqual([third.a.partId, third.t.partId], ['A-3', 'T-1']);
+  assert.equal(hub.stats().encoded, 3, 'each latest part encoded once, whoever joins');
 
   status.removeCamera('t'); // a config reload removed it
-  const third = await joinAndRead(port, 300);
-  assert.deepEqual(Object.keys(third), ['a']);
+  const fourth = await joinAndRead(port, 300);
+  assert.deepEqual(Object.keys(fourth), ['a']);
 });

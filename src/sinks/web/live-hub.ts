@@ -26,6 +26,9 @@ export interface LiveSocket {
 /** The close code a live client gets when its login ended (logout, idle expiry): the page asks for a login. */
 export const SESSION_ENDED = 4401;
 
+/** How often a camera nobody watches has its latest part snapshotted (for a client that joins). */
+export const UNWATCHED_INTERVAL_MS = 1000;
+
 /** A client that has not drained below MAX_BUFFERED for this long is disconnected (its browser reconnects). */
 export const STALLED_CLOSE_MS = 60_000;
 
@@ -122,17 +125,20 @@ export class LiveHub {
   }
 
   /**
-   * From the sink's result(): at most `liveFps` times a second per camera a tile-sized snapshot (~1 ms, whoever
-   * watches: it is what a client joining later is shown), encoded only when someone watches.
+   * From the sink's result(): at most `liveFps` times a second per watched camera a tile-sized snapshot (~1 ms
+   * at 640×480, ~4 ms for a tiled 5 MP frame), encoded at once. An unwatched camera's is only kept for a client
+   * that joins later, so it is taken at most once every UNWATCHED_INTERVAL_MS and not encoded.
    */
   offer(r: InspectionResult, ev: PartEvidence | undefined): void {
     const now = performance.now();
     const last = this.lastShown.get(r.cameraId);
-    if (last !== undefined && now - last < this.minIntervalMs) return;
+    const watched = this.watched(r.cameraId);
+    const interval = watched ? this.minIntervalMs : Math.max(this.minIntervalMs, UNWATCHED_INTERVAL_MS);
+    if (last !== undefined && now - last < interval) return;
     this.lastShown.set(r.cameraId, now);
     // The engine's buffers are valid only during result(): shrink and copy now, encode later.
     this.latest.set(r.cameraId, { n: ++this.entries, part: ev ? snapshot(r, ev) : r });
-    if (this.watched(r.cameraId)) this.show(r.cameraId);
+    if (watched) this.show(r.cameraId);
   }
 
   /** Every camera's latest update to the clients that watch it and have not had it (a client joined). */
