@@ -150,7 +150,9 @@ export async function run(): Promise<void> {
       console.log(`${label[w]}: ${tput(w).toFixed(1)} parts/s, p99 capture→decide ${p99(w).toFixed(0)} ms`);
     const ratio = (a: Watch, b: Watch) =>
       `throughput ${(tput(a) / tput(b)).toFixed(3)}, p99 ${(p99(a) / p99(b)).toFixed(3)}`;
-    console.log(`watched / nobody         : ${ratio('reader', 'nobody')} (jpeg-js on the event loop: 0.46, 1.8)`);
+    console.log(
+      `watched / nobody         : ${ratio('reader', 'nobody')} (jpeg-js on the event loop: 0.46, 1.8)`,
+    );
     console.log(`stalled / reading        : ${ratio('stalled', 'reader')} (goal ≈ 1)`);
     const reading = arms.reader.map((o) => `${o.live.encoded} built, ${o.received} received`);
     console.log(`reading client per round : ${reading.join(' | ')}`);
