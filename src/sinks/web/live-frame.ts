@@ -119,9 +119,9 @@ export function livePartFields(r: InspectionResult) {
 
 /**
  * The message every watching client gets for this part: built once, sent as the same string to all. The JPEG is
- * encoded by OpenCV (libjpeg-turbo) in libuv's thread pool: ~1 ms of a pool thread and none of the event loop's,
- * where jpeg-js took ~60 ms of the event loop per 480-px tile and halved the pipeline's throughput while a
- * console watched at 30 fps (bench/console.bench.ts).
+ * encoded by OpenCV (libjpeg-turbo) in libuv's thread pool (the event loop only copies the tile in and builds
+ * the string), where jpeg-js took ~60 ms of the event loop per 480-px tile and halved the pipeline's throughput
+ * while a console watched at 30 fps (bench/console.bench.ts).
  */
 export async function encodeLiveMessage(s: LiveSnapshot): Promise<string> {
   const r = s.result;
