@@ -167,8 +167,8 @@ export class TileJobs {
         frame.lease = lease.again();
         this.holding.add(frame);
       }
-      const [from, to] = [frame.lease.use.model.modelId, lease.use.model.modelId];
       if (frame.lease.use.model !== lease.use.model) {
+        const [from, to] = [frame.lease.use.model.modelId, lease.use.model.modelId];
         this.settle(frame, true);
         this.o.log.info(
           { camera: frame.ref.cameraId, part: frame.ref.partId, from, to },
