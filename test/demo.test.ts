@@ -97,12 +97,13 @@ describe('pinpoint demo', () => {
     assert.match(r.stdout, /6 parts, \d+ rejected/);
   });
 
-  test('a demo killed outright (SIGKILL) leaves neither the daemon nor the broker behind', async () => {
+  test('a demo killed outright (SIGKILL) leaves neither the daemon nor the broker behind', async (t) => {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--dir', dir, '--size', '56', '--fps', '5'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    t.after(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -136,7 +137,7 @@ describe('pinpoint demo', () => {
     }
   });
 
-  test('Ctrl-C stops the daemon first (status stopped), then the broker; exit 0; the taught model is reused', async () => {
+  test('Ctrl-C stops the daemon first (status stopped), then the broker; exit 0; the taught model is reused', async (t) => {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--dir', dir, '--size', '56', '--fps', '5'],
@@ -147,19 +148,21 @@ describe('pinpoint demo', () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    // A failed assertion must not leave the demo running: the test file would wait for it until its timeout.
+    t.after(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
     const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    const consoleLine = /operator console: (http:\/\/127\.0\.0\.1:\d+\/)/;
     const until = Date.now() + 60000;
-    while (!/(left|right)-[0-9a-z]{8}-2 /.test(out)) {
-      if (Date.now() > until || child.exitCode !== null) assert.fail(`no verdicts:\n${out}`);
+    // The killed run before left results in the outbox; they may be printed before this run's own verdicts.
+    while (!/(left|right)-[0-9a-z]{8}-2 /.test(out) || !consoleLine.test(out)) {
+      if (Date.now() > until || child.exitCode !== null) assert.fail(`no verdicts or no console:\n${out}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    // The console it prints answers.
-    const consoleUrl = /operator console: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)?.[1];
-    assert.ok(consoleUrl, `no console URL:\n${out}`);
+    // The console it prints answers as soon as it is printed.
+    const consoleUrl = consoleLine.exec(out)![1];
     assert.equal((await fetch(`${consoleUrl}api/session`)).status, 200);
     child.kill('SIGINT');
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 20000))]);
-    if (code === 'timeout') child.kill('SIGKILL');
     assert.equal(code, 0, out);
     assert.match(out, /already taught in/);
     assert.match(out, /stopping: the daemon drains/);

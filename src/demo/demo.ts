@@ -35,7 +35,7 @@ import type { TeachInProgress } from '../teach/teach-in.js';
 import { trainProgressText } from '../teach/progress-text.js';
 import { writeImage } from '../util/image-io.js';
 import { createLogger } from '../util/log.js';
-import { freePort } from '../util/net.js';
+import { freePort, waitForPort } from '../util/net.js';
 import { findMosquitto, startLocalMosquitto } from './broker.js';
 import type { LocalBroker } from './broker.js';
 import { formatVerdictLine, judge } from './verdict-line.js';
@@ -281,8 +281,17 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     }
   });
   step(6, `verdicts as a PLC sees them on ${TOPIC_PREFIX}/<camera>/result (Ctrl-C stops)`);
-  say(`      operator console: http://127.0.0.1:${webPort}/`);
-  say(`      ready after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  // The console's address is printed once it answers, so that it works when clicked. Verdicts may come before
+  // it: the outbox of a run that was killed is delivered as soon as the daemon reaches the broker.
+  void waitForPort(webPort, 60000, 'the operator console', () =>
+    daemon.exitCode !== null ? 'the daemon exited' : null,
+  ).then(
+    () => {
+      say(`      operator console: http://127.0.0.1:${webPort}/`);
+      say(`      ready after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    },
+    () => undefined, // the daemon's exit is reported below, with the end of its log
+  );
 
   let signals = 0;
   let stopping: Promise<void> | null = null;
