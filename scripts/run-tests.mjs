@@ -28,9 +28,13 @@ const r = spawnSync(
     '--test',
     '--test-concurrency=1',
     '--test-reporter=spec',
-    // A hung test (a service that never answers) fails with a clear message instead of eating CI's time; the
-    // slowest test takes about a minute on a 2-core machine.
+    // A hung test (a service that never answers) fails with a clear message instead of eating CI's time. In
+    // Node 20 this bound is each file's as well as each test's; the longest file takes about 2 minutes on a
+    // quiet 2-core machine.
     '--test-timeout=300000',
+    // A file ends once its tests are done, even when a failed test left a client or a child open (it used to
+    // hang its file for the whole timeout); test/helpers/children.ts kills the children it tracks then.
+    '--test-force-exit',
     ...process.argv.slice(2),
     ...files,
   ],

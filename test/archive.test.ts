@@ -25,6 +25,7 @@ import { FILES, INDEX_FILE, PARTS_DIR, STAGING_DIR, entryKey } from '../src/sink
 import type { Logger } from '../src/util/log.js';
 import { createLogger } from '../src/util/log.js';
 import { makeResult } from './helpers/mqtt.js';
+import { track } from './helpers/children.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pinpoint-archive-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -245,9 +246,13 @@ describe('archive writer', () => {
     );
     const t0 = Date.now();
     load.set(0); // the pipeline empties: the worker is woken at once (Atomics.notify), not at its next re-check
+    while (writer.st.written < 1 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 5));
+    // The first entry, not all three: what is timed is the wake-up (under the 1-s re-check), not how fast an
+    // idle-priority thread writes three entries with fsyncs on a loaded host.
+    const firstMs = Date.now() - t0;
     while (writer.st.written < 3 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 10));
     assert.equal(writer.st.written, 3, 'all written once the pipeline is empty');
-    assert.ok(Date.now() - t0 < 900, `written ${Date.now() - t0} ms after the pipeline emptied`);
+    assert.ok(firstMs < 900, `the first written ${firstMs} ms after the pipeline emptied`);
     assert.ok(writer.st.yieldedSeconds >= 1, `counted as yielded: ${writer.st.yieldedSeconds} s`);
     await writer.stop();
   });
@@ -421,12 +426,14 @@ describe('archive store', () => {
     let wrote = 0;
     for (let round = 0; round < 20; round++) {
       const started = Date.now();
-      const child = spawn(
-        process.execPath,
-        ['test/helpers/archive-child.mjs', JSON.stringify({ dir, maxBytes: 2_000_000 })],
-        {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        },
+      const child = track(
+        spawn(
+          process.execPath,
+          ['test/helpers/archive-child.mjs', JSON.stringify({ dir, maxBytes: 2_000_000 })],
+          {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          },
+        ),
       );
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
       await new Promise<void>((resolve, reject) => {

@@ -70,7 +70,10 @@ test('a client that stops reading gets updates skipped, its backlog bounded; the
     if (d.length >= MESSAGE) got++;
   });
   await new Promise((r) => reader.once('open', r));
-  await new Promise((r) => setTimeout(r, 200)); // both registered with the hub
+  const registered = Date.now() + 10000;
+  while (server.hub.stats().clients < 2 && Date.now() < registered)
+    await new Promise((r) => setTimeout(r, 20));
+  assert.equal(server.hub.stats().clients, 2, 'both registered with the hub');
 
   const big = JSON.stringify({ type: 'part', camera: 'a', pad: 'x'.repeat(MESSAGE) });
   let sent = 0;

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { formatVerdictLine, judge } from '../src/demo/verdict-line.js';
 import type { InspectionResult } from '../src/pipeline/result.js';
 import { runCli } from './helpers/cli.js';
+import { track } from './helpers/children.js';
 
 function result(over: Partial<InspectionResult>): InspectionResult {
   return {
@@ -98,10 +99,12 @@ describe('pinpoint demo', () => {
   });
 
   test('a demo killed outright (SIGKILL) leaves neither the daemon nor the broker behind', async (t) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--dir', dir, '--size', '56', '--fps', '5'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+    const child = track(
+      spawn(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--dir', dir, '--size', '56', '--fps', '5'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      ),
     );
     t.after(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
     let out = '';
@@ -138,12 +141,14 @@ describe('pinpoint demo', () => {
   });
 
   test('Ctrl-C stops the daemon first (status stopped), then the broker; exit 0; the taught model is reused', async (t) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--dir', dir, '--size', '56', '--fps', '5'],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+    const child = track(
+      spawn(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--dir', dir, '--size', '56', '--fps', '5'],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      ),
     );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -212,8 +212,10 @@ describe('engine', () => {
         assert.equal(r.verdict, 'reject');
         assert.equal(r.reason, 'timeout');
         assert.equal(r.score, null);
+        // On time: well before the 400-ms inference could have answered (a timer may fire a ms early by
+        // Date.now; a loaded host may run it a little late).
         const late = arrivals[i] - r.captureTime - 150;
-        assert.ok(late >= 0 && late <= 50, `published ${late} ms after the deadline`);
+        assert.ok(late >= -2 && late <= 200, `published ${late} ms after the deadline`);
       });
       const s = e.stats();
       assert.equal(s.timeouts, 4);
@@ -251,7 +253,7 @@ describe('engine', () => {
     const rng = new Rng(9);
     const triggers = new Subject<PartTrigger>();
     const frames = new Subject<EngineFrame>();
-    const cams = { t: camera({ triggerWindowMs: 100 }), u: camera() };
+    const cams = { t: camera({ triggerWindowMs: 300 }), u: camera() };
     const e = engine(model, cams);
     const got: InspectionResult[] = [];
     const done = new Promise<void>((resolve) =>
@@ -272,7 +274,7 @@ describe('engine', () => {
     const t3 = now();
     triggers.next({ cameraId: 't', partId: 'P3', time: t3 }); // never gets a frame
     frames.next({ ...frame('zz', 5, rng) }); // unconfigured camera
-    await sleep(250);
+    await sleep(800);
     frames.complete();
     await done;
     const by = new Map(got.map((r) => [r.partId, r]));
@@ -284,7 +286,7 @@ describe('engine', () => {
     const p3 = by.get('P3')!;
     assert.deepEqual([p3.verdict, p3.reason, p3.seq], ['reject', 'no-frame', null]);
     assert.ok(
-      p3.decideTime - t3 >= 100 && p3.decideTime - t3 <= 150,
+      p3.decideTime - t3 >= 299 && p3.decideTime - t3 <= 600,
       `no-frame after ${p3.decideTime - t3} ms`,
     );
     const s = e.stats();

@@ -163,9 +163,14 @@ test('features are applied and read back; camera killed â†’ stalled, restarted â
     const framesBefore = frames;
     await cam.start(); // a fresh camera process: every register back at its default
     const upAt = Date.now();
-    await until(() => states.at(-1)?.state === 'streaming' && frames > framesBefore, 5000, 'streaming again');
+    await until(
+      () => states.at(-1)?.state === 'streaming' && frames > framesBefore,
+      15000,
+      'streaming again',
+    );
     const streamingAt = states.at(-1)!.at;
-    assert.ok(streamingAt - upAt < 5000, `streaming ${streamingAt - upAt} ms after the camera came back`);
+    // Backoff (at most its cap) plus Aravis's connect; the margin is for a loaded 2-core host.
+    assert.ok(streamingAt - upAt < 15000, `streaming ${streamingAt - upAt} ms after the camera came back`);
     assert.deepEqual(await cam.read(...Object.keys(want)), want, 'features re-applied on reconnect');
   } finally {
     sub.unsubscribe();
@@ -174,7 +179,9 @@ test('features are applied and read back; camera killed â†’ stalled, restarted â
   const order = states.map((s) => s.state).filter((s, i, a) => s !== a[i - 1]);
   assert.deepEqual(order.slice(0, 4), ['connecting', 'streaming', 'stalled', 'backoff']);
   assert.deepEqual(order.slice(-2), ['streaming', 'stopped']);
-  assert.ok(h.max < 100e6, `event loop blocked ${(h.max / 1e6).toFixed(1)} ms`);
+  // A read that blocked on the frozen camera would stall the loop for the whole stall time; a loaded CI host
+  // alone can delay a timer by a few hundred ms (GC, starvation), which is not what this guards against.
+  assert.ok(h.max < 500e6, `event loop blocked ${(h.max / 1e6).toFixed(1)} ms`);
 });
 
 test('hostile device names reach aravissrc as one literal (no other element runs)', async () => {

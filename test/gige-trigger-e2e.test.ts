@@ -71,7 +71,7 @@ test('pinpoint run: PLC part messages fire a software-triggered GigE camera, one
   const { child } = daemon;
   const ids = ['P-1', 'P-2', 'P-3', 'P-4', 'P-5'];
   try {
-    const ready = Date.now() + 20000;
+    const ready = Date.now() + 60000; // a loaded host: tsx start-up, model load and warm-up
     while (state !== 'streaming' && Date.now() < ready && child.exitCode === null) await sleep(50);
     assert.equal(state, 'streaming', daemon.output().slice(-3000));
     await sleep(2500); // idle longer than stallTimeoutMs: the camera must stay up and send nothing
@@ -79,11 +79,13 @@ test('pinpoint run: PLC part messages fire a software-triggered GigE camera, one
 
     for (const partId of ids) {
       await client.publishAsync('plant/line1/trigger', JSON.stringify({ partId }), { qos: 1 });
-      await sleep(100); // > the fake camera's 40 ms trigger grid: a second trigger would be a second frame
+      // Well over the fake camera's 40 ms trigger grid, also when the daemon is held up a moment: a second
+      // trigger would be a second frame.
+      await sleep(250);
       if (partId === 'P-3')
         // The PLC repeats a message: same part id, no second picture (and no second verdict).
         await client.publishAsync('plant/line1/trigger', JSON.stringify({ partId }), { qos: 1 });
-      await sleep(100);
+      await sleep(250);
     }
     const end = Date.now() + 10000;
     while (results.length < ids.length && Date.now() < end) await sleep(50);

@@ -83,6 +83,8 @@ test('idle: no frames and no restart; N triggers → exactly N frames; trigger f
       s.fire.next();
       await sleep(150);
     }
+    // Waited for (a loaded host may take a while to carry the last frame), then no extra one may follow.
+    await s.until(() => s.frames.length >= N, 5000, 'a frame per trigger');
     await sleep(300);
     assert.equal(s.frames.length, N, 'one frame per trigger');
     for (const f of s.frames) {
@@ -146,7 +148,7 @@ test('camera killed: a trigger without a frame → stalled within stallTimeoutMs
     await s.until(() => since(idle).some((x) => x.state === 'stalled'), 5000, 'idle death');
     const dead = since(idle).find((x) => x.state === 'stalled')!;
     assert.match(dead.detail ?? '', /camera not answering for/);
-    assert.ok(dead.at - killedAt < 3500, `idle death found after ${dead.at - killedAt} ms`);
+    assert.ok(dead.at - killedAt < 4500, `idle death found after ${dead.at - killedAt} ms`);
     console.log(`idle camera death → stalled after ${dead.at - killedAt} ms`);
   } finally {
     s.sub.unsubscribe();

@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import type { Frame, SourceState } from '../src/sources/types.js';
 import { gstFrames, type GstProcessSpec } from '../src/sources/gst-process.js';
 import { capsFilter, element, frameSinkTokens, link } from '../src/sources/gst-pipeline.js';
+import { track } from './helpers/children.js';
 
 const run = promisify(execFile);
 const log = pino({ level: 'silent' });
@@ -131,7 +132,7 @@ test('frozen child (SIGSTOP) → stalled within the timeout, replaced, seq keeps
     await p.waitFor(() => p.states.some((s) => s.state === 'stalled'), 5000, 'stalled');
     const stalled = p.states.find((s) => s.state === 'stalled')!;
     // The last frame came at most one frame period before the freeze; detection is at lastFrame + stall.
-    assert.ok(stalled.at - frozeAt <= stall + 150, `stalled after ${stalled.at - frozeAt} ms`);
+    assert.ok(stalled.at - frozeAt <= stall + 300, `stalled after ${stalled.at - frozeAt} ms`);
     assert.match(stalled.detail ?? '', /no frame for \d+ ms/);
     await p.waitFor(() => p.pids.length >= 2 && p.states.at(-1)?.state === 'streaming', 15000, 'restart');
     await p.waitFor(() => !alive(frozenPid), 3000, 'frozen child killed');
@@ -159,12 +160,16 @@ test('frozen child (SIGSTOP) → stalled within the timeout, replaced, seq keeps
     h.disable();
   }
   assert.equal(p.states.at(-1)?.state, 'stopped');
-  await sleep(400);
+  // Kill grace 300 ms: the children are gone soon after (polled, not one fixed sleep, for a loaded host).
+  const until = Date.now() + 3000;
+  while (!p.pids.every((pid) => !alive(pid)) && Date.now() < until) await sleep(50);
   assert.ok(
     p.pids.every((pid) => !alive(pid)),
     'no child left after unsubscribe',
   );
-  assert.ok(h.max < 100e6, `event loop blocked ${(h.max / 1e6).toFixed(1)} ms`);
+  // A read that blocked on the frozen camera would stall the loop for the whole stall time; a loaded CI host
+  // alone can delay a timer by a few hundred ms (GC, starvation), which is not what this guards against.
+  assert.ok(h.max < 500e6, `event loop blocked ${(h.max / 1e6).toFixed(1)} ms`);
 });
 
 test('a failing pipeline backs off with growing delays and a redacted reason; never reports streaming', async () => {
@@ -199,9 +204,11 @@ test('a failing pipeline backs off with growing delays and a redacted reason; ne
 
 test('a daemon killed outright takes its camera children with it (no orphan holding the camera)', async () => {
   const script = new URL('./helpers/gst-orphan.ts', import.meta.url).pathname;
-  const daemon = spawn(process.execPath, ['--import', 'tsx', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const daemon = track(
+    spawn(process.execPath, ['--import', 'tsx', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
   const pid = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('no child started')), 20000);
     daemon.stdout!.on('data', (d: Buffer) => {

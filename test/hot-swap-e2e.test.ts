@@ -71,7 +71,17 @@ describe('hot swap end to end', () => {
       rec = await record(broker.url, ['swap/#']);
       const config = {
         cameras: {
-          a: { type: 'synthetic', width: 128, height: 96, fps: 10, count: N, seed: 5, defectRate: 0.2 },
+          a: {
+            type: 'synthetic',
+            width: 128,
+            height: 96,
+            fps: 10,
+            count: N,
+            seed: 5,
+            defectRate: 0.2,
+            // A loaded host stalls the daemon now and then (a model loads at each swap): no dropped frame here.
+            queue: { depth: 16 },
+          },
         },
         pipeline: { batch: { maxBatch: 4, maxWaitMs: 10 } },
         model: { path: models },

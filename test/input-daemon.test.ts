@@ -94,8 +94,9 @@ after(async () => {
 describe('pinpoint run on hostile input', () => {
   test('a PNG bomb in a replay is skipped; the other images get verdicts; two runs share no part id', async () => {
     const cameras = {
-      cam: { type: 'files', path: replay, fps: 20, loop: false },
-      syn: { type: 'synthetic', width: 64, height: 48, fps: 20, count: 3 },
+      // Deep queues: a stall of a loaded host must not drop a frame (an error verdict) where 'ok' is expected.
+      cam: { type: 'files', path: replay, fps: 20, loop: false, queue: { depth: 16 } },
+      syn: { type: 'synthetic', width: 64, height: 48, fps: 20, count: 3, queue: { depth: 16 } },
     };
     const ids: string[][] = [];
     for (const prefix of ['bomb1', 'bomb2']) {

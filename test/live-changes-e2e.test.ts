@@ -23,6 +23,7 @@ import { writeDevTeacher } from '../src/model/dev-teacher.js';
 import { INDEX_FILE } from '../src/sinks/archive/layout.js';
 import { startMosquitto, type Broker } from './helpers/mosquitto.js';
 import { record, type Recorder } from './helpers/mqtt.js';
+import { exitCodeWithin, track } from './helpers/children.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pinpoint-live-e2e-'));
 const configFile = join(tmp, 'pinpoint.yaml');
@@ -146,9 +147,11 @@ describe('live changes on a running pinpoint (dist)', () => {
 
   before(async () => {
     writeFileSync(configFile, stringify(config({ a: camera(1), b: camera(2) })));
-    daemon = spawn(process.execPath, ['bin/pinpoint.js', 'run', '--config', configFile], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    daemon = track(
+      spawn(process.execPath, ['bin/pinpoint.js', 'run', '--config', configFile], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
     children.push(daemon);
     daemon.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     daemon.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -316,9 +319,7 @@ describe('live changes on a running pinpoint (dist)', () => {
     for (const r of fresh) assert.deepEqual([r.threshold, r.pixelThreshold], [5, 4.5], r.partId);
 
     daemon.kill('SIGTERM');
-    const code = await new Promise<number | null>((r) =>
-      daemon.exitCode !== null ? r(daemon.exitCode) : daemon.once('exit', (c) => r(c)),
-    );
+    const code = await exitCodeWithin(daemon, 60000);
     assert.equal(code, 0, out.slice(-3000));
     const [stopped] = logs('pinpoint stopped');
     const published = (stopped.stats as { published: number }).published;

@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import { createNotifier } from '../src/util/systemd.js';
 import { createLogger } from '../src/util/log.js';
+import { track } from './helpers/children.js';
 
 function capture(): { stream: PassThrough; lines: () => string[] } {
   const stream = new PassThrough();
@@ -78,15 +79,17 @@ describe('sd_notify', () => {
   test('READY=1 and STATUS reach a real notify socket', { timeout: 20000 }, async () => {
     const sock = join(mkdtempSync(join(tmpdir(), 'pinpoint-notify-')), 'notify.sock');
     // A datagram listener like systemd's (Node has no unix datagram sockets; python3 is part of the toolchain).
-    const listener = spawn(
-      'python3',
-      [
-        '-c',
-        'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("up",flush=True)\n' +
-          'for _ in range(2):\n  print(s.recv(4096).decode().replace("\\n","|"),flush=True)\n',
-        sock,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+    const listener = track(
+      spawn(
+        'python3',
+        [
+          '-c',
+          'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("up",flush=True)\n' +
+            'for _ in range(2):\n  print(s.recv(4096).decode().replace("\\n","|"),flush=True)\n',
+          sock,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      ),
     );
     const received: string[] = [];
     const done = new Promise<void>((resolve) => {

@@ -15,6 +15,7 @@ import { readVersionRecord, versionDir, versionNames } from '../src/model/versio
 import { Rng } from '../src/util/random.js';
 import { tinyBundle } from './helpers/model-versions.js';
 import { writeDevTeacher } from '../src/model/dev-teacher.js';
+import { track } from './helpers/children.js';
 
 const KILLS = 16;
 const tmp = mkdtempSync(join(tmpdir(), 'pinpoint-versions-kill-'));
@@ -39,10 +40,12 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function runAndKill(afterMs: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['test/helpers/versions-child.mjs', JSON.stringify({ models, bundles, plain })],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+    const child = track(
+      spawn(
+        process.execPath,
+        ['test/helpers/versions-child.mjs', JSON.stringify({ models, bundles, plain })],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      ),
     );
     let ready = false;
     child.stdout.on('data', (d: Buffer) => {

@@ -23,6 +23,7 @@ import { createLogger } from '../src/util/log.js';
 import { freePort, startMosquitto, type Broker } from './helpers/mosquitto.js';
 import { captureLog, makeResult, record, type Received, type Recorder } from './helpers/mqtt.js';
 import { makeTestPki } from './helpers/tls.js';
+import { track } from './helpers/children.js';
 
 const log = createLogger({ level: 'silent' });
 
@@ -62,7 +63,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 async function retained(url: string, topic: string): Promise<Received[]> {
   const r = await recorder(url, [topic]);
-  await sleep(100);
+  // The broker sends retained messages right after the subscription: wait for the first (a loaded host may
+  // be slow to read it), then a moment for the rest.
+  await r.waitFor(() => r.msgs.length > 0, `a retained message on ${topic}`).catch(() => undefined);
+  await sleep(200);
   await r.end();
   return r.msgs;
 }
@@ -261,10 +265,12 @@ describe('MQTT sink', () => {
 
   test('a killed process: the broker publishes the last will `offline`; its outbox is sent by the next start', async () => {
     const spawnChild = (args: object): { child: ChildProcess; out: () => string } => {
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', 'test/helpers/mqtt-sink-child.ts', JSON.stringify(args)],
-        { stdio: ['ignore', 'pipe', 'inherit'] },
+      const child = track(
+        spawn(
+          process.execPath,
+          ['--import', 'tsx', 'test/helpers/mqtt-sink-child.ts', JSON.stringify(args)],
+          { stdio: ['ignore', 'pipe', 'inherit'] },
+        ),
       );
       let out = '';
       child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -445,10 +451,11 @@ describe('MQTT sink through a broker outage', () => {
       const atKill = n;
       await sleep(5000);
       assert.equal(sink.connected, false);
-      assert.ok(sink.stats().queued > 100, `results wait in the outbox (${sink.stats().queued})`);
+      // Floors at about a fifth of the nominal 50/s: they show results kept coming, also on a loaded host.
+      assert.ok(sink.stats().queued > 50, `results wait in the outbox (${sink.stats().queued})`);
       await broker.restart();
       await sleep(1000);
-      assert.ok(atKill > 10 && n > atKill + 200, `results kept coming (${atKill} before, ${n} after)`);
+      assert.ok(atKill > 5 && n > atKill + 100, `results kept coming (${atKill} before, ${n} after)`);
     } finally {
       clearInterval(timer);
     }

@@ -15,6 +15,7 @@
 // on a plain bundle and without the archive (in-process daemons).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -515,6 +516,7 @@ describe('re-teach in the daemon', () => {
 
       // The status page shows the panel: the report side by side, the candidate promoted, the audit rows.
       const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+      const browserPid = (browser as unknown as { _process?: ChildProcess })._process?.pid;
       try {
         const page = await browser.newPage();
         await page.goto(`${base}/status`);
@@ -526,7 +528,14 @@ describe('re-teach in the daemon', () => {
         for (const what of ['model reteach', 'model promote', 'thresholds'])
           assert.ok(auditText.includes(what), `audit table shows ${what}: ${auditText}`);
       } finally {
-        await browser.close();
+        // Bounded, then by pid: playwright's close can hang when the browser is wedged.
+        await Promise.race([browser.close(), new Promise((r) => setTimeout(r, 5000))]).catch(() => undefined);
+        if (browserPid)
+          try {
+            process.kill(browserPid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
       }
 
       daemon.child.kill('SIGTERM');

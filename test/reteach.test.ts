@@ -31,6 +31,7 @@ import { createLogger } from '../src/util/log.js';
 import { writeImage } from '../src/util/image-io.js';
 import { runCli } from './helpers/cli.js';
 import { captureLog } from './helpers/log-capture.js';
+import { track } from './helpers/children.js';
 
 const W = 112;
 const H = 84;
@@ -332,28 +333,34 @@ describe('re-teach when the daemon dies', () => {
   test('kill -9 of the process that started the job: the job ends too, the model in force is untouched', async () => {
     const before = readFileSync(join(bundleDir, 'manifest.json'), 'utf8');
     const out = join(tmp, 'orphan');
-    const cli = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'src/cli/main.ts',
-        'model',
-        'reteach',
-        '--model',
-        bundleDir,
-        '--archive',
-        archiveDir,
-        '--out',
-        out,
-        '--epochs',
-        '100000',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+    const cli = track(
+      spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'src/cli/main.ts',
+          'model',
+          'reteach',
+          '--model',
+          bundleDir,
+          '--archive',
+          archiveDir,
+          '--out',
+          out,
+          '--epochs',
+          '100000',
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      ),
     );
     let stderr = '';
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no training progress: ${stderr}`)), 300_000);
+      const t = setTimeout(() => reject(new Error(`no training progress: ${stderr}`)), 120_000);
+      cli.once('exit', (code) => {
+        clearTimeout(t);
+        reject(new Error(`the CLI exited (${code}) before training: ${stderr}`));
+      });
       cli.stderr.on('data', (d: Buffer) => {
         stderr += d.toString();
         if (/re-teach: train/.test(stderr)) {

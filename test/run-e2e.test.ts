@@ -63,7 +63,16 @@ function baseConfig(
 }
 
 function synthetic(over: Record<string, unknown>): Record<string, unknown> {
-  return { type: 'synthetic', ...FRAME, defectKinds: ['dent', 'missing'], defectSizes: [80, 96], ...over };
+  // A deep queue: a loaded test host may stall the daemon for a moment, which must not turn a part into a
+  // dropped-frame error here (drops are tested in engine.test.ts).
+  return {
+    type: 'synthetic',
+    ...FRAME,
+    defectKinds: ['dent', 'missing'],
+    defectSizes: [80, 96],
+    queue: { depth: 16 },
+    ...over,
+  };
 }
 
 /** Ground truth of the first n parts of a synthetic camera config. */
@@ -169,7 +178,7 @@ describe('pinpoint run end to end', () => {
     const cfg = baseConfig(broker, 'e2e2', cams);
     // Reconnect within a second of the broker's return, well before the 10 s run ends (default backoff: up to 10 s).
     const d = startDaemon({ ...cfg, mqtt: { ...cfg.mqtt, reconnect: { minMs: 200, maxMs: 1000 } } }, 'e2e2');
-    await rec.waitFor(() => results(rec, 'e2e2').length >= 4, 'first results', 30000);
+    await rec.waitFor(() => results(rec, 'e2e2').length >= 4, 'first results', 90000);
     await broker.stop();
     await new Promise((r) => setTimeout(r, 5000));
     await broker.restart();
@@ -212,7 +221,7 @@ describe('pinpoint run end to end', () => {
       verdict: { deadlineMs, failSafe: 'reject' },
       pipeline: { inputSize: SIZE, batch: { maxBatch: 1, maxWaitMs: 0 } },
     });
-    const d = startDaemon(cfg, 'e2e3', { PINPOINT_TEST_INFER_DELAY_MS: '600' });
+    const d = startDaemon(cfg, 'e2e3', { PINPOINT_TEST_INFER_DELAY_MS: '1000' });
     assert.equal(await exitWithin(d, 60000), 0, d.output().slice(-3000));
     await rec.waitFor(() => rec.on('e2e3/status').some((m) => m.text === 'stopped'), 'status stopped');
     await new Promise((r) => setTimeout(r, 300));
@@ -222,10 +231,10 @@ describe('pinpoint run end to end', () => {
     assert.equal(byPart(rs).size, 8, 'one verdict per part');
     const timeouts = rs.filter((r) => r.reason === 'timeout');
     assert.ok(timeouts.length >= 4, `${timeouts.length} timeouts`);
-    // Inference takes 600 ms per frame here: a verdict well before that came from the deadline timer, not from
+    // Inference takes 1000 ms per frame here: a verdict well before that came from the deadline timer, not from
     // a late inference result. The bound leaves room for timers on a loaded machine (not a timing goal:
     // bench/ measures latency).
-    const bound = deadlineMs + 200;
+    const bound = deadlineMs + 500;
     for (const r of timeouts) {
       const p = r as InspectionResult & { publishTime: number };
       assert.equal(r.verdict, 'reject');
@@ -243,13 +252,13 @@ describe('pinpoint run end to end', () => {
         seed: 51,
         fps: 10,
         defectRate: 0,
-        trigger: { enabled: true, windowMs: 400, pairing: 'order' },
+        trigger: { enabled: true, windowMs: 1000, pairing: 'order' },
       }),
       u: synthetic({ seed: 52, fps: 5, defectRate: 0 }),
     };
     const rec = await subscribe(broker.url, ['e2e4/#']);
     const d = startDaemon(baseConfig(broker, 'e2e4', cams), 'e2e4');
-    await rec.waitFor(() => results(rec, 'e2e4').some((r) => r.cameraId === 'u'), 'daemon running', 30000);
+    await rec.waitFor(() => results(rec, 'e2e4').some((r) => r.cameraId === 'u'), 'daemon running', 90000);
     const pub = (topic: string, payload: string) => rec.client.publishAsync(topic, payload, { qos: 1 });
     await pub('e2e4/t/trigger', 'not json');
     await pub('e2e4/t/trigger', JSON.stringify({ partId: '' }));

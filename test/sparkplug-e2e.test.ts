@@ -35,7 +35,8 @@ after(async () => {
 });
 
 test('pinpoint run as a Sparkplug edge node: births, decisions, a camera stops, NDEATH on SIGTERM', async () => {
-  const synthetic = { type: 'synthetic', width: 64, height: 48, fps: 4 };
+  // A deep queue: a stall of a loaded host must not drop a frame (an error verdict) where 'ok' is expected.
+  const synthetic = { type: 'synthetic', width: 64, height: 48, fps: 4, queue: { depth: 16 } };
   const config = {
     cameras: { line1: { ...synthetic, seed: 1 }, line2: { ...synthetic, seed: 2, count: 4 } },
     pipeline: { inputSize: SIZE, batch: { maxBatch: 2, maxWaitMs: 10 } },

@@ -109,7 +109,8 @@ describe('pinpoint train, piped', () => {
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
       // One line per epoch before: 600 "epoch done" lines.
-      assert.ok(records.length <= 25, `${records.length} log lines:\n${r.stderr.slice(0, 3000)}`);
+      // Progress every 10 s: a slow host writes a few more lines, never hundreds.
+      assert.ok(records.length <= 40, `${records.length} log lines:\n${r.stderr.slice(0, 3000)}`);
       assert.ok(!records.some((x) => x.msg === 'epoch done'));
       const done = records.find((x) => x.msg === 'students trained');
       assert.ok(done, r.stderr);

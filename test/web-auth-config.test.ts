@@ -17,6 +17,7 @@ import { LoginRateLimit } from '../src/sinks/web/auth-rate-limit.js';
 import { webSink } from '../src/sinks/web/plugin.js';
 import { runCli } from './helpers/cli.js';
 import { captureLog } from './helpers/log-capture.js';
+import { track } from './helpers/children.js';
 
 const FILE = '/etc/pinpoint/line.yaml';
 const tmp = mkdtempSync(join(tmpdir(), 'pp-auth-cfg-'));
@@ -38,12 +39,10 @@ function hashCli(
   args: string[] = [],
 ): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'web', 'hash-password', ...args],
-      {
+    const child = track(
+      spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'web', 'hash-password', ...args], {
         stdio: ['pipe', 'pipe', 'pipe'],
-      },
+      }),
     );
     let out = '';
     let err = '';
@@ -174,7 +173,7 @@ describe('pinpoint web hash-password', () => {
 function hashAtTerminal(first: string, second: string): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
     const cmd = `${process.execPath} --import tsx src/cli/main.ts web hash-password --cost 14`;
-    const child = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = track(spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] }));
     let out = '';
     const typed = new Set<string>();
     child.stdout.on('data', (d: Buffer) => {

@@ -1,6 +1,7 @@
 // Runs the pinpoint CLI from source (through tsx) as a child process, the way a user runs it.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { track } from './children.js';
 
 export interface CliResult {
   code: number | null;
@@ -13,11 +14,13 @@ export function runCli(
   opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      cwd: opts.cwd,
-      env: { ...process.env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = track(
+      spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+        cwd: opts.cwd,
+        env: { ...process.env, ...opts.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -41,13 +44,11 @@ export interface Daemon {
 }
 
 export function startDaemon(configFile: string, env: NodeJS.ProcessEnv = {}): Daemon {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', configFile],
-    {
+  const child = track(
+    spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', configFile], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    }),
   );
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

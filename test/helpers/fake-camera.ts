@@ -3,6 +3,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { dropNetRawOptions } from '../../src/sources/gige.js';
+import { killNow, track } from './children.js';
 
 const run = promisify(execFile);
 
@@ -56,16 +57,19 @@ export async function startFakeCamera(serial = 'PP01', o: FakeCameraOptions = {}
     },
     async start() {
       const loss = o.lostPerThousand ? ['-r', String(o.lostPerThousand)] : [];
-      cam.process = spawn('arv-fake-gv-camera-0.8', ['-i', '127.0.0.1', '-s', serial, ...loss], {
-        stdio: 'ignore',
-      });
+      cam.process = track(
+        spawn('arv-fake-gv-camera-0.8', ['-i', '127.0.0.1', '-s', serial, ...loss], { stdio: 'ignore' }),
+      );
       const until = Date.now() + 15000;
       for (;;) {
         try {
           await cam.read('Width');
           return;
         } catch (err) {
-          if (Date.now() > until) throw new Error(`fake camera ${cam.device} did not answer: ${String(err)}`);
+          if (Date.now() > until) {
+            killNow(cam.process);
+            throw new Error(`fake camera ${cam.device} did not answer: ${String(err)}`);
+          }
           await new Promise((r) => setTimeout(r, 200));
         }
       }

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForPort } from '../../src/util/net.js';
+import { killNow, track } from './children.js';
 
 // Tests import freePort from here too.
 export { freePort };
@@ -79,11 +80,20 @@ export async function startMosquitto(options: string | MosquittoOptions = ''): P
     },
     async restart() {
       await broker.stop();
-      broker.process = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
-      await waitForPort(port, 5000, 'mosquitto');
+      await launch();
     },
   };
-  broker.process = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
-  await waitForPort(port, 5000, 'mosquitto');
+  const launch = async (): Promise<void> => {
+    const p = (broker.process = track(spawn('mosquitto', ['-c', conf], { stdio: 'ignore' })));
+    try {
+      await waitForPort(port, 5000, 'mosquitto', () =>
+        p.exitCode !== null ? `mosquitto exited with status ${p.exitCode}` : null,
+      );
+    } catch (err) {
+      killNow(p);
+      throw err;
+    }
+  };
+  await launch();
   return broker;
 }

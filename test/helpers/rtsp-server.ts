@@ -1,6 +1,7 @@
 // Runs test/fixtures/rtsp-server.py (GStreamer RTSP server, H.264) on 127.0.0.1 for a test.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { killNow, track } from './children.js';
 
 const SCRIPT = fileURLToPath(new URL('../fixtures/rtsp-server.py', import.meta.url));
 
@@ -36,11 +37,14 @@ function launch(port: number, o: RtspServerOptions): Promise<{ child: ChildProce
   if (o.stamp) args.push('--stamp');
   if (o.user) args.push('--user', o.user);
   // Debian's python3 (python3-gi lives there), not whatever python3 comes first on PATH.
-  const child = spawn('/usr/bin/python3', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = track(spawn('/usr/bin/python3', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`rtsp server did not start: ${err}`)), 15000);
+    const timer = setTimeout(() => {
+      killNow(child);
+      reject(new Error(`rtsp server did not start: ${err}`));
+    }, 15000);
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();

@@ -18,6 +18,7 @@ while b'\\r\\n\\r\\n' not in head:
 print(head.split(b'\\r\\n')[0].decode(), flush=True)
 time.sleep(3600)
 `;
+import { track } from './children.js';
 
 export interface StalledClient {
   process: ChildProcess;
@@ -26,7 +27,7 @@ export interface StalledClient {
 }
 
 export function stalledWebSocket(port: number): StalledClient {
-  const c = spawn('python3', ['-c', PY, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const c = track(spawn('python3', ['-c', PY, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] }));
   const statusLine = new Promise<string>((resolve, reject) => {
     c.stdout!.once('data', (b: Buffer) => resolve(b.toString().trim()));
     c.once('exit', (code) => reject(new Error(`stalled client exited (${code}) before the handshake`)));
