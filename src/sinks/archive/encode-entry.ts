@@ -1,15 +1,16 @@
 // One archive entry's files from a decided part: the result JSON, the frame (lossless PNG or JPEG), the anomaly
 // map (float32 .npy, exact; or 16-bit PNG with a scale) and a heatmap overlay for people; for a tiled or pooled
-// map, map.json (entry-map.ts); for a frame over 640 px a side, a thumbnail (thumbnail.ts). Runs in the archive worker: the map is recomputed here from the Δ grid(s)
-// (postprocess and the stitch are deterministic, so it is the map the verdict saw), and the encoding never
-// touches the event loop that decides parts. PNG through our own encoder on
-// node:zlib (native deflate; fast-png's pure-JS deflate cost ~3× the CPU per part), JPEG through jpeg-js; not
-// OpenCV: the OpenCV addon may be loaded by one thread of a process only (a second load in a worker breaks the
-// main thread's bindings).
-import jpeg from 'jpeg-js';
+// map, map.json (entry-map.ts); for a frame over 640 px a side, a thumbnail (thumbnail.ts). Runs in the archive
+// worker: the map is recomputed here from the Δ grid(s) (postprocess and the stitch are deterministic, so it is
+// the map the verdict saw), and the encoding never touches the event loop that decides parts. PNG through our
+// own encoder on node:zlib (native deflate; fast-png's pure-JS deflate cost ~3× the CPU per part), JPEG through
+// our own baseline encoder (jpeg-encode.ts: in steps, a grey frame as one component); not OpenCV: the OpenCV
+// addon may be loaded by one thread of a process only (a second load in a worker breaks the main thread's
+// bindings).
 import type { Image } from '../../pipeline/image.js';
 import type { InspectionResult } from '../../pipeline/result.js';
 import { encodeNpy } from '../../util/image-io.js';
+import { encodeJpeg } from '../../util/jpeg-encode.js';
 import { encodePng, runNow, type Step } from '../../util/png-encode.js';
 import { FILES } from './layout.js';
 import { entryMap, type ArchiveEvidence, type MapScratch } from './entry-map.js';
@@ -95,7 +96,7 @@ export function encodeEntry(
       { width: img.width, height: img.height, data: img.data, channels: img.channels, depth: 8 },
       { step },
     );
-  else files[FILES.frameJpeg] = step(() => encodeJpeg(img.width, img.height, rgba(img), o.jpegQuality));
+  else files[FILES.frameJpeg] = encodeJpeg(img, { quality: o.jpegQuality, step });
   const thumb = step(() => thumbnail(img));
   if (thumb) files[FILES.thumb] = thumb;
   let mapScale: number | null = null;
@@ -111,27 +112,6 @@ export function encodeEntry(
   const heat = step(() => heatmapOverlay(map, under, ev.pixelThreshold, scratch.heat(W * H * 3)));
   files[FILES.heatmap] = encodePng({ width: W, height: H, data: heat, channels: 3, depth: 8 }, { step });
   return { files, frameFormat: o.imageFormat, mapFormat: o.mapFormat, mapScale };
-}
-
-function encodeJpeg(width: number, height: number, data: Uint8Array, quality: number): Uint8Array {
-  return jpeg.encode(
-    { width, height, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) },
-    quality,
-  ).data;
-}
-
-/** RGBA (what jpeg-js takes) from grey or RGB. */
-function rgba(img: Image): Uint8Array {
-  const n = img.width * img.height;
-  const out = new Uint8Array(n * 4);
-  for (let i = 0; i < n; i++) {
-    const s = i * img.channels;
-    out[i * 4] = img.data[s];
-    out[i * 4 + 1] = img.data[img.channels === 3 ? s + 1 : s];
-    out[i * 4 + 2] = img.data[img.channels === 3 ? s + 2 : s];
-    out[i * 4 + 3] = 255;
-  }
-  return out;
 }
 
 /** 16-bit map: value = pixel · scale, scale chosen so the map's maximum is 65535. */

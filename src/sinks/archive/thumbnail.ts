@@ -1,8 +1,9 @@
 // A small JPEG of a large frame for the console's strips and search lists: a tiled 5–20 MP camera's frame PNG
 // is 8–30 MB, and a strip shows 24 of them. Frames up to THUMB_FROM px a side get none (the console shows the
-// frame itself, as small as a thumbnail needs). Block means, then jpeg-js; ~1 ms in the archive worker.
-import jpeg from 'jpeg-js';
+// frame itself, as small as a thumbnail needs). Block means, then our JPEG encoder (jpeg-encode.ts; jpeg-js,
+// before, built its tables on every call: ~83 ms per thumbnail, measured). A grey frame's thumbnail is grey.
 import type { Image } from '../../pipeline/image.js';
+import { encodeJpeg } from '../../util/jpeg-encode.js';
 import { shrinkImage } from './entry-map.js';
 
 /** Frames with a side above this get a thumbnail. */
@@ -14,15 +15,5 @@ export const THUMB_MAX = 160;
 export function thumbnail(img: Image, quality = 80): Uint8Array | null {
   if (Math.max(img.width, img.height) <= THUMB_FROM) return null;
   const small = shrinkImage(img, Math.ceil(Math.max(img.width, img.height) / THUMB_MAX));
-  const n = small.width * small.height;
-  const rgba = new Uint8Array(n * 4);
-  const c = small.channels;
-  for (let i = 0; i < n; i++) {
-    rgba[i * 4] = small.data[i * c];
-    rgba[i * 4 + 1] = small.data[i * c + (c === 3 ? 1 : 0)];
-    rgba[i * 4 + 2] = small.data[i * c + (c === 3 ? 2 : 0)];
-    rgba[i * 4 + 3] = 255;
-  }
-  return jpeg.encode({ width: small.width, height: small.height, data: Buffer.from(rgba.buffer) }, quality)
-    .data;
+  return encodeJpeg(small, { quality });
 }
