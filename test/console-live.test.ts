@@ -124,7 +124,10 @@ test('a live socket closes when the session that opened it ends (logout, evictio
   process.env.PP_LIVE_TEST_TOKEN = 'live-test-token-0123456789';
   const users = [{ name: 'vic', role: 'viewer', passwordHash: await hashPassword('viewer-pass-22', 14) }];
   const auth = configSchema.parse({
-    web: { host: '0.0.0.0', auth: { users, tokenEnv: 'PP_LIVE_TEST_TOKEN', maxSessions: 2 } },
+    web: {
+      host: '0.0.0.0',
+      auth: { users, tokenEnv: 'PP_LIVE_TEST_TOKEN', maxSessions: 2, sessionsFile: null },
+    },
   }).web.auth;
   const { port } = await serve(t, auth);
   t.after(() => delete process.env.PP_LIVE_TEST_TOKEN);
@@ -180,7 +183,7 @@ test('a live socket closes when the session that opened it ends (logout, evictio
 test('web.trustProxy: the login limit counts the forwarded client address, and only from a trusted proxy', async (t) => {
   const users = [{ name: 'vic', role: 'viewer', passwordHash: await hashPassword('viewer-pass-22', 14) }];
   const auth = configSchema.parse({
-    web: { host: '0.0.0.0', auth: { users, login: { maxFailures: 1, windowSec: 300 } } },
+    web: { host: '0.0.0.0', auth: { users, login: { maxFailures: 1, windowSec: 300 }, sessionsFile: null } },
   }).web.auth;
   const attempt = (port: number, password: string, headers: Record<string, string>) =>
     fetch(`http://127.0.0.1:${port}/api/login`, {

@@ -214,7 +214,7 @@ describe('the web sink with users and a bearer token', () => {
     const token = 'bearer-secret-5150';
     process.env.PP_WEB_TOKEN_T = token;
     const cfg = parseConfig(
-      `web:\n  enabled: true\n  host: 127.0.0.1\n  port: ${port}\n  auth:\n    tokenEnv: PP_WEB_TOKEN_T\n    usersFile: users.json\n`,
+      `web:\n  enabled: true\n  host: 127.0.0.1\n  port: ${port}\n  auth:\n    tokenEnv: PP_WEB_TOKEN_T\n    usersFile: users.json\n    sessionsFile: sessions.json\n`,
       FILE,
       {},
     );

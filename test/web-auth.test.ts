@@ -4,7 +4,7 @@
 // mode's Host and WebSocket-origin guards. Time moves by an injected clock, not by sleeping.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,7 +14,7 @@ import { configSchema, type WebAuthConfig } from '../src/config/schema.js';
 import { hashPassword } from '../src/sinks/web/auth-password.js';
 import { registerAuth, type AuthHooks } from '../src/sinks/web/auth.js';
 import { SinkConfigError } from '../src/sinks/types.js';
-import { captureLog } from './helpers/log-capture.js';
+import { captureLog, type CapturedLog } from './helpers/log-capture.js';
 
 const PASSWORDS = { ada: 'engineer-pass-1', vic: 'viewer-pass-22' };
 let hashes: { ada: string; vic: string };
@@ -26,7 +26,7 @@ function authConfig(over: Record<string, unknown> = {}): WebAuthConfig {
     { name: 'ada', role: 'engineer', passwordHash: hashes.ada },
     { name: 'vic', role: 'viewer', passwordHash: hashes.vic },
   ];
-  return configSchema.parse({ web: { auth: { users, ...over } } }).web.auth!;
+  return configSchema.parse({ web: { auth: { users, sessionsFile: null, ...over } } }).web.auth!;
 }
 
 interface Server {
@@ -34,16 +34,22 @@ interface Server {
   base: string;
   clock: { t: number };
   hooks: AuthHooks;
+  log: CapturedLog;
 }
 
 const servers: FastifyInstance[] = [];
 
 /** A real fastify with auth and two probe routes: GET /api/data (any login), POST /api/label (engineer). */
-async function serve(cfg: WebAuthConfig | undefined, env: NodeJS.ProcessEnv = {}): Promise<Server> {
+async function serve(
+  cfg: WebAuthConfig | undefined,
+  env: NodeJS.ProcessEnv = {},
+  startTime = 1_000_000,
+): Promise<Server> {
   const app = Fastify({ logger: false });
   servers.push(app);
-  const clock = { t: 1_000_000 };
-  const hooks = await registerAuth(app, cfg, captureLog().log, {
+  const clock = { t: startTime };
+  const log = captureLog();
+  const hooks = await registerAuth(app, cfg, log.log, {
     configDir: tmp,
     env,
     now: () => clock.t,
@@ -56,7 +62,7 @@ async function serve(cfg: WebAuthConfig | undefined, env: NodeJS.ProcessEnv = {}
   app.get('/api/live', { websocket: true }, (socket) => socket.close());
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };
-  return { app, base: `http://127.0.0.1:${port}`, clock, hooks };
+  return { app, base: `http://127.0.0.1:${port}`, clock, hooks, log };
 }
 
 interface Browser {
@@ -357,5 +363,79 @@ describe('loopback without auth', () => {
         101,
       );
     }
+  });
+});
+
+describe('sessions across a restart (web.auth.sessionsFile)', () => {
+  const principal = async (s: Server, b: Browser): Promise<string | null> => {
+    const r = await call(s, 'GET', '/api/data', b);
+    return r.status === 200 ? ((await r.json()) as { principal: { user: string } }).principal.user : null;
+  };
+
+  test('logged-in operators stay logged in; the file holds digests, not cookies, mode 0600', async () => {
+    const file = join(tmp, 'restart', 'sessions.json');
+    const cfg = authConfig({ sessionsFile: file, sessionIdleMinutes: 60 });
+    const s1 = await serve(cfg);
+    const [ada, vic, gone]: Browser[] = [{}, {}, {}];
+    await login(s1, 'ada', PASSWORDS.ada, ada);
+    await login(s1, 'vic', PASSWORDS.vic, vic);
+    await login(s1, 'vic', PASSWORDS.vic, gone);
+    assert.equal((await call(s1, 'POST', '/api/logout', gone)).status, 200);
+    s1.clock.t += 30 * 60_000;
+    assert.equal(await principal(s1, ada), 'ada'); // ada's idle clock restarts here; vic's does not
+    await s1.app.close();
+
+    const text = readFileSync(file, 'utf8');
+    for (const b of [ada, vic, gone])
+      assert.ok(!text.includes(b.cookie!.split('=')[1]), 'no cookie in the file');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    // 45 minutes after ada's last request and 75 after vic's: vic went idle while the daemon was down.
+    const s2 = await serve(cfg, {}, s1.clock.t + 45 * 60_000);
+    assert.equal(await principal(s2, ada), 'ada', 'restored, with its idle clock');
+    assert.equal((await call(s2, 'POST', '/api/label', ada)).status, 200, 'her CSRF token still holds');
+    assert.equal(await principal(s2, vic), null, 'idle-expired while down');
+    assert.equal(await principal(s2, gone), null, 'logged out before the restart');
+    const restored = s2.log.records().find((r) => r.msg === 'web auth: console users and sessions');
+    assert.equal(restored?.sessionsRestored, 1);
+  });
+
+  test('a user removed or given another role is not logged in again', async () => {
+    const file = join(tmp, 'roles', 'sessions.json');
+    const s1 = await serve(authConfig({ sessionsFile: file }));
+    const [ada, vic]: Browser[] = [{}, {}];
+    await login(s1, 'ada', PASSWORDS.ada, ada);
+    await login(s1, 'vic', PASSWORDS.vic, vic);
+    await s1.app.close();
+    const users = [{ name: 'ada', role: 'viewer', passwordHash: hashes.ada }]; // vic removed, ada demoted
+    const cfg = configSchema.parse({ web: { auth: { users, sessionsFile: file } } }).web.auth!;
+    const s2 = await serve(cfg);
+    assert.equal(await principal(s2, ada), null);
+    assert.equal(await principal(s2, vic), null);
+    await s2.app.close();
+    assert.deepEqual((JSON.parse(readFileSync(file, 'utf8')) as { sessions: unknown[] }).sessions, []);
+  });
+
+  test('a corrupt file or one that cannot be written: a warning, and the console works with sessions in memory', async () => {
+    const file = join(tmp, 'corrupt', 'sessions.json');
+    mkdirSync(join(tmp, 'corrupt'));
+    writeFileSync(file, '{"version":1,"sess');
+    const s1 = await serve(authConfig({ sessionsFile: file }));
+    assert.ok(
+      s1.log.records().some((r) => r.level === 'warn' && /sessions file unreadable/.test(String(r.msg))),
+    );
+    const b: Browser = {};
+    await login(s1, 'ada', PASSWORDS.ada, b);
+    assert.equal(await principal(s1, b), 'ada');
+    await s1.app.close();
+    assert.equal((JSON.parse(readFileSync(file, 'utf8')) as { sessions: unknown[] }).sessions.length, 1);
+
+    writeFileSync(join(tmp, 'a-file'), '');
+    const s2 = await serve(authConfig({ sessionsFile: join(tmp, 'a-file', 'sessions.json') }));
+    const warned = s2.log.records().filter((r) => r.level === 'warn');
+    assert.equal(warned.length, 1, JSON.stringify(warned));
+    assert.match(String(warned[0].msg), /cannot be saved: a restart will log everyone out/);
+    const c: Browser = {};
+    assert.equal((await login(s2, 'vic', PASSWORDS.vic, c)).status, 200);
+    assert.equal(await principal(s2, c), 'vic');
   });
 });

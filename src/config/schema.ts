@@ -445,6 +445,11 @@ const webAuthSchema = z
       .default(720),
     /** Sessions kept at most; beyond it the least recently used one is ended. */
     maxSessions: z.int().min(1).max(100000).default(1000),
+    /**
+     * Where sessions are kept across restarts (digests, not cookies; relative to the config's folder); null:
+     * in memory only, a restart logs everyone out.
+     */
+    sessionsFile: z.string().min(1).nullable().default('/var/lib/pinpoint/console-sessions.json'),
     /** Session cookie's Secure flag: `auto` sets it on https requests; `always` behind a TLS-terminating proxy. */
     cookieSecure: z.enum(['auto', 'always']).default('auto'),
     login: z

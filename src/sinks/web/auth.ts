@@ -2,6 +2,7 @@
 // request is the person at the line PC, an engineer. With it: console users log in to a session cookie, and
 // machines (Prometheus, scripts) send `Authorization: Bearer <token>` and read as viewers. Every mutation
 // needs its session's CSRF token; what a route allows is `requireRole`.
+import { resolve } from 'node:path';
 import type { FastifyInstance, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import type { WebAuthConfig } from '../../config/schema.js';
 import type { Logger } from '../../util/log.js';
@@ -10,8 +11,9 @@ import { AuthGate, type Identified, type Principal } from './auth-gate.js';
 import { Login } from './auth-login.js';
 import { LoginRateLimit } from './auth-rate-limit.js';
 import { registerSessionRoutes } from './auth-routes.js';
+import { readSessionFile, SessionFileWriter } from './auth-session-file.js';
 import { SessionStore, randomToken, type Role } from './auth-sessions.js';
-import { loadUsers } from './auth-users.js';
+import { loadUsers, type Users } from './auth-users.js';
 
 export type { Principal, Role };
 
@@ -70,8 +72,12 @@ export async function registerAuth(
     identified: (req) => seen.get(req),
     log,
   });
+  if (parts?.sessionFile) {
+    const file = parts.sessionFile;
+    app.addHook('onClose', async () => file.flush());
+  }
   log.info(
-    { users: parts?.userCount ?? 0, bearer: parts?.token !== undefined },
+    { users: parts?.userCount ?? 0, bearer: parts?.token !== undefined, sessionsRestored: parts?.restored },
     cfg ? 'web auth: console users and sessions' : 'web auth: none (loopback only)',
   );
   const stillValid = (req: FastifyRequest): (() => boolean) => {
@@ -100,11 +106,47 @@ function configuredParts(cfg: WebAuthConfig, log: Logger, opts: AuthOptions, now
     throw new SinkConfigError((err as Error).message);
   }
   const sessions = new SessionStore(cfg.sessionIdleMinutes * 60_000, cfg.maxSessions, now);
+  const { sessionFile, restored } = persistSessions(cfg, sessions, users, log, opts);
   const limit = new LoginRateLimit(
     { maxFailures: cfg.login.maxFailures, windowMs: cfg.login.windowSec * 1000 },
     now,
   );
-  return { token, sessions, userCount: users.size, login: new Login(users, limit, sessions, log) };
+  return {
+    token,
+    sessions,
+    sessionFile,
+    restored,
+    userCount: users.size,
+    login: new Login(users, limit, sessions, log),
+  };
+}
+
+/**
+ * With `sessionsFile`: the sessions saved by the last run are restored (those of users still configured with the
+ * same role, not idle-expired) and every change is saved (auth-session-file.ts). A file that cannot be written or
+ * read is a warning: the console works, with sessions in memory.
+ */
+function persistSessions(
+  cfg: WebAuthConfig,
+  sessions: SessionStore,
+  users: Users,
+  log: Logger,
+  opts: AuthOptions,
+): { sessionFile?: SessionFileWriter; restored?: number } {
+  if (cfg.sessionsFile === null || users.size === 0) return {}; // bearer token only: no sessions
+  const path = resolve(opts.configDir ?? process.cwd(), cfg.sessionsFile);
+  const file = new SessionFileWriter(path, () => sessions.export(), log);
+  if (!file.prepare()) return {};
+  sessions.onChange = (urgent) => file.changed(urgent);
+  let restored = 0;
+  try {
+    const sameUser = (name: string, role: Role): boolean => users.get(name.toLowerCase())?.role === role;
+    restored = sessions.restore(readSessionFile(path), sameUser);
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'console sessions file unreadable: nobody stays logged in');
+    file.changed(true); // replaced by a good one
+  }
+  return { sessionFile: file, restored };
 }
 
 function requireRole(role: Role): preHandlerHookHandler {
