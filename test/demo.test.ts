@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { formatVerdictLine, judge } from '../src/demo/verdict-line.js';
 import type { InspectionResult } from '../src/pipeline/result.js';
 import { runCli } from './helpers/cli.js';
-import { track } from './helpers/children.js';
+import { killNow, track } from './helpers/children.js';
 
 function result(over: Partial<InspectionResult>): InspectionResult {
   return {
@@ -106,7 +106,7 @@ describe('pinpoint demo', () => {
         { stdio: ['ignore', 'pipe', 'pipe'] },
       ),
     );
-    t.after(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
+    t.after(() => killNow(child));
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -154,7 +154,7 @@ describe('pinpoint demo', () => {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     // A failed assertion must not leave the demo running: the test file would wait for it until its timeout.
-    t.after(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
+    t.after(() => killNow(child));
     const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
     const consoleLine = /operator console: (http:\/\/127\.0\.0\.1:\d+\/)/;
     const until = Date.now() + 60000;

@@ -1,7 +1,7 @@
 // Runs the pinpoint CLI from source (through tsx) as a child process, the way a user runs it.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { track } from './children.js';
+import { exitCodeWithin, track } from './children.js';
 
 export interface CliResult {
   code: number | null;
@@ -59,15 +59,9 @@ export function startDaemon(configFile: string, env: NodeJS.ProcessEnv = {}): Da
 
 /** The daemon's exit code; a daemon still running after `ms` is killed and fails the test (a hung shutdown). */
 export async function exitWithin(d: Daemon, ms: number): Promise<number | null> {
-  let t: NodeJS.Timeout | undefined;
-  const code = await Promise.race([
-    d.exited,
-    new Promise<'timeout'>((r) => (t = setTimeout(() => r('timeout'), ms))),
-  ]);
-  clearTimeout(t);
-  if (code === 'timeout') {
-    d.child.kill('SIGKILL');
+  try {
+    return await exitCodeWithin(d.child, ms);
+  } catch {
     assert.fail(`pinpoint run did not exit within ${ms} ms:\n${d.output().slice(-3000)}`);
   }
-  return code;
 }

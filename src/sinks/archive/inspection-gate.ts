@@ -4,7 +4,8 @@
 // notifies) and goes on freely once it has stayed empty for QUIET_MS. Why not only the lowest thread priority
 // (thread-priority.ts): measured on a 2-vCPU VM, a SCHED_IDLE deflate loop on the spare vCPU still cost the
 // pipeline 6 % of its throughput and 20 % on p99 latency (shared physical core, caches, memory bandwidth); work
-// the kernel cannot see as competing still competes. The sleep is in this worker thread only (Atomics.wait); the event loop never waits on it.
+// the kernel cannot see as competing still competes. The sleep is in this worker thread only (Atomics.wait);
+// the event loop never waits on it.
 
 /** What the gate needs from the clock and the load cell; tests give a fake (no real sleeping in the maths). */
 export interface GateIo {

@@ -6,10 +6,9 @@
 // within a moment, the idle clocks of busy sessions at most once a minute (a crash can end a session up to a
 // minute early, never late). On start, sessions whose user is gone or has another role, or that went idle
 // while the daemon was down, are not restored.
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { writeFileAtomicAsync } from '../../util/atomic-file.js';
 import type { Role } from './auth-sessions.js';
 
 export interface StoredSession {
@@ -108,13 +107,10 @@ export class SessionFileWriter {
     while (this.dirty) {
       this.dirty = false;
       const text = `${JSON.stringify({ version: VERSION, sessions: this.snapshot() })}\n`;
-      const tmp = `${this.path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
       try {
-        await writeFile(tmp, text, { mode: 0o600 });
-        await rename(tmp, this.path);
+        await writeFileAtomicAsync(this.path, text, 0o600);
         this.failed = false;
       } catch (err) {
-        await rm(tmp, { force: true }).catch(() => undefined);
         this.warnOnce(err);
       }
     }

@@ -112,7 +112,8 @@ export class SessionStore {
 
   private evictOldest(): void {
     const first = this.byDigest.keys().next();
-    if (!first.done) this.byDigest.delete(first.value);
+    if (first.done) return;
+    this.byDigest.delete(first.value);
     this.onChange(true);
   }
 }
